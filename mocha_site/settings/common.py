@@ -1,0 +1,221 @@
+"""Settings shared by every environment. Environment variables are read only here."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("MOCHA_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def stored_secret_key() -> str:
+    """A key generated on first use and kept under var/, so sessions survive restarts."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("MOCHA_SECRET_KEY") or stored_secret_key()
+DEBUG = env_bool("MOCHA_DEBUG", False)
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("MOCHA_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "cachalot",
+    "stats",
+    "collector",
+    "simulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "stats.middleware.JsonErrorMiddleware",
+]
+
+ROOT_URLCONF = "mocha_site.urls"
+WSGI_APPLICATION = "mocha_site.wsgi.application"
+ASGI_APPLICATION = "mocha_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "stats.context_processors.mocha",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+# SQLite gets WAL and the seed's pragmas on every new connection; IMMEDIATE
+# transactions take the write lock up front, so a writer never fails half-way
+# with "database is locked" on lock upgrade; the busy timeout rides out the
+# collector's short flushes.
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "synchronous": "NORMAL",
+    "cache_size": "10000",
+    "temp_store": "MEMORY",
+    "mmap_size": "268435456",
+}
+SQLITE_TIMEOUT_S = 20
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'mocha.sqlite3'}"
+
+
+def database_config(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        name = Path(config["NAME"])
+        if not name.is_absolute() and str(name) != ":memory:":
+            config["NAME"] = str(BASE_DIR / name)
+        config["CONN_MAX_AGE"] = 0 if config["NAME"] == ":memory:" else 600
+        config["OPTIONS"] = {
+            "init_command": "".join(f"PRAGMA {k}={v};" for k, v in SQLITE_PRAGMAS.items()),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": SQLITE_TIMEOUT_S,
+        }
+        config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    return config
+
+
+DATABASES = {"default": database_config(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Caches ---------------------------------------------------------------
+# cachalot and the result cache must be shared by every process (the
+# collector writes Member and Channel rows): files under var/ by default,
+# Redis when REDIS_URL is set. A per-process cache would serve stale rows.
+REDIS_URL = os.environ.get("REDIS_URL") or None
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mocha",
+            "TIMEOUT": 3600,
+        },
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "mocha"},
+        },
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "TIMEOUT": 3600,
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        },
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CACHALOT_CACHE = "default"
+CACHALOT_TIMEOUT = 3600
+# Tables written on every flush are never worth caching by table version.
+CACHALOT_UNCACHABLE_TABLES = frozenset(
+    {
+        "django_migrations",
+        "django_session",
+        "stats_hourlystat",
+        "stats_voicesession",
+        "stats_memberevent",
+        "stats_recentevent",
+        "stats_messagecursor",
+        "stats_collectorstate",
+    }
+)
+
+# --- Mocha ----------------------------------------------------------------
+DISCORD_TOKEN = os.environ.get("DISCORD_TOKEN") or None
+DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE") or None
+MOCHA_FLUSH_MS = int(os.environ.get("MOCHA_FLUSH_MS") or 1000)
+MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector within this
+MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
+MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
+MOCHA_RECENT_EVENTS_MAX = 5000  # per guild, feeds the live activity feed
+MOCHA_HEALTH_PANELS = [
+    "stats.panels.memory.MemoryPanel",
+    "stats.panels.cache.CachePanel",
+    "stats.panels.collector.CollectorPanel",
+    "stats.panels.database.DatabasePanel",
+]
+
+# --- Auth, i18n, static -----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {
+        "discord": {"level": "WARNING"},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,238 @@
+"""Mocha's storage: dimension tables (Guild, Channel, Member) and fact tables.
+
+Facts are keyed by plain snowflake columns rather than foreign keys: the
+collector writes them in bulk, for channels and members it may not have seen
+yet, and a foreign-key check per row would cost more than it protects.
+Hours are stored as whole hours since the Unix epoch (UTC): 4 bytes instead of
+a 19-byte text timestamp, and any timezone's day is a range of them.
+"""
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, timezone
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValidationError(f"unknown timezone {value!r}") from None
+
+
+def hour_of(dt: datetime) -> int:
+    """Whole hours since the epoch for an aware datetime."""
+    return int(dt.timestamp()) // 3600
+
+
+def hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, tz=timezone.utc)
+
+
+class GuildQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "GuildQuerySet":
+        """Guilds a viewer may see: public ones, granted private ones, all for staff."""
+        if user is not None and user.is_authenticated and user.is_staff:
+            return self
+        if user is not None and user.is_authenticated:
+            return self.filter(models.Q(visibility=Guild.Visibility.PUBLIC) | models.Q(viewers=user)).distinct()
+        return self.filter(visibility=Guild.Visibility.PUBLIC)
+
+    def tracked(self) -> "GuildQuerySet":
+        """Guilds whose events the collector counts."""
+        return self.filter(tracking=True)
+
+
+class Guild(models.Model):
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public — anyone"
+        PRIVATE = "private", "Private — granted viewers and staff"
+
+    id = models.BigIntegerField(primary_key=True, help_text="Discord snowflake")
+    name = models.CharField(max_length=100)
+    icon = models.CharField(max_length=64, blank=True, default="")
+    member_count = models.PositiveIntegerField(default=0)
+    afk_channel_id = models.BigIntegerField(null=True, blank=True)
+    available = models.BooleanField(default=True)
+    # Configuration (CONTRACT section 7).
+    tracking = models.BooleanField(default=True, help_text="Count this guild's events.")
+    count_bots = models.BooleanField(default=False, help_text="Count messages from bots and webhooks.")
+    track_voice = models.BooleanField(default=True, help_text="Count voice minutes.")
+    excluded_channels = models.ManyToManyField(
+        "Channel", blank=True, related_name="+", help_text="Channels whose messages and voice are not counted."
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    default_days = models.PositiveSmallIntegerField(default=30, help_text="Default lookback of the dashboard, in days.")
+    visibility = models.CharField(max_length=7, choices=Visibility.choices, default=Visibility.PRIVATE)
+    viewers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="granted_guilds", help_text="Who may see a private guild."
+    )
+    retention_days = models.PositiveSmallIntegerField(default=30, help_text="Days raw recent events are kept.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GuildQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name or str(self.id)
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Channel(models.Model):
+    """A guild channel or thread; a thread's messages count for its parent."""
+
+    THREAD_TYPES = frozenset({10, 11, 12})
+    VOICE_TYPES = frozenset({2, 13})
+
+    id = models.BigIntegerField(primary_key=True)
+    guild = models.ForeignKey(Guild, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=100)
+    type = models.PositiveSmallIntegerField(default=0)
+    parent_id = models.BigIntegerField(null=True, blank=True, help_text="Parent channel of a thread, or category")
+    position = models.IntegerField(default=0)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["guild_id", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.name}"
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in self.THREAD_TYPES
+
+    @property
+    def is_voice(self) -> bool:
+        return self.type in self.VOICE_TYPES
+
+
+class Member(models.Model):
+    """A user as seen in one guild; names are refreshed from every payload."""
+
+    guild = models.ForeignKey(Guild, on_delete=models.CASCADE, related_name="members")
+    user_id = models.BigIntegerField()
+    username = models.CharField(max_length=64, default="")
+    global_name = models.CharField(max_length=64, blank=True, default="")
+    nick = models.CharField(max_length=64, blank=True, default="")
+    bot = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(null=True, blank=True)
+    present = models.BooleanField(default=True, help_text="Still a member of the guild")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild", "user_id"], name="member_guild_user")]
+        ordering = ["guild_id", "user_id"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.nick or self.global_name or self.username or str(self.user_id)
+
+
+class HourlyStat(models.Model):
+    """Messages and voice seconds of one user in one channel in one UTC hour."""
+
+    guild_id = models.BigIntegerField()
+    hour = models.IntegerField(help_text="Hours since the Unix epoch, UTC")
+    channel_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    messages = models.IntegerField(default=0)
+    voice_seconds = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["guild_id", "hour", "channel_id", "user_id"], name="hourly_key"),
+        ]
+        indexes = [
+            # Member pages and per-user ranks: one user's rows in a window.
+            models.Index(fields=["guild_id", "user_id", "hour"], name="hourly_user"),
+        ]
+
+
+class VoiceSession(models.Model):
+    """A voice connection; open while ended_at is null. credited_until marks what rollups already hold."""
+
+    guild_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    channel_id = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    credited_until = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["guild_id", "ended_at"], name="voice_open")]
+
+
+class MemberEvent(models.Model):
+    class Kind(models.IntegerChoices):
+        JOIN = 1, "join"
+        LEAVE = 2, "leave"
+
+    guild_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    kind = models.PositiveSmallIntegerField(choices=Kind.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "user_id", "kind", "at"], name="member_event_key")]
+        indexes = [models.Index(fields=["guild_id", "at"], name="member_event_time")]
+
+
+class RecentEvent(models.Model):
+    """The live feed: a bounded, pruned log of recent counted events. No content, ever."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message"
+        VOICE_JOIN = "voice_join"
+        VOICE_LEAVE = "voice_leave"
+        MEMBER_JOIN = "member_join"
+        MEMBER_LEAVE = "member_leave"
+
+    guild_id = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    channel_id = models.BigIntegerField(null=True)
+    user_id = models.BigIntegerField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["guild_id", "id"], name="recent_guild")]
+
+
+class MessageCursor(models.Model):
+    """Highest message id counted per channel: a restart never counts a message twice."""
+
+    channel_id = models.BigIntegerField(primary_key=True)
+    guild_id = models.BigIntegerField()
+    last_message_id = models.BigIntegerField()
+
+
+class CollectorState(models.Model):
+    """Health of one collector shard, written each flush, read by /metrics and the health panel."""
+
+    shard_id = models.IntegerField(primary_key=True)
+    shard_count = models.IntegerField(default=1)
+    pid = models.IntegerField(default=0)
+    connected = models.BooleanField(default=False)
+    latency_ms = models.FloatField(null=True)
+    last_event_at = models.DateTimeField(null=True)
+    events_processed = models.BigIntegerField(default=0)
+    events_per_sec = models.FloatField(default=0)
+    queue_depth = models.IntegerField(default=0)
+    last_flush_ms = models.FloatField(default=0)
+    last_flush_at = models.DateTimeField(null=True)
+    rss_bytes = models.BigIntegerField(default=0)
+    errors = models.IntegerField(default=0)
+    gaps = models.IntegerField(default=0, help_text="Sessions lost without replay (non-resumable INVALID_SESSION)")
+    started_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(null=True)

@@ -1,0 +1,2 @@
+"""Websocket routes (Channels)."""
+websocket_urlpatterns: list = []

@@ -1,0 +1,63 @@
+"""Shared fixtures: the scenario files, a clean cache, and the test database's URL for subprocesses."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def basic_scenario() -> Path:
+    return FIXTURES / "basic.jsonl"
+
+
+@pytest.fixture
+def basic_expected() -> dict:
+    import json
+
+    return json.loads((FIXTURES / "basic.expected.json").read_text())
+
+
+def database_url_of(connection) -> str:
+    """A DATABASE_URL naming the database the tests run on (the test database, not the live one)."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    host = s.get("HOST") or "127.0.0.1"
+    port = s.get("PORT") or 5432
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{host}:{port}/{s['NAME']}"
+
+
+@pytest.fixture
+def subprocess_env(transactional_db) -> dict:
+    """Environment for a manage.py subprocess that shares this test's database and cache."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = dict(os.environ)
+    env["DATABASE_URL"] = database_url_of(connection)
+    env["DJANGO_SETTINGS_MODULE"] = "mocha_site.settings.test"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("DISCORD_TOKEN", None)
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    return env
+
+
+@pytest.fixture
+def manage_py() -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py")]
