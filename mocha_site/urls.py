@@ -6,7 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("stats.urls")),
+    path("", include("stats.urls_api")),  # /api/…, /metrics
+    path("", include("stats.urls")),  # pages
 ]
 
 handler404 = "stats.views.errors.not_found"

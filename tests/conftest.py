@@ -11,6 +11,17 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's file cache; pytest-django removes the test database itself."""
+    import shutil
+
+    from django.conf import settings
+
+    location = settings.CACHES["default"].get("LOCATION", "")
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache") and "test-cache-" in location:
+        shutil.rmtree(location, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
 def clean_cache():
     from django.core.cache import cache
@@ -50,7 +61,7 @@ def subprocess_env(transactional_db) -> dict:
 
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url_of(connection)
-    env["DJANGO_SETTINGS_MODULE"] = "mocha_site.settings.test"
+    env["DJANGO_SETTINGS_MODULE"] = "mocha_site.settings.test"  # same MOCHA_TEST_RUN, same cache
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("DISCORD_TOKEN", None)
     if settings.REDIS_URL:

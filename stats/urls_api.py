@@ -1,0 +1,2 @@
+"""JSON endpoints: the API under /api/ and /metrics."""
+urlpatterns: list = []
