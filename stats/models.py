@@ -171,6 +171,7 @@ class VoiceSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "user_id", "started_at"], name="voice_session_key")]
         indexes = [models.Index(fields=["guild_id", "ended_at"], name="voice_open")]
 
 
@@ -234,5 +235,8 @@ class CollectorState(models.Model):
     rss_bytes = models.BigIntegerField(default=0)
     errors = models.IntegerField(default=0)
     gaps = models.IntegerField(default=0, help_text="Sessions lost without replay (non-resumable INVALID_SESSION)")
+    rates = models.JSONField(
+        default=dict, help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}'
+    )
     started_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(null=True)
