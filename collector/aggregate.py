@@ -1,0 +1,339 @@
+"""In-memory aggregation between flushes.
+
+Every counted event becomes an increment of a counter keyed by
+(guild, hour, channel, user), so a burst of a million messages from a few
+hundred members in one hour is a few hundred dict entries: memory during a
+database stall grows with distinct keys, not with events. The writer takes a
+whole `Batch` at each flush; if the write fails the batch is merged back into
+the next one and nothing counted is lost.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from collector.events import ChannelInfo, UserInfo, channel_info, hour_from_timestamp, parse_time, user_info
+
+FEED_PER_GUILD = 50  # live-feed items kept per guild per flush; counts stay exact regardless
+SEEN_IDS = 65_536  # message ids remembered in-process, against replays within a run
+
+
+@dataclass(frozen=True)
+class GuildConfig:
+    """What the collector needs of a guild's configuration (reloaded from the database)."""
+
+    tracking: bool = True
+    count_bots: bool = False
+    track_voice: bool = True
+    excluded: frozenset[int] = frozenset()
+
+
+DEFAULT_CONFIG = GuildConfig()
+
+
+@dataclass
+class GuildInfo:
+    name: str
+    member_count: int
+    afk_channel_id: int | None
+    icon: str = ""
+    available: bool = True
+
+
+@dataclass
+class VoiceSession:
+    channel_id: int
+    started_at: float  # epoch seconds, the session's identity
+    credited_until: int  # epoch seconds already added to the rollups
+
+
+@dataclass
+class Batch:
+    """Everything one flush writes, in one transaction."""
+
+    counters: dict[tuple[int, int, int, int], list[int]] = field(default_factory=dict)
+    guilds: dict[int, GuildInfo] = field(default_factory=dict)
+    channels: dict[int, ChannelInfo] = field(default_factory=dict)
+    members: dict[tuple[int, int], tuple[UserInfo, datetime | None]] = field(default_factory=dict)
+    member_events: list[tuple[int, int, int, datetime]] = field(default_factory=list)  # kind, guild, user, at
+    feed: dict[int, deque] = field(default_factory=dict)  # guild -> (kind, channel, user, at)
+    cursors: dict[int, tuple[int, int]] = field(default_factory=dict)  # channel -> (guild, max message id)
+    voice: dict[tuple[int, int, float], tuple[int, int, float | None]] = field(default_factory=dict)
+    guild_counts: dict[int, list[int]] = field(default_factory=dict)  # messages, voice joins, member joins
+    events: int = 0
+
+    def merge_newer(self, newer: "Batch") -> "Batch":
+        """Fold a later batch into this unwritten one (after a failed write)."""
+        for key, (m, v) in newer.counters.items():
+            c = self.counters.get(key)
+            if c is None:
+                self.counters[key] = [m, v]
+            else:
+                c[0] += m
+                c[1] += v
+        self.guilds.update(newer.guilds)
+        self.channels.update(newer.channels)
+        self.members.update(newer.members)
+        self.member_events.extend(newer.member_events)
+        for gid, items in newer.feed.items():
+            self.feed.setdefault(gid, deque(maxlen=FEED_PER_GUILD)).extend(items)
+        for cid, (gid, mid) in newer.cursors.items():
+            if mid > self.cursors.get(cid, (gid, 0))[1]:
+                self.cursors[cid] = (gid, mid)
+        self.voice.update(newer.voice)
+        for gid, counts in newer.guild_counts.items():
+            mine = self.guild_counts.setdefault(gid, [0, 0, 0])
+            for i, n in enumerate(counts):
+                mine[i] += n
+        self.events += newer.events
+        return self
+
+
+def _epoch_to_dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class Aggregator:
+    """Applies the counting rules of CONTRACT section 5 to raw gateway payloads."""
+
+    def __init__(self, cursors: dict[int, int] | None = None) -> None:
+        self.batch = Batch()
+        self.config: dict[int, GuildConfig] = {}
+        self.afk: dict[int, int | None] = {}
+        self.guild_info: dict[int, GuildInfo] = {}
+        self.thread_parent: dict[int, int] = {}
+        self.names: dict[tuple[int, int], UserInfo] = {}
+        self.voice: dict[tuple[int, int], VoiceSession] = {}
+        self.cursors: dict[int, int] = dict(cursors or {})  # persisted by earlier runs
+        self._seen: set[int] = set()
+        self._seen_order: deque[int] = deque()
+        self.events_total = 0
+
+    # --- configuration --------------------------------------------------
+    def set_config(self, configs: dict[int, GuildConfig], now: float) -> None:
+        """Adopt reloaded configuration; voice sessions that stop counting are closed now."""
+        self.config = configs
+        for (gid, uid), sess in list(self.voice.items()):
+            if not self._voice_countable(gid, sess.channel_id, False):
+                self._close_voice(gid, uid, sess, now)
+
+    def _cfg(self, gid: int) -> GuildConfig:
+        return self.config.get(gid, DEFAULT_CONFIG)
+
+    # --- messages (the hot path) ------------------------------------------
+    def message(self, d: dict) -> None:
+        gid = d.get("guild_id")
+        if gid is None:
+            return  # a DM
+        gid = int(gid)
+        cfg = self.config.get(gid, DEFAULT_CONFIG)
+        if not cfg.tracking:
+            return
+        author = d["author"]
+        if (author.get("bot") or d.get("webhook_id")) and not cfg.count_bots:
+            return
+        cid = int(d["channel_id"])
+        parent = self.thread_parent.get(cid, cid)
+        if parent in cfg.excluded or cid in cfg.excluded:
+            return
+        mid = int(d["id"])
+        if mid <= self.cursors.get(cid, 0) or mid in self._seen:
+            return  # counted before: a replay, or a previous run's message
+        self._remember(mid)
+        uid = int(author["id"])
+        batch = self.batch
+        key = (gid, hour_from_timestamp(d["timestamp"]), parent, uid)
+        counter = batch.counters.get(key)
+        if counter is None:
+            batch.counters[key] = [1, 0]
+        else:
+            counter[0] += 1
+        cursor = batch.cursors.get(cid)
+        if cursor is None or mid > cursor[1]:
+            batch.cursors[cid] = (gid, mid)
+        self._note_user(gid, author, d.get("member"))
+        at = parse_time(d["timestamp"])
+        self._feed(gid, "message", parent, uid, at, 0)
+        self.events_total += 1
+        batch.events += 1
+
+    def _remember(self, mid: int) -> None:
+        self._seen.add(mid)
+        self._seen_order.append(mid)
+        if len(self._seen_order) > SEEN_IDS:
+            self._seen.discard(self._seen_order.popleft())
+
+    def _note_user(self, gid: int, user: dict, member: dict | None, joined_at: datetime | None = None) -> None:
+        info = user_info(user, member)
+        if member is None:  # a message without member data keeps the known nickname
+            known = self.names.get((gid, info.user_id))
+            if known is not None:
+                info = info._replace(nick=known.nick)
+        if self.names.get((gid, info.user_id)) != info or joined_at is not None:
+            self.names[(gid, info.user_id)] = info
+            self.batch.members[(gid, info.user_id)] = (info, joined_at)
+
+    def _feed(self, gid: int, kind: str, cid: int | None, uid: int, at: datetime | None, count_index: int) -> None:
+        batch = self.batch
+        items = batch.feed.get(gid)
+        if items is None:
+            items = batch.feed[gid] = deque(maxlen=FEED_PER_GUILD)
+        items.append((kind, cid, uid, at or datetime.now(timezone.utc)))
+        counts = batch.guild_counts.get(gid)
+        if counts is None:
+            counts = batch.guild_counts[gid] = [0, 0, 0]
+        if count_index >= 0:
+            counts[count_index] += 1
+
+    # --- guilds, channels, members ------------------------------------------
+    def guild_create(self, d: dict, now: float) -> None:
+        gid = int(d["id"])
+        if d.get("unavailable"):
+            return
+        self.guild_update(d)
+        for ch in [*d.get("channels", []), *d.get("threads", [])]:
+            self.channel_update(ch, gid)
+        for m in d.get("members", []):
+            if "user" in m:
+                self._note_user(gid, m["user"], m)
+        present = {}
+        for vs in d.get("voice_states", []):
+            if vs.get("channel_id"):
+                present[int(vs["user_id"])] = (int(vs["channel_id"]), vs)
+        # Sessions we believed open but Discord no longer lists ended while we were away.
+        for (g, uid), sess in list(self.voice.items()):
+            if g == gid and (uid not in present or present[uid][0] != sess.channel_id):
+                self._close_voice(gid, uid, sess, sess.credited_until)
+        for uid, (cid, vs) in present.items():
+            if (gid, uid) not in self.voice:
+                self._open_voice(gid, uid, cid, now, bot=False, feed=False)
+
+    def guild_update(self, d: dict) -> None:
+        gid = int(d["id"])
+        afk = d.get("afk_channel_id")
+        self.afk[gid] = int(afk) if afk else None
+        old = self.guild_info.get(gid)
+        count = d.get("member_count", old.member_count if old else 0)
+        self.guild_info[gid] = self.batch.guilds[gid] = GuildInfo(
+            name=(d.get("name") or "")[:100],
+            member_count=int(count or 0),
+            afk_channel_id=self.afk[gid],
+            icon=d.get("icon") or "",
+        )
+
+    def channel_update(self, d: dict, guild_id: int | None = None) -> None:
+        info = channel_info(d, guild_id)
+        if info is None:
+            return
+        if info.type in (10, 11, 12) and info.parent_id:
+            self.thread_parent[info.channel_id] = self.thread_parent.get(info.parent_id, info.parent_id)
+        self.batch.channels[info.channel_id] = info
+
+    def member_add(self, d: dict, now: float) -> None:
+        gid = int(d["guild_id"])
+        at = parse_time(d.get("joined_at")) or _epoch_to_dt(now)
+        self._note_user(gid, d["user"], d, joined_at=at)
+        self._member_count(gid, +1)
+        if self._cfg(gid).tracking:
+            uid = int(d["user"]["id"])
+            self.batch.member_events.append((1, gid, uid, at))
+            self._feed(gid, "member_join", None, uid, at, 2)
+            self.batch.events += 1
+
+    def member_remove(self, d: dict, now: float) -> None:
+        gid = int(d["guild_id"])
+        self._note_user(gid, d["user"], None)  # so the leave is recorded even for a member never seen
+        self._member_count(gid, -1)
+        if self._cfg(gid).tracking:
+            uid = int(d["user"]["id"])
+            at = _epoch_to_dt(now)
+            self.batch.member_events.append((2, gid, uid, at))
+            self._feed(gid, "member_leave", None, uid, at, -1)
+            self.batch.events += 1
+        session = self.voice.get((gid, int(d["user"]["id"])))
+        if session is not None:
+            self._close_voice(gid, int(d["user"]["id"]), session, now)
+
+    def member_update(self, d: dict) -> None:
+        self._note_user(int(d["guild_id"]), d["user"], d)
+
+    def _member_count(self, gid: int, delta: int) -> None:
+        info = self.guild_info.get(gid)
+        if info is not None:
+            info.member_count = max(0, info.member_count + delta)
+            self.batch.guilds[gid] = info
+
+    # --- voice ---------------------------------------------------------------
+    def _voice_countable(self, gid: int, cid: int, bot: bool) -> bool:
+        cfg = self._cfg(gid)
+        if not (cfg.tracking and cfg.track_voice) or (bot and not cfg.count_bots):
+            return False
+        return cid != self.afk.get(gid) and cid not in cfg.excluded
+
+    def voice_state(self, d: dict, now: float) -> None:
+        gid = d.get("guild_id")
+        if gid is None:
+            return
+        gid, uid = int(gid), int(d["user_id"])
+        member = d.get("member") or {}
+        if member.get("user"):
+            self._note_user(gid, member["user"], member)
+        cid = int(d["channel_id"]) if d.get("channel_id") else None
+        session = self.voice.get((gid, uid))
+        if session is not None and session.channel_id == cid:
+            return  # mute, deafen, video: no change of channel
+        if session is not None:
+            self._close_voice(gid, uid, session, now)
+        if cid is not None:
+            self._open_voice(gid, uid, cid, now, bot=bool(member.get("user", {}).get("bot")), feed=True)
+        self.batch.events += 1
+
+    def _open_voice(self, gid: int, uid: int, cid: int, now: float, bot: bool, feed: bool) -> None:
+        if not self._voice_countable(gid, cid, bot):
+            return
+        self.voice[(gid, uid)] = session = VoiceSession(cid, now, int(now))
+        self.batch.voice[(gid, uid, now)] = (cid, int(now), None)
+        if feed:
+            self._feed(gid, "voice_join", cid, uid, _epoch_to_dt(now), 1)
+
+    def _close_voice(self, gid: int, uid: int, session: VoiceSession, at: float) -> None:
+        self._credit(gid, uid, session, int(at))
+        del self.voice[(gid, uid)]
+        self.batch.voice[(gid, uid, session.started_at)] = (session.channel_id, session.credited_until, at)
+        self._feed(gid, "voice_leave", session.channel_id, uid, _epoch_to_dt(at), -1)
+
+    def _credit(self, gid: int, uid: int, session: VoiceSession, until: int) -> None:
+        """Add the session's uncredited seconds to the rollups, split at hour boundaries."""
+        start = session.credited_until
+        counters = self.batch.counters
+        while start < until:
+            hour = start // 3600
+            end = min(until, (hour + 1) * 3600)
+            key = (gid, hour, session.channel_id, uid)
+            counter = counters.get(key)
+            if counter is None:
+                counters[key] = [0, end - start]
+            else:
+                counter[1] += end - start
+            start = end
+        session.credited_until = max(session.credited_until, until)
+
+    def credit_open_sessions(self, now: float) -> None:
+        """Bring every open session's voice seconds up to now (before each flush)."""
+        for (gid, uid), session in self.voice.items():
+            if int(now) > session.credited_until:
+                self._credit(gid, uid, session, int(now))
+                self.batch.voice[(gid, uid, session.started_at)] = (session.channel_id, session.credited_until, None)
+
+    def close_all_voice(self, now: float) -> None:
+        """Close every open session at stop time."""
+        for (gid, uid), session in list(self.voice.items()):
+            self._close_voice(gid, uid, session, now)
+
+    # --- flushing ------------------------------------------------------------
+    def take_batch(self, now: float) -> Batch:
+        """Hand the current batch to the writer and start a new one."""
+        self.credit_open_sessions(now)
+        batch, self.batch = self.batch, Batch()
+        return batch

@@ -1,0 +1,242 @@
+"""The collector process: discord.py client, aggregation, a flush loop and a config loop.
+
+The event loop only counts in memory. All database work happens on one
+dedicated thread (`self.db`), so a slow or locked database delays commits,
+never the gateway; a failed flush is kept and merged into the next one.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import discord
+import psutil
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from collector.aggregate import Aggregator, Batch
+from collector.client import CountingClient, ShardedCountingClient
+from collector.writer import Writer
+
+log = logging.getLogger("mocha.collector")
+STOP_FLUSH_DEADLINE_S = 8.0
+
+
+class Collector:
+    def __init__(
+        self,
+        token: str,
+        shard_ids: list[int] | None = None,
+        shard_count: int | None = None,
+        flush_ms: int | None = None,
+        public_new_guilds: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.token = token
+        self.shard_ids = shard_ids or [0]
+        self.shard_count = shard_count or 1
+        self.flush_s = (flush_ms if flush_ms is not None else settings.MOCHA_FLUSH_MS) / 1000
+        self.now = clock
+        self.agg = Aggregator()
+        self.writer = Writer(public_new_guilds=public_new_guilds)
+        self.db = ThreadPoolExecutor(1, thread_name_prefix="mocha-db")
+        self.pending: Batch | None = None
+        self.received = 0  # MESSAGE_CREATE payloads seen
+        self.other_events = 0
+        self.errors = 0
+        self.gaps = 0
+        self.ready_shards: set[int] = set()
+        self.last_event_at: float | None = None
+        self.last_flush_ms = 0.0
+        self.last_flush_at: float | None = None
+        self.started_at = self.now()
+        self._rate_mark = (self.started_at, 0)
+        self.events_per_sec = 0.0
+        self.stopping = asyncio.Event()
+        self.flushed = asyncio.Event()  # set after every successful flush (tests wait on it)
+        if len(self.shard_ids) > 1:
+            self.client: discord.Client = ShardedCountingClient(self, shard_ids=self.shard_ids, shard_count=self.shard_count)
+        else:
+            self.client = CountingClient(self, shard_id=self.shard_ids[0], shard_count=self.shard_count)
+
+    # --- called from the client's state ---------------------------------------
+    def on_payload(self) -> None:
+        self.other_events += 1
+
+    def on_ready_payload(self, data: dict) -> None:
+        """A READY after the first one for a shard means a new session: what happened in between is a gap."""
+        shard = (data.get("shard") or [self.shard_ids[0]])[0]
+        if shard in self.ready_shards:
+            self.gaps += 1
+            log.warning("shard %s started a new session: events between sessions were not replayed", shard)
+        self.ready_shards.add(shard)
+
+    def owns_guild(self, guild_id: int) -> bool:
+        return (guild_id >> 22) % self.shard_count in self.shard_ids
+
+    # --- database thread --------------------------------------------------------
+    async def in_db(self, fn: Callable, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.db, self._db_call, fn, args)
+
+    @staticmethod
+    def _db_call(fn: Callable, args: tuple) -> Any:
+        try:
+            return fn(*args)
+        except Exception:
+            connection.close()  # a broken connection must not poison the next flush
+            raise
+        finally:
+            close_old_connections()
+
+    async def start_up(self) -> None:
+        closed = await self.in_db(self.writer.close_stale_sessions, self.owns_guild)
+        if closed:
+            log.info("closed %d voice sessions left open by an earlier run", closed)
+        self.agg.cursors = await self.in_db(self.writer.load_cursors)
+        self.agg.set_config(await self.in_db(self.writer.load_configs), self.now())
+
+    # --- loops ------------------------------------------------------------------
+    async def flush(self) -> bool:
+        """Commit everything counted so far; on failure keep it for the next flush."""
+        now = self.now()
+        batch = self.agg.take_batch(now)
+        if self.pending is not None:
+            batch = self.pending.merge_newer(batch)
+            self.pending = None
+        health = self.health(now, batch)
+        started = time.perf_counter()
+        try:
+            await self.in_db(self.writer.write, batch, health)
+        except Exception as exc:  # database stalled or unreachable: keep counting in memory
+            self.pending = batch
+            self.errors += 1
+            log.warning("flush failed (%s); %d keys kept for the next flush", str(exc).splitlines()[0], len(batch.counters))
+            return False
+        self.last_flush_ms = (time.perf_counter() - started) * 1000
+        self.last_flush_at = now
+        self.flushed.set()
+        self.flushed = asyncio.Event()
+        return True
+
+    async def flush_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=self.flush_s)
+            except asyncio.TimeoutError:
+                pass
+            if not self.stopping.is_set():
+                ok = await self.flush()
+                if not ok:
+                    await asyncio.sleep(min(5.0, self.flush_s * 2))
+
+    async def config_loop(self) -> None:
+        """Guild configuration edited in the admin reaches counting within MOCHA_CONFIG_POLL_S."""
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=settings.MOCHA_CONFIG_POLL_S)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                self.agg.set_config(await self.in_db(self.writer.load_configs), self.now())
+            except Exception as exc:
+                log.warning("could not reload guild configuration (%s)", str(exc).splitlines()[0])
+
+    # --- health ------------------------------------------------------------------
+    def health(self, now: float, batch: Batch) -> dict[int, dict]:
+        total = self.received + self.other_events
+        if total != self._rate_mark[1] or batch.events:
+            self.last_event_at = now  # to within one flush: no clock read per event
+        mark_t, mark_n = self._rate_mark
+        if now - mark_t >= 1.0:
+            self.events_per_sec = (total - mark_n) / (now - mark_t)
+            self._rate_mark = (now, total)
+        window = max(now - (self.last_flush_at or self.started_at), 1e-3)
+        rates = {
+            str(gid): {"messages": c[0] / window, "voice_joins": c[1] / window, "member_joins": c[2] / window}
+            for gid, c in batch.guild_counts.items()
+        }
+        fields = {
+            "shard_count": self.shard_count,
+            "pid": os.getpid(),
+            "events_processed": total,
+            "events_per_sec": round(self.events_per_sec, 2),
+            "queue_depth": len(self.agg.batch.counters) + len(batch.counters),
+            "last_flush_ms": round(self.last_flush_ms, 3),
+            "last_flush_at": _dt(self.last_flush_at),
+            "last_event_at": _dt(self.last_event_at),
+            "rss_bytes": psutil.Process().memory_info().rss,
+            "errors": self.errors,
+            "gaps": self.gaps,
+            "started_at": _dt(self.started_at),
+            "updated_at": _dt(now),
+            "rates": rates,
+        }
+        return {shard: {**fields, **self.shard_health(shard)} for shard in self.shard_ids}
+
+    def shard_health(self, shard_id: int) -> dict:
+        client = self.client
+        if isinstance(client, discord.AutoShardedClient):
+            shard = client.get_shard(shard_id)
+            connected = shard is not None and not shard.is_closed()
+            latency = shard.latency if shard is not None else math.nan
+        else:
+            connected = client.ws is not None and client.is_ready() and not client.is_closed()
+            latency = client.latency
+        ok = latency is not None and math.isfinite(latency)
+        return {"connected": connected, "latency_ms": round(latency * 1000, 3) if ok else None}
+
+    # --- lifecycle -------------------------------------------------------------------
+    async def run(self, on_started: Callable[[], None] | None = None) -> None:
+        """Run until SIGTERM/SIGINT (or `stop()`), then flush and close voice sessions."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stop)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests): stop() is called directly
+        await self.start_up()
+        tasks = [asyncio.create_task(self.flush_loop()), asyncio.create_task(self.config_loop())]
+        client_task = asyncio.create_task(self.client.start(self.token, reconnect=True))
+        if on_started:
+            on_started()
+        stop_task = asyncio.create_task(self.stopping.wait())
+        done, _ = await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        self.stopping.set()
+        await self.shutdown(tasks, client_task)
+        if client_task in done and client_task.exception() is not None:
+            raise client_task.exception()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def shutdown(self, tasks: list[asyncio.Task], client_task: asyncio.Task) -> None:
+        try:
+            await asyncio.wait_for(self.client.close(), timeout=3)
+        except Exception:
+            pass
+        for task in [*tasks, client_task]:
+            task.cancel()
+        await asyncio.gather(*tasks, client_task, return_exceptions=True)
+        self.agg.close_all_voice(self.now())
+        deadline = time.monotonic() + STOP_FLUSH_DEADLINE_S
+        while not await self.flush():
+            if time.monotonic() > deadline:
+                log.error("could not commit the last events before the deadline")
+                break
+            await asyncio.sleep(0.5)
+        try:
+            await self.in_db(self.writer.mark_disconnected, self.shard_ids)
+        except Exception:
+            pass
+        self.db.shutdown(wait=True)
+
+
+def _dt(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)

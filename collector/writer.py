@@ -1,0 +1,195 @@
+"""Write one flush's Batch in one transaction; runs on the collector's database thread.
+
+Rollups are upserted as increments (`messages = messages + excluded.messages`):
+`bulk_create(update_conflicts=True)` would overwrite the stored count with the
+batch's. The same statement runs on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from django.db import connection, transaction
+
+from collector.aggregate import Batch, GuildConfig
+from stats.models import (
+    Channel,
+    CollectorState,
+    Guild,
+    HourlyStat,
+    Member,
+    MemberEvent,
+    MessageCursor,
+    RecentEvent,
+    VoiceSession,
+)
+
+log = logging.getLogger("mocha.collector")
+
+HOURLY = HourlyStat._meta.db_table
+CURSOR = MessageCursor._meta.db_table
+UPSERT_HOURLY = (
+    f"INSERT INTO {HOURLY} (guild_id, hour, channel_id, user_id, messages, voice_seconds) "
+    f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (guild_id, hour, channel_id, user_id) DO UPDATE SET "
+    f"messages = {HOURLY}.messages + excluded.messages, "
+    f"voice_seconds = {HOURLY}.voice_seconds + excluded.voice_seconds"
+)
+UPSERT_CURSOR = (
+    f"INSERT INTO {CURSOR} (channel_id, guild_id, last_message_id) VALUES (%s, %s, %s) "
+    f"ON CONFLICT (channel_id) DO UPDATE SET last_message_id = CASE "
+    f"WHEN excluded.last_message_id > {CURSOR}.last_message_id THEN excluded.last_message_id "
+    f"ELSE {CURSOR}.last_message_id END"
+)
+FEED_KEEP_PER_GUILD = 5000
+PRUNE_EVERY = 60  # flushes
+
+
+def _dt(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class Writer:
+    """Owns the collector's database work; every method runs on one thread."""
+
+    def __init__(self, public_new_guilds: bool = False) -> None:
+        self.public_new_guilds = public_new_guilds
+        self.known_guilds: set[int] = set()
+        self.flushes = 0
+
+    # --- start-up -----------------------------------------------------------
+    def load_cursors(self) -> dict[int, int]:
+        return dict(MessageCursor.objects.values_list("channel_id", "last_message_id"))
+
+    def load_configs(self) -> dict[int, GuildConfig]:
+        """Every guild's counting configuration (two queries, cached by cachalot)."""
+        excluded: dict[int, set[int]] = {}
+        for gid, cid in Guild.excluded_channels.through.objects.values_list("guild_id", "channel_id"):
+            excluded.setdefault(gid, set()).add(cid)
+        configs = {}
+        for gid, tracking, bots, voice in Guild.objects.values_list("id", "tracking", "count_bots", "track_voice"):
+            configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())))
+        self.known_guilds = set(configs)
+        return configs
+
+    def close_stale_sessions(self, owns_guild) -> int:
+        """Sessions a killed collector left open end where it last credited them."""
+        stale = [s for s in VoiceSession.objects.filter(ended_at__isnull=True) if owns_guild(s.guild_id)]
+        for session in stale:
+            session.ended_at = session.credited_until
+        VoiceSession.objects.bulk_update(stale, ["ended_at"])
+        return len(stale)
+
+    # --- one flush ------------------------------------------------------------
+    def write(self, batch: Batch, health: dict[int, dict]) -> None:
+        with transaction.atomic():
+            self._write_dimensions(batch)
+            if batch.counters:
+                with connection.cursor() as cur:
+                    cur.executemany(UPSERT_HOURLY, [(*k, v[0], v[1]) for k, v in batch.counters.items()])
+            if batch.cursors:
+                with connection.cursor() as cur:
+                    cur.executemany(UPSERT_CURSOR, [(cid, gid, mid) for cid, (gid, mid) in batch.cursors.items()])
+            self._write_member_events(batch)
+            self._write_voice(batch)
+            self._write_feed(batch)
+            self._write_health(health)
+            self.flushes += 1
+            if self.flushes % PRUNE_EVERY == 0:
+                self._prune_feed()
+        self._bump_versions({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
+
+    def _write_dimensions(self, batch: Batch) -> None:
+        if batch.guilds:
+            visibility = Guild.Visibility.PUBLIC if self.public_new_guilds else Guild.Visibility.PRIVATE
+            Guild.objects.bulk_create(
+                [
+                    Guild(id=gid, name=g.name or str(gid), member_count=g.member_count, afk_channel_id=g.afk_channel_id,
+                          icon=g.icon[:64], available=g.available, visibility=visibility)
+                    for gid, g in batch.guilds.items()
+                ],
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["name", "member_count", "afk_channel_id", "icon", "available"],
+            )
+            self.known_guilds |= set(batch.guilds)
+        channels = [c for c in batch.channels.values() if c.guild_id in self.known_guilds]
+        if channels:
+            Channel.objects.bulk_create(
+                [Channel(id=c.channel_id, guild_id=c.guild_id, name=c.name, type=c.type, parent_id=c.parent_id,
+                         position=c.position) for c in channels],
+                update_conflicts=True,
+                unique_fields=["id"],
+                update_fields=["name", "type", "parent_id", "position"],
+            )
+        members = [(k, v) for k, v in batch.members.items() if k[0] in self.known_guilds]
+        for joined in (False, True):
+            rows = [
+                Member(guild_id=gid, user_id=info.user_id, username=info.username, global_name=info.global_name,
+                       nick=info.nick, bot=info.bot, joined_at=at, present=True)
+                for (gid, _), (info, at) in members
+                if (at is not None) == joined
+            ]
+            if rows:
+                fields = ["username", "global_name", "nick", "bot"] + (["joined_at"] if joined else [])
+                Member.objects.bulk_create(
+                    rows, batch_size=500, update_conflicts=True, unique_fields=["guild", "user_id"], update_fields=fields
+                )
+
+    def _write_member_events(self, batch: Batch) -> None:
+        """Joins are unique by their joined_at; a leave counts only for a member still present."""
+        for kind, gid, uid, at in batch.member_events:
+            if gid not in self.known_guilds:
+                continue
+            present = kind == MemberEvent.Kind.JOIN
+            changed = Member.objects.filter(guild_id=gid, user_id=uid, present=not present).update(present=present)
+            if kind == MemberEvent.Kind.JOIN or changed:
+                MemberEvent.objects.bulk_create(
+                    [MemberEvent(guild_id=gid, user_id=uid, kind=kind, at=at)], ignore_conflicts=True
+                )
+
+    def _write_voice(self, batch: Batch) -> None:
+        if not batch.voice:
+            return
+        VoiceSession.objects.bulk_create(
+            [
+                VoiceSession(guild_id=gid, user_id=uid, channel_id=cid, started_at=_dt(start),
+                             credited_until=_dt(credited), ended_at=_dt(ended))
+                for (gid, uid, start), (cid, credited, ended) in batch.voice.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["guild_id", "user_id", "started_at"],
+            update_fields=["channel_id", "credited_until", "ended_at"],
+        )
+
+    def _write_feed(self, batch: Batch) -> None:
+        rows = [
+            RecentEvent(guild_id=gid, kind=kind, channel_id=cid, user_id=uid, at=at)
+            for gid, items in batch.feed.items()
+            for kind, cid, uid, at in items
+        ]
+        if rows:
+            rows.sort(key=lambda r: r.at)
+            RecentEvent.objects.bulk_create(rows)
+
+    def _prune_feed(self) -> None:
+        for gid in RecentEvent.objects.values_list("guild_id", flat=True).distinct():
+            ids = RecentEvent.objects.filter(guild_id=gid).order_by("-id").values_list("id", flat=True)
+            cutoff = ids[FEED_KEEP_PER_GUILD : FEED_KEEP_PER_GUILD + 1]
+            if cutoff:
+                RecentEvent.objects.filter(guild_id=gid, id__lte=cutoff[0]).delete()
+
+    def _write_health(self, health: dict[int, dict]) -> None:
+        for shard_id, fields in health.items():
+            CollectorState.objects.update_or_create(shard_id=shard_id, defaults=fields)
+
+    def mark_disconnected(self, shard_ids: list[int]) -> None:
+        CollectorState.objects.filter(shard_id__in=shard_ids).update(connected=False)
+
+    def _bump_versions(self, guild_ids: set[int]) -> None:
+        if not guild_ids:
+            return
+        try:
+            from stats.cache import bump_versions
+        except ImportError:  # the result cache module is optional for the collector
+            return
+        bump_versions(guild_ids)

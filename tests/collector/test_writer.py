@@ -1,0 +1,94 @@
+"""Flushing batches into a real database: increments add up, replays and restarts never double count."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from collector.aggregate import Aggregator
+from collector.writer import Writer
+from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, MessageCursor, RecentEvent, VoiceSession
+from tests.collector import payloads as p
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp()
+HEALTH = {0: {"connected": True}}
+
+
+def setup_guild(agg: Aggregator, writer: Writer) -> None:
+    agg.guild_create(
+        p.guild_create(channels=[p.channel(11, "general"), p.channel(51, "voice", 2)], members=[1, 2]), T0
+    )
+    writer.write(agg.take_batch(T0), HEALTH)
+
+
+def test_dimensions_are_created_and_new_guilds_are_private():
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    guild = Guild.objects.get()
+    assert guild.visibility == "private"
+    assert set(Channel.objects.values_list("id", flat=True)) == {11, 51}
+    assert Member.objects.count() == 2
+
+
+def test_flushes_add_to_stored_counts_instead_of_overwriting():
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    for _ in range(3):
+        agg.message(p.message(1, 11))
+        writer.write(agg.take_batch(T0), HEALTH)
+    assert HourlyStat.objects.get(user_id=1).messages == 3
+    assert MessageCursor.objects.get(channel_id=11).last_message_id > 0
+    assert RecentEvent.objects.filter(kind="message").count() == 3
+
+
+def test_a_restarted_collector_does_not_count_old_messages_again():
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    messages = [p.message(1, 11) for _ in range(5)]
+    for m in messages[:3]:
+        agg.message(m)
+    writer.write(agg.take_batch(T0), HEALTH)
+    restarted = Aggregator(cursors=writer.load_cursors())
+    for m in messages:  # the gateway sends everything again
+        restarted.message(m)
+    writer.write(restarted.take_batch(T0), HEALTH)
+    assert HourlyStat.objects.get(user_id=1).messages == 5
+
+
+def test_a_leave_counts_once_and_a_join_is_unique_by_its_time():
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    for _ in range(2):
+        agg.member_add(p.member_add(5), T0)
+        writer.write(agg.take_batch(T0), HEALTH)
+    for _ in range(2):
+        agg.member_remove(p.member_remove(5), T0 + 10)
+        writer.write(agg.take_batch(T0 + 10), HEALTH)
+    assert MemberEvent.objects.filter(kind=1).count() == 1
+    assert MemberEvent.objects.filter(kind=2).count() == 1
+    assert Member.objects.get(user_id=5).present is False
+
+
+def test_voice_sessions_are_stored_and_closed_at_stop():
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    agg.voice_state(p.voice(1, 51), T0)
+    writer.write(agg.take_batch(T0 + 30), HEALTH)
+    session = VoiceSession.objects.get()
+    assert session.ended_at is None and (session.credited_until - session.started_at).total_seconds() == 30
+    agg.close_all_voice(T0 + 40)
+    writer.write(agg.take_batch(T0 + 40), HEALTH)
+    session.refresh_from_db()
+    assert session.ended_at is not None
+    assert HourlyStat.objects.get(user_id=1, channel_id=51).voice_seconds == 40
+
+
+def test_sessions_left_open_by_a_killed_collector_end_where_they_were_credited():
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    agg.voice_state(p.voice(1, 51), T0)
+    writer.write(agg.take_batch(T0 + 30), HEALTH)
+    assert Writer().close_stale_sessions(lambda gid: True) == 1
+    session = VoiceSession.objects.get()
+    assert session.ended_at == session.credited_until
