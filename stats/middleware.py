@@ -6,13 +6,28 @@ from django.http import Http404, JsonResponse
 
 from stats.views.errors import wants_json
 
+REASONS = {400: "bad request", 403: "forbidden", 404: "not found", 405: "method not allowed"}
+
 
 class JsonErrorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Django's own 4xx answers (405 from require_GET or ninja, CSRF 403, technical 404 in
+        # DEBUG) are HTML or plain text; under /api/ and /metrics every error is JSON.
+        if (
+            400 <= response.status_code < 500
+            and wants_json(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            replacement = JsonResponse({"error": REASONS.get(status, "request error")}, status=status)
+            if response.has_header("Allow"):
+                replacement["Allow"] = response["Allow"]
+            return replacement
+        return response
 
     def process_exception(self, request, exception):
         if not wants_json(request):

@@ -14,6 +14,9 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    from stats.metrics import record_web_error
+
+    record_web_error()
     if wants_json(request):
         return JsonResponse({"error": "internal error"}, status=500)
     return render(request, "500.html", status=500)

@@ -1,0 +1,160 @@
+"""The JSON API (django-ninja): thin views over stats.api_results, CONTRACT section 6.
+
+Every error is `{"error": "…"}`: ninja's 422 validation errors become 400, its 404s
+become ours, and a guild the viewer may not see is indistinguishable from an
+unknown one. `?format=csv` turns an endpoint's table into CSV. `days` defaults
+to the guild's default_days (30 unless its admin changed it); the heatmap's to 28.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Annotated, Callable, Literal, Optional
+
+import orjson
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+from pydantic import BeforeValidator, Field
+
+from stats import api_results as results
+from stats import queries
+from stats.models import Guild
+from stats.schemas import ChannelsOut, Error, GuildList, HeatmapOut, LeaderboardOut, MemberOut, StatsOut
+
+WHOLE = re.compile(r"[0-9]{1,19}")
+
+
+def whole_number(value):
+    """Accept only plain ASCII digits: no signs, decimals, exponents, underscores or spaces."""
+    if isinstance(value, str) and not WHOLE.fullmatch(value):
+        raise ValueError("must be a whole number")
+    return value
+
+
+Snowflake = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=2**63 - 1)]
+Days = Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=3650)]
+Limit = Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=100)]
+Offset = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=10**9)]
+Format = Literal["json", "csv"]
+
+api = NinjaAPI(title="Mocha API", version="1", urls_namespace="api")
+ERRORS = {400: Error, 404: Error}
+
+
+# --- Errors ---------------------------------------------------------------------------
+
+
+def error(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return HttpResponse(orjson.dumps({"error": message}), status=status, content_type="application/json")
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+    return error(request, f"{where}: {first.get('msg', 'invalid value')}", 400)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc) -> HttpResponse:
+    return error(request, str(exc) or "not found", 404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError) -> HttpResponse:
+    return error(request, str(exc), exc.status_code)
+
+
+# --- Helpers --------------------------------------------------------------------------
+
+
+def visible_guild(request: HttpRequest, gid: int) -> Guild:
+    """The guild if the viewer may see it; 404 otherwise (never reveal that it exists)."""
+    guild = Guild.objects.visible_to(request.user).filter(pk=gid).first()
+    if guild is None:
+        raise Http404("unknown guild")
+    return guild
+
+
+def respond(doc: dict, fmt: str, name: str, table: Callable[[dict], tuple[list, list]]) -> HttpResponse:
+    """The document as JSON, or its table as CSV."""
+    if fmt != "csv":
+        return HttpResponse(orjson.dumps(doc), content_type="application/json")
+    header, rows = table(doc)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+def series_table(doc: dict) -> tuple[list, list]:
+    keys = ["t", "messages", "voice_minutes", "active_members"]
+    return keys, [[p[k] for k in keys] for p in doc["series"]]
+
+
+# --- Endpoints ------------------------------------------------------------------------
+
+
+@api.get("/guilds", response={200: GuildList, 400: Error}, summary="Guilds the viewer may see")
+def guilds(request, format: Format = "json"):
+    doc = {"guilds": queries.visible_guilds(request.user)}
+    return respond(doc, format, "guilds", lambda d: (["id", "name", "member_count"], [[g["id"], g["name"], g["member_count"]] for g in d["guilds"]]))
+
+
+@api.get("/guilds/{gid}/stats", response={200: StatsOut, **ERRORS}, summary="Totals and activity series")
+def guild_stats(
+    request, gid: Snowflake, days: Optional[Days] = None, interval: Literal["day", "hour"] = "day", format: Format = "json"
+):
+    guild = visible_guild(request, gid)
+    doc = results.stats(guild, days or results.default_days(guild), interval)
+    return respond(doc, format, f"mocha-{gid}-stats", series_table)
+
+
+@api.get("/guilds/{gid}/leaderboard", response={200: LeaderboardOut, **ERRORS}, summary="Top members")
+def leaderboard(
+    request,
+    gid: Snowflake,
+    metric: Literal["messages", "voice"] = "messages",
+    days: Optional[Days] = None,
+    limit: Limit = 10,
+    offset: Offset = 0,
+    format: Format = "json",
+):
+    guild = visible_guild(request, gid)
+    doc = results.leaderboard(guild, metric, days or results.default_days(guild), limit, offset)
+    keys = ["rank", "user_id", "name", "value"]
+    return respond(doc, format, f"mocha-{gid}-leaderboard-{metric}", lambda d: (keys, [[e[k] for k in keys] for e in d["entries"]]))
+
+
+@api.get("/guilds/{gid}/members/{uid}", response={200: MemberOut, **ERRORS}, summary="One member's activity")
+def member(request, gid: Snowflake, uid: Snowflake, days: Optional[Days] = None, format: Format = "json"):
+    guild = visible_guild(request, gid)
+    doc = results.member(guild, uid, days or results.default_days(guild))
+    if doc is None:
+        raise Http404("unknown member")
+    keys = ["channel_id", "name", "messages", "voice_minutes"]
+    return respond(doc, format, f"mocha-{gid}-member-{uid}", lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]))
+
+
+@api.get("/guilds/{gid}/channels", response={200: ChannelsOut, **ERRORS}, summary="Channels by activity")
+def channels(request, gid: Snowflake, days: Optional[Days] = None, format: Format = "json"):
+    guild = visible_guild(request, gid)
+    doc = results.channels(guild, days or results.default_days(guild))
+    keys = ["channel_id", "name", "messages", "voice_minutes", "active_members"]
+    return respond(doc, format, f"mocha-{gid}-channels", lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]))
+
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@api.get("/guilds/{gid}/heatmap", response={200: HeatmapOut, **ERRORS}, summary="Messages by weekday and hour")
+def heatmap(request, gid: Snowflake, days: Days = results.HEATMAP_DAYS, format: Format = "json"):
+    guild = visible_guild(request, gid)
+    doc = results.heatmap(guild, days)
+    header = ["weekday", *(f"{h:02d}" for h in range(24))]
+    return respond(doc, format, f"mocha-{gid}-heatmap", lambda d: (header, [[WEEKDAYS[i], *row] for i, row in enumerate(d["cells"])]))

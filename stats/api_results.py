@@ -1,0 +1,77 @@
+"""The API's documents through the result cache: one function per endpoint, shared by the
+API, the pages and `warm_cache`, so that all of them hit the same keys.
+
+The current hour is part of every key: the window moves each hour even when no
+new data arrives.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from stats import queries
+from stats.cache import cached
+from stats.models import Guild, hour_of
+
+HEATMAP_DAYS = 28
+
+
+def default_days(guild: Guild) -> int:
+    """The guild's lookback (30 unless its admin set another)."""
+    return guild.default_days or 30
+
+
+def stats(guild: Guild, days: int, interval: str = "day", now: datetime | None = None) -> dict:
+    """Cached /stats document."""
+    now = now or timezone.now()
+    params = {"days": days, "interval": interval, "hour": hour_of(now)}
+    return cached(guild, "stats", params, lambda: queries.guild_stats(guild, days, interval, now))
+
+
+def totals_compared(guild: Guild, days: int, now: datetime | None = None) -> dict:
+    """Cached headline cards (this window beside the previous one)."""
+    now = now or timezone.now()
+    params = {"days": days, "hour": hour_of(now)}
+    return cached(guild, "compare", params, lambda: queries.guild_totals_compared(guild, days, now))
+
+
+def leaderboard(guild: Guild, metric: str, days: int, limit: int = 10, offset: int = 0, now: datetime | None = None) -> dict:
+    """Cached /leaderboard document."""
+    now = now or timezone.now()
+    params = {"metric": metric, "days": days, "limit": limit, "offset": offset, "hour": hour_of(now)}
+    return cached(guild, "leaderboard", params, lambda: queries.leaderboard(guild, metric, days, limit, offset, now))
+
+
+def member(guild: Guild, user_id: int, days: int, now: datetime | None = None) -> dict | None:
+    """Cached /members/{uid} document (None for an unknown member)."""
+    now = now or timezone.now()
+    params = {"user": user_id, "days": days, "hour": hour_of(now)}
+    return cached(guild, "member", params, lambda: queries.member_stats(guild, user_id, days, now))
+
+
+def channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
+    """Cached /channels document."""
+    now = now or timezone.now()
+    params = {"days": days, "hour": hour_of(now)}
+    return cached(guild, "channels", params, lambda: queries.top_channels(guild, days, now))
+
+
+def heatmap(guild: Guild, days: int = HEATMAP_DAYS, now: datetime | None = None) -> dict:
+    """Cached /heatmap document."""
+    now = now or timezone.now()
+    params = {"days": days, "hour": hour_of(now)}
+    return cached(guild, "heatmap", params, lambda: queries.heatmap(guild, days, now))
+
+
+def warm(guild: Guild, now: datetime | None = None) -> int:
+    """Compute the dashboard's default documents for one guild; returns how many."""
+    now = now or timezone.now()
+    days = default_days(guild)
+    stats(guild, days, "day", now)
+    totals_compared(guild, days, now)
+    leaderboard(guild, "messages", days, 10, 0, now)
+    leaderboard(guild, "voice", days, 10, 0, now)
+    channels(guild, days, now)
+    heatmap(guild, HEATMAP_DAYS, now)
+    return 6

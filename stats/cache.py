@@ -1,0 +1,187 @@
+"""The result cache of stats queries: keyed by guild, data version, query and parameters.
+
+A guild's data version lives in the shared cache (the collector, another
+process, bumps it after each committed flush). Versions are nanosecond clock
+readings, not counters: if a version key is ever evicted, the next one is
+still new, so an evicted version can never bring old entries back to life.
+Entries also carry a TTL backstop (MOCHA_RESULT_CACHE_TTL). Hits and misses
+are counted per process (cheap; /metrics reports the serving process).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+from django.conf import settings
+from django.core.cache import caches
+
+T = TypeVar("T")
+CACHE_ALIAS = "default"
+TRIM_EVERY_S = 10.0
+_MISSING = object()
+
+
+class Counters:
+    """Hit and miss counts of this process."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+counters = Counters()
+_trim_lock = threading.Lock()
+_last_trim = 0.0
+
+
+def result_cache():
+    return caches[CACHE_ALIAS]
+
+
+def version_key(guild_id: int) -> str:
+    return f"stats:v:{guild_id}"
+
+
+def bump_versions(guild_ids: Iterable[int]) -> None:
+    """Make every cached result of these guilds stale (called by the collector after each flush)."""
+    now = time.time_ns()
+    keys = {version_key(int(gid)): now for gid in set(guild_ids)}
+    if keys:
+        result_cache().set_many(keys, timeout=None)
+
+
+def data_version(guild_id: int) -> int:
+    """The guild's current data version, starting one if none is stored."""
+    c = result_cache()
+    key = version_key(guild_id)
+    version = c.get(key)
+    if version is None:
+        version = time.time_ns()
+        if not c.add(key, version, timeout=None):
+            version = c.get(key, version)
+    return version
+
+
+def result_key(guild, name: str, params: dict) -> str:
+    """Key of one result: guild, its config stamp, data version, query name, sorted parameters."""
+    config = int(guild.updated_at.timestamp() * 1e6) if getattr(guild, "updated_at", None) else 0
+    args = "&".join(f"{k}={params[k]}" for k in sorted(params))
+    return f"stats:r:{guild.id}:{config}:{data_version(guild.id)}:{name}:{args}"
+
+
+def cached(guild, name: str, params: dict, compute: Callable[[], T]) -> T:
+    """The cached result of `compute()` for this guild, query and parameters; computes on a miss."""
+    c = result_cache()
+    key = result_key(guild, name, params)
+    value = c.get(key, _MISSING)
+    if value is not _MISSING:
+        counters.hits += 1
+        return value
+    counters.misses += 1
+    value = compute()
+    c.set(key, value, timeout=settings.MOCHA_RESULT_CACHE_TTL)
+    maybe_trim()
+    return value
+
+
+# --- Size, entries and trimming ------------------------------------------------------
+
+
+def file_cache_dir(alias: str = CACHE_ALIAS) -> Path | None:
+    config = settings.CACHES[alias]
+    return Path(config["LOCATION"]) if config["BACKEND"].endswith("FileBasedCache") else None
+
+
+def redis_client(alias: str = CACHE_ALIAS):
+    """The raw redis client of a RedisCache, or None for other backends."""
+    c = caches[alias]
+    inner = getattr(c, "_cache", None)
+    return inner.get_client(write=False) if inner is not None and hasattr(inner, "get_client") else None
+
+
+def cache_files(directory: Path) -> list[os.DirEntry]:
+    try:
+        return [e for e in os.scandir(directory) if e.name.endswith(".djcache")]
+    except FileNotFoundError:
+        return []
+
+
+def usage(alias: str = CACHE_ALIAS) -> dict:
+    """Entries and bytes used by one cache (None where the backend cannot tell)."""
+    directory = file_cache_dir(alias)
+    if directory is not None:
+        files = cache_files(directory)
+        size = 0
+        for entry in files:
+            try:
+                size += entry.stat().st_size
+            except FileNotFoundError:
+                pass
+        return {"entries": len(files), "bytes": size}
+    client = redis_client(alias)
+    if client is not None:
+        try:
+            # DBSIZE counts the whole Redis database (every prefix): the database is Mocha's.
+            return {"entries": int(client.dbsize()), "bytes": int(client.info("memory")["used_memory"])}
+        except Exception:  # an unreachable Redis must not break /metrics
+            return {"entries": None, "bytes": None}
+    return {"entries": None, "bytes": None}
+
+
+def trim(max_bytes: int | None = None, alias: str = CACHE_ALIAS) -> int:
+    """Delete the least recently written cache files until under 90% of max_bytes; returns files removed.
+
+    Only the file cache is trimmed here: Redis bounds itself (maxmemory-policy), and our
+    entries there expire by TTL.
+    """
+    directory = file_cache_dir(alias)
+    if directory is None:
+        return 0
+    limit = settings.MOCHA_CACHE_MAX_BYTES if max_bytes is None else max_bytes
+    sized = []
+    for entry in cache_files(directory):
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue
+        sized.append((st.st_mtime, st.st_size, entry.path))
+    total = sum(size for _, size, _ in sized)
+    if total <= limit:
+        return 0
+    removed = 0
+    target = limit * 0.9
+    for _, size, path in sorted(sized):
+        if total <= target:
+            break
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        total -= size
+        removed += 1
+    return removed
+
+
+def maybe_trim() -> None:
+    """Trim at most every TRIM_EVERY_S seconds per process: scanning the directory costs milliseconds."""
+    global _last_trim
+    now = time.monotonic()
+    if now - _last_trim < TRIM_EVERY_S or not _trim_lock.acquire(blocking=False):
+        return
+    try:
+        _last_trim = now
+        trim()
+    finally:
+        _trim_lock.release()
+
+
+def entries_per_cache() -> dict[str, Any]:
+    """Entry counts of every configured cache, for /metrics."""
+    return {alias: usage(alias)["entries"] for alias in settings.CACHES}

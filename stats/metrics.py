@@ -1,0 +1,197 @@
+"""The health snapshot: the /metrics document (CONTRACT section 6) and its Prometheus rendering.
+
+Collector figures come from CollectorState (one row per shard, written each
+flush); a shard whose row is older than STALE_S counts as disconnected, so a
+killed collector does not look alive. Query counts, cache hits and web errors
+are this process's own.
+"""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psutil
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from stats import cache as result_cache
+from stats.models import CollectorState
+
+STALE_S = 30
+_process = psutil.Process()
+_started = _process.create_time()
+
+
+class ProcessCounters:
+    """Counters of this process: SQL statements executed, web requests that ended in a 5xx."""
+
+    queries = 0
+    web_errors = 0
+
+
+def count_query(execute, sql, params, many, context):
+    """A connection execute wrapper: one increment per statement (cheaper than DEBUG's query log)."""
+    ProcessCounters.queries += 1
+    return execute(sql, params, many, context)
+
+
+def install_query_counter(sender=None, connection=None, **kwargs) -> None:
+    """Attach count_query to a new connection (connected to `connection_created` at app ready)."""
+    if connection is not None and count_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(count_query)
+
+
+def install_on_open_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        install_query_counter(connection=conn)
+
+
+def record_web_error() -> None:
+    ProcessCounters.web_errors += 1
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if dt else None
+
+
+def database_sizes() -> dict:
+    """Database and write-ahead-log sizes in bytes (0 where the server will not say)."""
+    if connection.vendor == "sqlite":
+        name = Path(connection.settings_dict["NAME"])
+
+        def size(path: Path) -> int:
+            try:
+                return path.stat().st_size
+            except (FileNotFoundError, OSError):
+                return 0
+
+        return {"size_bytes": size(name), "wal_bytes": size(Path(f"{name}-wal"))}
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_database_size(current_database())")
+        db_size = int(cur.fetchone()[0])
+        wal = 0
+        try:
+            with transaction.atomic(), connection.cursor() as wal_cur:  # a savepoint keeps a failure contained
+                wal_cur.execute("SELECT COALESCE(SUM(size), 0) FROM pg_ls_waldir()")
+                wal = int(wal_cur.fetchone()[0])
+        except Exception:  # pg_ls_waldir needs pg_monitor; without it we say 0
+            wal = 0
+    return {"size_bytes": db_size, "wal_bytes": wal}
+
+
+def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
+    """The collector section and the shard rows."""
+    rows = list(CollectorState.objects.order_by("shard_id"))
+    fresh_after = now - timedelta(seconds=STALE_S)
+    shards = []
+    for s in rows:
+        fresh = s.updated_at is not None and s.updated_at >= fresh_after
+        shards.append(
+            {
+                "shard_id": s.shard_id,
+                "shard_count": s.shard_count,
+                "pid": s.pid,
+                "connected": bool(s.connected and fresh),
+                "latency_ms": s.latency_ms,
+                "last_event_at": iso(s.last_event_at),
+                "events_processed": s.events_processed,
+                "events_per_sec": s.events_per_sec if fresh else 0.0,
+                "queue_depth": s.queue_depth,
+                "last_flush_ms": s.last_flush_ms,
+                "last_flush_at": iso(s.last_flush_at),
+                "rss_bytes": s.rss_bytes,
+                "errors": s.errors,
+                "gaps": s.gaps,
+                "started_at": iso(s.started_at),
+                "updated_at": iso(s.updated_at),
+            }
+        )
+    latencies = [s["latency_ms"] for s in shards if s["connected"] and s["latency_ms"] is not None]
+    last_events = [s.last_event_at for s in rows if s.last_event_at]
+    collector = {
+        "connected": bool(shards) and all(s["connected"] for s in shards),
+        "latency_ms": max(latencies) if latencies else None,
+        "last_event_at": iso(max(last_events)) if last_events else None,
+        "queue_depth": sum(s["queue_depth"] for s in shards),
+        "last_flush_ms": max((s["last_flush_ms"] for s in shards), default=None),
+        "shards": shards,
+    }
+    return collector, shards
+
+
+def snapshot() -> dict:
+    """The /metrics document."""
+    now = timezone.now()
+    collector, shards = collector_doc(now)
+    counters = result_cache.counters
+    memory = {f"web-{os.getpid()}": _process.memory_info().rss}
+    for s in shards:
+        memory[f"collector-{s['shard_id']}"] = s["rss_bytes"]
+    usage = {alias: result_cache.usage(alias) for alias in result_cache.settings.CACHES}
+    return {
+        "events_processed": sum(s["events_processed"] for s in shards),
+        "events_per_sec": sum(s["events_per_sec"] for s in shards),
+        "queries_executed": ProcessCounters.queries,
+        "cache_hits": counters.hits,
+        "cache_misses": counters.misses,
+        "cache_hit_rate": counters.hit_rate(),
+        "errors": sum(s["errors"] for s in shards) + ProcessCounters.web_errors,
+        "memory": {"rss_bytes": memory},
+        "cache": {alias: u["entries"] for alias, u in usage.items()},
+        "cache_bytes": {alias: u["bytes"] for alias, u in usage.items()},
+        "collector": collector,
+        "db": database_sizes(),
+        "uptime_s": round(time.time() - _started, 3),
+    }
+
+
+# --- Prometheus text format (version 0.0.4) -------------------------------------------
+
+GAUGE, COUNTER = "gauge", "counter"
+
+
+def _label(value) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def prometheus(doc: dict | None = None) -> str:
+    """The snapshot as Prometheus text: mocha_* metrics, one HELP/TYPE block each, no null samples."""
+    doc = doc or snapshot()
+    collector = doc["collector"]
+    families: list[tuple[str, str, str, list[tuple[dict, object]]]] = [
+        ("mocha_events_processed_total", COUNTER, "Events processed by the collector", [({}, doc["events_processed"])]),
+        ("mocha_events_per_second", GAUGE, "Collector event rate", [({}, doc["events_per_sec"])]),
+        ("mocha_queries_executed_total", COUNTER, "SQL statements run by this process", [({}, doc["queries_executed"])]),
+        ("mocha_cache_hits_total", COUNTER, "Result cache hits in this process", [({}, doc["cache_hits"])]),
+        ("mocha_cache_misses_total", COUNTER, "Result cache misses in this process", [({}, doc["cache_misses"])]),
+        ("mocha_cache_hit_ratio", GAUGE, "Result cache hit rate", [({}, doc["cache_hit_rate"])]),
+        ("mocha_errors_total", COUNTER, "Collector errors and web 5xx responses", [({}, doc["errors"])]),
+        ("mocha_memory_rss_bytes", GAUGE, "Resident memory per process",
+         [({"process": p}, v) for p, v in doc["memory"]["rss_bytes"].items()]),
+        ("mocha_cache_entries", GAUGE, "Entries per cache", [({"cache": c}, v) for c, v in doc["cache"].items()]),
+        ("mocha_cache_bytes", GAUGE, "Bytes per cache", [({"cache": c}, v) for c, v in doc["cache_bytes"].items()]),
+        ("mocha_collector_connected", GAUGE, "1 when every shard is connected", [({}, int(collector["connected"]))]),
+        ("mocha_collector_latency_ms", GAUGE, "Highest gateway heartbeat latency", [({}, collector["latency_ms"])]),
+        ("mocha_collector_queue_depth", GAUGE, "Events waiting to be flushed", [({}, collector["queue_depth"])]),
+        ("mocha_collector_last_flush_ms", GAUGE, "Duration of the slowest shard's last flush", [({}, collector["last_flush_ms"])]),
+        ("mocha_collector_shard_connected", GAUGE, "1 when the shard is connected",
+         [({"shard": s["shard_id"]}, int(s["connected"])) for s in collector["shards"]]),
+        ("mocha_collector_shard_events_processed_total", COUNTER, "Events processed per shard",
+         [({"shard": s["shard_id"]}, s["events_processed"]) for s in collector["shards"]]),
+        ("mocha_collector_shard_latency_ms", GAUGE, "Gateway latency per shard",
+         [({"shard": s["shard_id"]}, s["latency_ms"]) for s in collector["shards"]]),
+        ("mocha_db_size_bytes", GAUGE, "Database size", [({}, doc["db"]["size_bytes"])]),
+        ("mocha_db_wal_bytes", GAUGE, "Write-ahead log size", [({}, doc["db"]["wal_bytes"])]),
+        ("mocha_uptime_seconds", GAUGE, "Uptime of this process", [({}, doc["uptime_s"])]),
+    ]
+    lines = []
+    for name, kind, help_text, samples in families:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for labels, value in samples:
+            if value is None:
+                continue
+            label_text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+            lines.append(f"{name}{{{label_text}}} {float(value)!r}" if label_text else f"{name} {float(value)!r}")
+    return "\n".join(lines) + "\n"
