@@ -1,7 +1,12 @@
+"""Pages; the JSON API lives in stats/urls_api.py."""
 from django.urls import path
 
 from stats.views import pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("guilds/<int:gid>/", pages.guild, name="guild"),
+    path("guilds/<int:gid>/members/<int:uid>/", pages.member, name="member"),
+    path("guilds/<int:gid>/channels/<int:cid>/", pages.channel, name="channel"),
+    path("health/", pages.health, name="health"),
 ]

@@ -1,9 +1,71 @@
-"""Server-rendered pages; thin: read parameters, call the query layer, render."""
-from django.shortcuts import render
+"""Server-rendered pages: names and guild basics from the models; the numbers come from the JSON API in the browser."""
+from __future__ import annotations
 
-from stats.models import Guild
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+
+from stats.models import Channel, Guild, Member
+from stats.panels import health_document
+
+MAX_SNOWFLAKE = 2**63 - 1
+LOOKBACKS = (7, 30, 90, 365)
+
+
+def visible_guild_or_404(request, gid: int) -> Guild:
+    """The guild if this viewer may see it; unknown and invisible guilds look the same (404)."""
+    if gid > MAX_SNOWFLAKE:
+        raise Http404("no such guild")
+    try:
+        return Guild.objects.visible_to(request.user).get(pk=gid)
+    except Guild.DoesNotExist:
+        raise Http404("no such guild") from None
+
+
+def page_config(guild: Guild, **extra) -> dict:
+    """What the page's script needs, passed through json_script (ids as strings, as in the API)."""
+    days = guild.default_days if guild.default_days in LOOKBACKS else 30
+    return {
+        "guild_id": str(guild.id),
+        "guild_url": reverse("guild", args=[guild.id]),
+        "timezone": guild.timezone,
+        "days": days,
+        "lookbacks": list(LOOKBACKS),
+        "ws": f"/ws/guilds/{guild.id}/live/",
+        **extra,
+    }
 
 
 def home(request):
-    guilds = Guild.objects.visible_to(request.user)
+    guilds = Guild.objects.visible_to(request.user).annotate(
+        channel_total=Count("channels", filter=Q(channels__deleted=False), distinct=True)
+    )
     return render(request, "stats/home.html", {"guilds": guilds})
+
+
+def guild(request, gid: int):
+    g = visible_guild_or_404(request, gid)
+    return render(request, "stats/guild.html", {"guild": g, "config": page_config(g)})
+
+
+def member(request, gid: int, uid: int):
+    g = visible_guild_or_404(request, gid)
+    m = Member.objects.filter(guild=g, user_id=uid).first() if uid <= MAX_SNOWFLAKE else None
+    if m is None:
+        raise Http404("no such member")
+    config = page_config(g, user_id=str(m.user_id))
+    return render(request, "stats/member.html", {"guild": g, "member": m, "config": config})
+
+
+def channel(request, gid: int, cid: int):
+    g = visible_guild_or_404(request, gid)
+    c = Channel.objects.filter(guild=g, pk=cid).first() if cid <= MAX_SNOWFLAKE else None
+    if c is None:
+        raise Http404("no such channel")
+    config = page_config(g, channel_id=str(c.id))
+    return render(request, "stats/channel.html", {"guild": g, "channel": c, "config": config})
+
+
+def health(request):
+    return render(request, "stats/health.html", {"health": health_document()})

@@ -1,0 +1,312 @@
+"""The live hub: one poller per web worker turns new RecentEvent rows into ticks for that worker's sockets.
+
+The database is the bus. Once a second the poller reads the events newer than
+the last id it saw (for guilds somebody watches), joins names in bulk, and
+sends one pre-encoded tick per guild to a Channels group. One poll per worker
+per second, whatever the number of browsers.
+
+Groups are named per worker (``live.<gid>.<token>``), not shared: every
+worker's poller reads the same table, so with channels_redis a shared group
+would deliver each feed item once per worker. A worker's own group holds only
+its own sockets, so each browser gets each event exactly once, and nothing
+crosses workers.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db.models import Count, Max
+
+from stats.models import Channel, CollectorState, Member, RecentEvent
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0
+RATE_WINDOW_S = 5.0  # rates are events per second averaged over this sliding window
+COLLECTOR_FRESH_S = 5.0  # a shard's rates count only if it reported this recently
+FEED_MAX = 30  # newest feed items per guild per tick; the browser shows a short list anyway
+LEADERBOARD_EVERY_S = 5.0  # recompute a guild's top ten at most this often, and only after new events
+LEADERBOARD_METRICS = ("messages", "voice")
+RATE_KEYS = {"message": "messages", "voice_join": "voice_joins", "member_join": "member_joins"}
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def now_iso() -> str:
+    return iso(datetime.now(timezone.utc))
+
+
+# --- Reads (synchronous, run through database_sync_to_async) ----------------
+
+
+def latest_event_id() -> int:
+    """Highest RecentEvent id so far: the poller starts from here, not from history."""
+    return RecentEvent.objects.aggregate(m=Max("id"))["m"] or 0
+
+
+def feed_items(rows: list[RecentEvent]) -> list[dict]:
+    """Feed entries in CONTRACT shape, oldest first; names joined in two bulk queries."""
+    guild_ids = {r.guild_id for r in rows}
+    user_ids = {r.user_id for r in rows}
+    channel_ids = {r.channel_id for r in rows if r.channel_id}
+    names = {
+        (m.guild_id, m.user_id): m.display_name
+        for m in Member.objects.filter(guild_id__in=guild_ids, user_id__in=user_ids).only(
+            "guild_id", "user_id", "username", "global_name", "nick"
+        )
+    }
+    channels = dict(Channel.objects.filter(id__in=channel_ids).values_list("id", "name")) if channel_ids else {}
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "user_id": str(r.user_id),
+            "name": names.get((r.guild_id, r.user_id), str(r.user_id)),
+            "channel_id": str(r.channel_id) if r.channel_id else None,
+            "channel": channels.get(r.channel_id) if r.channel_id else None,
+            "t": iso(r.at),
+        }
+        for r in sorted(rows, key=lambda r: r.id)
+    ]
+
+
+def recent_feed(guild_id: int, limit: int = FEED_MAX) -> list[dict]:
+    """The last few events of a guild, for a socket that just connected."""
+    return feed_items(list(RecentEvent.objects.filter(guild_id=guild_id).order_by("-id")[:limit]))
+
+
+def collector_status() -> tuple[dict, dict[int, dict] | None]:
+    """A short summary of the collector shards for the live badge, and their exact per-guild rates.
+
+    The collector samples the feed (a few dozen rows per guild per flush) but
+    counts every event, so its own per-guild rates are the truth; they are None
+    when no shard reported recently (then the poller counts feed rows instead).
+    """
+    shards = list(CollectorState.objects.all())
+    last = max((s.last_event_at for s in shards if s.last_event_at), default=None)
+    summary = {
+        "connected": bool(shards) and all(s.connected for s in shards),
+        "shards": len(shards),
+        "last_event_at": iso(last) if last else None,
+    }
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=COLLECTOR_FRESH_S)
+    fresh = [s for s in shards if s.connected and s.updated_at and s.updated_at >= cutoff]
+    if not fresh:
+        return summary, None
+    rates: dict[int, dict] = {}
+    for shard in fresh:
+        for gid, values in (getattr(shard, "rates", None) or {}).items():
+            into = rates.setdefault(int(gid), Counter())
+            into.update({k: float(v) for k, v in values.items() if k in RATE_KEYS.values()})
+    return summary, rates
+
+
+@dataclass
+class Batch:
+    """What one poll found: counts per guild and kind, newest feed rows per guild, the highest id."""
+
+    max_id: int
+    counts: dict[int, Counter] = field(default_factory=dict)
+    feed: dict[int, list[dict]] = field(default_factory=dict)
+    collector: dict = field(default_factory=dict)
+    rates: dict[int, dict] | None = None  # the collector's exact rates, when it reports
+
+
+def read_batch(guild_ids: list[int], after_id: int) -> Batch:
+    """New events of the watched guilds since after_id: one count query, one feed query per busy guild."""
+    summary, rates = collector_status()
+    batch = Batch(max_id=after_id, collector=summary, rates=rates)
+    rows = (
+        RecentEvent.objects.filter(guild_id__in=guild_ids, id__gt=after_id)
+        .values("guild_id", "kind")
+        .annotate(n=Count("id"), top=Max("id"))
+        .order_by()
+    )
+    for row in rows:
+        batch.counts.setdefault(row["guild_id"], Counter())[row["kind"]] += row["n"]
+        batch.max_id = max(batch.max_id, row["top"])
+    for gid in batch.counts:
+        newest = list(
+            RecentEvent.objects.filter(guild_id=gid, id__gt=after_id, id__lte=batch.max_id).order_by("-id")[:FEED_MAX]
+        )
+        batch.feed[gid] = feed_items(newest)
+    return batch
+
+
+def top_ten(guild_id: int, metric: str) -> list[dict] | None:
+    """The current top ten of a guild over its default lookback, through the API's cached query layer."""
+    try:
+        from stats import queries
+    except ImportError:  # the query layer is not there yet: no leaderboard pushes
+        return None
+    leaderboard = getattr(queries, "leaderboard", None)
+    if leaderboard is None:
+        return None
+    from stats.models import Guild
+
+    days = Guild.objects.filter(pk=guild_id).values_list("default_days", flat=True).first() or 30
+    try:
+        result = leaderboard(guild_id, metric=metric, days=days, limit=10, offset=0)
+    except TypeError:
+        return None
+    return {"metric": metric, "days": days, "entries": result.get("entries", [])}
+
+
+# --- The hub ---------------------------------------------------------------
+
+
+class LiveHub:
+    """Per-process registry of watched guilds and the poller task that feeds them."""
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex[:12]
+        self.watchers: Counter = Counter()  # guild id → sockets of this worker
+        self.health_watchers = 0
+        self.windows: dict[int, deque[tuple[float, dict]]] = {}  # guild → (time, rates sample)
+        self.last_poll: float | None = None
+        self.tops: dict[tuple[int, str], list] = {}
+        self.top_due: dict[int, float] = {}
+        self.last_id: int | None = None
+        self.task: asyncio.Task | None = None
+        self.health_task: asyncio.Task | None = None
+
+    def group(self, guild_id: int) -> str:
+        return f"live.{guild_id}.{self.token}"
+
+    @property
+    def health_group(self) -> str:
+        return f"health.{self.token}"
+
+    # Subscriptions ------------------------------------------------------
+
+    async def watch(self, guild_id: int, channel_name: str) -> None:
+        await get_channel_layer().group_add(self.group(guild_id), channel_name)
+        self.watchers[guild_id] += 1
+        self.task = self._ensure(self.task, self.run)
+
+    async def unwatch(self, guild_id: int, channel_name: str) -> None:
+        await get_channel_layer().group_discard(self.group(guild_id), channel_name)
+        self.watchers[guild_id] -= 1
+        if self.watchers[guild_id] <= 0:
+            for store in (self.watchers, self.windows, self.top_due):
+                store.pop(guild_id, None)
+            for metric in LEADERBOARD_METRICS:
+                self.tops.pop((guild_id, metric), None)
+
+    async def watch_health(self, channel_name: str) -> None:
+        await get_channel_layer().group_add(self.health_group, channel_name)
+        self.health_watchers += 1
+        self.health_task = self._ensure(self.health_task, self.run_health)
+
+    async def unwatch_health(self, channel_name: str) -> None:
+        await get_channel_layer().group_discard(self.health_group, channel_name)
+        self.health_watchers = max(0, self.health_watchers - 1)
+
+    @staticmethod
+    def _ensure(task: asyncio.Task | None, factory) -> asyncio.Task:
+        """Start a loop lazily; restart it if it ended or belongs to another (finished) event loop."""
+        loop = asyncio.get_running_loop()
+        if task is None or task.done() or task.get_loop() is not loop:
+            task = loop.create_task(factory())
+        return task
+
+    async def hello(self, guild_id: int) -> str:
+        """The first tick a new socket gets: current rates and the last few events."""
+        feed = await database_sync_to_async(recent_feed)(guild_id)
+        collector, _ = await database_sync_to_async(collector_status)()
+        return json.dumps(self.tick(guild_id, time.monotonic(), feed, collector))
+
+    # The poller -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll once a second while any socket of this worker watches a guild."""
+        if self.last_id is None:
+            self.last_id = await database_sync_to_async(latest_event_id)()
+        while self.watchers:
+            started = time.monotonic()
+            try:
+                await self.poll()
+            except Exception:  # a bad poll must not end the feed for everybody
+                log.exception("live poll failed")
+            await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - started)))
+
+    async def poll(self) -> None:
+        guild_ids = [gid for gid, n in self.watchers.items() if n > 0]
+        if not guild_ids:
+            return
+        batch = await database_sync_to_async(read_batch)(guild_ids, self.last_id or 0)
+        self.last_id = max(self.last_id or 0, batch.max_id)
+        now = time.monotonic()
+        elapsed = min(max(now - (self.last_poll or now - POLL_S), 0.2), RATE_WINDOW_S)
+        self.last_poll = now
+        layer = get_channel_layer()
+        for gid in guild_ids:
+            window = self.windows.setdefault(gid, deque())
+            window.append((now, self.sample(gid, batch, elapsed)))
+            while window and window[0][0] < now - RATE_WINDOW_S:
+                window.popleft()
+            text = json.dumps(self.tick(gid, now, batch.feed.get(gid, []), batch.collector))
+            await layer.group_send(self.group(gid), {"type": "live.message", "text": text})
+            if gid in batch.counts and now >= self.top_due.get(gid, 0):
+                self.top_due[gid] = now + LEADERBOARD_EVERY_S
+                await self.push_leaderboards(gid)
+
+    def tick(self, guild_id: int, now: float, feed: list[dict], collector: dict) -> dict:
+        return {"type": "tick", "t": now_iso(), "rates": self.rates(guild_id, now), "feed": feed, "collector": collector}
+
+    @staticmethod
+    def sample(guild_id: int, batch: Batch, elapsed: float) -> dict[str, float]:
+        """This poll's events per second: the collector's exact rates, else feed rows over the time since the last poll."""
+        if batch.rates is not None:
+            values = batch.rates.get(guild_id, {})
+            return {key: float(values.get(key, 0.0)) for key in RATE_KEYS.values()}
+        counts = batch.counts.get(guild_id, Counter())
+        return {key: counts[kind] / elapsed for kind, key in RATE_KEYS.items()}
+
+    def rates(self, guild_id: int, now: float) -> dict[str, float]:
+        """Events per second, averaged over the samples of the sliding window."""
+        samples = [s for _, s in self.windows.get(guild_id, ())]
+        if not samples:
+            return {key: 0.0 for key in RATE_KEYS.values()}
+        return {key: round(sum(s[key] for s in samples) / len(samples), 2) for key in RATE_KEYS.values()}
+
+    async def push_leaderboards(self, guild_id: int) -> None:
+        """Send a leaderboard message for each metric whose top ten changed."""
+        for metric in LEADERBOARD_METRICS:
+            top = await database_sync_to_async(top_ten)(guild_id, metric)
+            if top is None or self.tops.get((guild_id, metric)) == top["entries"]:
+                continue
+            self.tops[(guild_id, metric)] = top["entries"]
+            message = {"type": "leaderboard", "guild_id": str(guild_id), **top}
+            await get_channel_layer().group_send(
+                self.group(guild_id), {"type": "live.message", "text": json.dumps(message)}
+            )
+
+    # Health -------------------------------------------------------------------
+
+    async def run_health(self) -> None:
+        """Send the health document once a second while somebody watches /health/."""
+        from stats.panels import health_document
+
+        while self.health_watchers > 0:
+            started = time.monotonic()
+            try:
+                text = json.dumps(await database_sync_to_async(health_document)(), default=str)
+                await get_channel_layer().group_send(self.health_group, {"type": "live.message", "text": text})
+            except Exception:
+                log.exception("health snapshot failed")
+            await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - started)))
+
+
+hub = LiveHub()
