@@ -70,8 +70,11 @@ class Window:
 
 
 def excluded_channel_ids(guild: Guild) -> list[int]:
-    """Channels the guild's admin excluded (cachalot serves this from cache)."""
-    return sorted(guild.excluded_channels.values_list("id", flat=True))
+    """Channels the guild's admin excluded; read once per Guild instance (one request)."""
+    cached = guild.__dict__.get("_excluded_ids")
+    if cached is None:
+        cached = guild.__dict__["_excluded_ids"] = sorted(guild.excluded_channels.values_list("id", flat=True))
+    return cached
 
 
 def scope_sql(guild: Guild, win: Window, user_id: int | None = None) -> tuple[str, list]:

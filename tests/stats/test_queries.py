@@ -1,0 +1,160 @@
+"""The query layer on hand-built rollups: exact numbers, DST-correct local days, bounded queries."""
+from __future__ import annotations
+
+import zoneinfo
+
+import pytest
+
+from stats import queries
+from stats.models import Guild, HourlyStat
+from tests.stats.conftest import ALICE, BOB, CAROL, DAVE, GENERAL, GID, NOW, RANDOM, VOICE, h
+
+pytestmark = pytest.mark.django_db
+
+
+def test_window_is_days_times_24_hours_ending_with_the_current_hour():
+    win = queries.Window.ending(2, NOW)
+    assert win.last == h("2025-03-31T12:00")
+    assert win.last - win.first + 1 == 48
+    assert queries.iso(win.start) == "2025-03-29T13:00:00Z"
+    assert queries.iso(win.end) == "2025-03-31T13:00:00Z"
+    assert win.previous().last == win.first - 1
+
+
+def test_offset_segments_split_at_the_dst_change():
+    tz = zoneinfo.ZoneInfo("Europe/Paris")
+    segments = queries.offset_segments(tz, h("2025-03-25T00:00"), h("2025-04-05T00:00"))
+    assert segments == [(h("2025-03-25T00:00"), 3600), (h("2025-03-30T01:00"), 7200)]
+    assert queries.offset_segments(zoneinfo.ZoneInfo("UTC"), 0, 1000) == [(0, 0)]
+
+
+def test_guild_totals_hide_excluded_channels_and_other_guilds(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        totals = queries.guild_totals(activity, 2, NOW)
+    assert totals == {"messages": 23, "voice_minutes": 11.5, "active_members": 4, "joins": 2, "leaves": 1}
+
+
+def test_totals_compared_with_the_previous_period(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        doc = queries.guild_totals_compared(activity, 2, NOW)
+    assert doc["current"]["messages"] == 23
+    assert doc["previous"] == {"messages": 100, "voice_minutes": 0.0, "active_members": 1, "joins": 1, "leaves": 0}
+    assert doc["change"]["messages"] == pytest.approx(-0.77)
+    assert doc["change"]["leaves"] is None  # nothing to compare with
+    assert doc["start"] == "2025-03-29T13:00:00Z"
+
+
+def test_daily_series_uses_local_days_across_the_dst_change(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):  # excluded channels, totals, member events, series
+        doc = queries.guild_stats(activity, 2, "day", NOW)
+    assert doc["start"] == "2025-03-29T13:00:00Z" and doc["end"] == "2025-03-31T13:00:00Z"
+    assert doc["series"] == [
+        {"t": "2025-03-28T23:00:00Z", "messages": 1, "voice_minutes": 10.0, "active_members": 2},
+        {"t": "2025-03-29T23:00:00Z", "messages": 13, "voice_minutes": 0.0, "active_members": 3},
+        {"t": "2025-03-30T22:00:00Z", "messages": 9, "voice_minutes": 1.5, "active_members": 2},
+    ]
+    assert doc["totals"]["messages"] == sum(p["messages"] for p in doc["series"])
+
+
+def test_hourly_series_is_zero_filled(activity):
+    doc = queries.guild_stats(activity, 1, "hour", NOW)
+    series = doc["series"]
+    assert len(series) == 24
+    assert series[0]["t"] == "2025-03-30T13:00:00Z"
+    assert series[-1] == {"t": "2025-03-31T12:00:00Z", "messages": 5, "voice_minutes": 0.0, "active_members": 1}
+    assert series[-2] == {"t": "2025-03-31T11:00:00Z", "messages": 3, "voice_minutes": 1.5, "active_members": 1}
+    assert series[9] == {"t": "2025-03-30T22:00:00Z", "messages": 1, "voice_minutes": 0.0, "active_members": 1}
+    assert sum(p["messages"] for p in series) == 9
+
+
+def test_leaderboard_by_messages_breaks_ties_by_user_id(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        doc = queries.leaderboard(activity, "messages", 2, 10, 0, NOW)
+    assert doc["entries"] == [
+        {"rank": 1, "user_id": str(ALICE), "name": "Alice", "value": 7},
+        {"rank": 2, "user_id": str(DAVE), "name": str(DAVE), "value": 7},
+        {"rank": 3, "user_id": str(CAROL), "name": "carol", "value": 5},
+        {"rank": 4, "user_id": str(BOB), "name": "Bob", "value": 4},
+    ]
+
+
+def test_leaderboard_pages_with_limit_and_offset(activity):
+    doc = queries.leaderboard(activity, "messages", 2, 2, 1, NOW)
+    assert [(e["rank"], e["user_id"]) for e in doc["entries"]] == [(2, str(DAVE)), (3, str(CAROL))]
+
+
+def test_voice_leaderboard_is_in_unrounded_minutes(activity):
+    doc = queries.leaderboard(activity, "voice", 2, 10, 0, NOW)
+    assert doc["entries"] == [
+        {"rank": 1, "user_id": str(ALICE), "name": "Alice", "value": 10.0},
+        {"rank": 2, "user_id": str(BOB), "name": "Bob", "value": 1.5},
+    ]
+
+
+def test_member_stats_with_ranks_channels_and_series(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(7):
+        doc = queries.member_stats(activity, ALICE, 2, NOW)
+    assert doc["name"] == "Alice" and doc["user_id"] == str(ALICE)
+    assert doc["messages"] == 7 and doc["voice_minutes"] == 10.0
+    assert doc["rank"] == {"messages": 1, "voice": 1}
+    assert doc["channels"] == [
+        {"channel_id": str(GENERAL), "name": "general", "messages": 5, "voice_minutes": 0.0},
+        {"channel_id": str(RANDOM), "name": "random", "messages": 2, "voice_minutes": 0.0},
+        {"channel_id": str(VOICE), "name": "Lounge", "messages": 0, "voice_minutes": 10.0},
+    ]
+    assert [p["messages"] for p in doc["series"]] == [0, 2, 5]
+
+
+def test_member_ranks_match_the_leaderboard(activity):
+    assert queries.member_stats(activity, DAVE, 2, NOW)["rank"] == {"messages": 2, "voice": None}
+    assert queries.member_stats(activity, BOB, 2, NOW)["rank"] == {"messages": 4, "voice": 2}
+    carol = queries.member_stats(activity, CAROL, 2, NOW)
+    assert carol["messages"] == 5 and [c["channel_id"] for c in carol["channels"]] == [str(RANDOM), str(GENERAL)]
+
+
+def test_unknown_member_is_none(activity):
+    assert queries.member_stats(activity, 999, 2, NOW) is None
+
+
+def test_top_channels(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        doc = queries.top_channels(activity, 2, NOW)
+    assert doc["channels"] == [
+        {"channel_id": str(GENERAL), "name": "general", "messages": 16, "voice_minutes": 0.0, "active_members": 4},
+        {"channel_id": str(RANDOM), "name": "random", "messages": 7, "voice_minutes": 0.0, "active_members": 3},
+        {"channel_id": str(VOICE), "name": "Lounge", "messages": 0, "voice_minutes": 11.5, "active_members": 2},
+    ]
+
+
+def test_heatmap_is_monday_first_in_the_guild_timezone(activity, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):
+        cells = queries.heatmap(activity, 2, NOW)["cells"]
+    assert len(cells) == 7 and all(len(row) == 24 for row in cells)
+    expected = {(5, 23): 1, (6, 0): 7, (6, 1): 2, (6, 3): 4, (0, 0): 1, (0, 13): 3, (0, 14): 5}
+    found = {(d, hr): v for d, row in enumerate(cells) for hr, v in enumerate(row) if v}
+    assert found == expected
+
+
+def test_heatmap_in_utc(activity):
+    Guild.objects.filter(pk=GID).update(timezone="UTC")
+    cells = queries.heatmap(Guild.objects.get(pk=GID), 2, NOW)["cells"]
+    # Sunday 2025-03-30 00:00 UTC: Alice's 2 messages; Monday 12:00 UTC: 5.
+    assert cells[6][0] == 2 and cells[0][12] == 5 and cells[5][23] == 7
+
+
+def test_visible_guilds_for_anonymous():
+    from django.contrib.auth.models import AnonymousUser
+
+    Guild.objects.create(id=1, name="B", visibility="public")
+    Guild.objects.create(id=2, name="A", visibility="private")
+    assert queries.visible_guilds(AnonymousUser()) == [{"id": "1", "name": "B", "member_count": 0}]
+
+
+def test_empty_guild_gives_zeros():
+    guild = Guild.objects.create(id=77, name="Empty", timezone="Asia/Kolkata")
+    doc = queries.guild_stats(guild, 3, "day", NOW)
+    assert doc["totals"] == {"messages": 0, "voice_minutes": 0.0, "active_members": 0, "joins": 0, "leaves": 0}
+    assert len(doc["series"]) in (3, 4) and all(p["messages"] == 0 for p in doc["series"])
+    assert queries.leaderboard(guild, "voice", 3, 10, 0, NOW)["entries"] == []
+    assert sum(map(sum, queries.heatmap(guild, 3, NOW)["cells"])) == 0
+    assert not HourlyStat.objects.exists()
