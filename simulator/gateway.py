@@ -1,0 +1,122 @@
+"""Gateway sessions and the fast frame writer behind each websocket.
+
+A :class:`Session` is what Discord keeps per IDENTIFY: an id, a sequence counter and a bounded
+log of the dispatches it sent, so a RESUME can replay every dispatch after the client's sequence.
+A :class:`Link` writes text frames straight to the transport (unmasked server frames, no
+permessage-deflate), many per ``write`` call: aiohttp's per-frame ``send_str`` would cost more
+than discord.py's own parsing at tens of thousands of frames per second.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from typing import Iterable
+
+from aiohttp import web
+
+# Drain when this much is queued in the kernel-side write buffer of one connection.
+HIGH_WATER = 1 << 20
+
+
+def frame_bytes(text: str) -> bytes:
+    """One unmasked, final websocket text frame (RFC 6455 section 5.2)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+class Link:
+    """One open websocket: buffered raw text frames, flushed with one transport write."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        self.transport = request.transport
+        self.protocol = request.protocol
+        self.pending: list[bytes] = []
+        self.closed = False
+
+    def queue(self, text: str) -> None:
+        if not self.closed:
+            self.pending.append(frame_bytes(text))
+
+    def queue_many(self, texts: Iterable[str]) -> None:
+        if not self.closed:
+            self.pending.extend(map(frame_bytes, texts))
+
+    def flush(self) -> None:
+        """Write what is queued, in order, without waiting (ordering is kept by the event loop)."""
+        if not self.pending:
+            return
+        data, self.pending = b"".join(self.pending), []
+        transport = self.transport
+        if self.closed or transport is None or transport.is_closing():
+            self.closed = True
+            return
+        transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait while the peer is slow, so memory stays bounded by HIGH_WATER per connection."""
+        transport = self.transport
+        while not self.closed and transport is not None and not transport.is_closing():
+            if transport.get_write_buffer_size() <= HIGH_WATER:
+                return
+            helper = getattr(self.protocol, "_drain_helper", None)
+            try:
+                if helper is not None:
+                    await asyncio.wait_for(helper(), timeout=0.5)
+                else:
+                    await asyncio.sleep(0.002)
+            except (asyncio.TimeoutError, ConnectionError):
+                continue
+
+    def send_now(self, text: str) -> None:
+        self.queue(text)
+        self.flush()
+
+    def abort(self) -> None:
+        """Close the TCP connection with no close frame, losing whatever is still buffered."""
+        self.closed = True
+        self.pending = []
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def close(self, code: int) -> None:
+        self.flush()
+        self.closed = True
+        await self.ws.close(code=code)
+
+
+class Session:
+    """A gateway session of one shard; dispatches are logged for RESUME and sent when linked."""
+
+    def __init__(self, session_id: str, shard_id: int, shard_count: int, replay_buffer: int) -> None:
+        self.id = session_id
+        self.shard_id = shard_id
+        self.shard_count = shard_count
+        self.seq = 0
+        self.log: deque[str] = deque(maxlen=replay_buffer)
+        self.link: Link | None = None
+
+    def dispatch(self, tail: str) -> None:
+        """Give the dispatch the next sequence number, log it, and queue it on the live link."""
+        self.seq += 1
+        self.log.append(tail)
+        if self.link is not None:
+            self.link.queue('{"op":0,"s":%d%s' % (self.seq, tail))
+
+    def can_resume_from(self, seq: int) -> bool:
+        return 0 <= seq <= self.seq and self.seq - seq <= len(self.log)
+
+    def missed_since(self, seq: int) -> list[str]:
+        """Frames for every dispatch after `seq`, in order."""
+        count = self.seq - seq
+        start = len(self.log) - count
+        return [
+            '{"op":0,"s":%d%s' % (seq + 1 + i, tail)
+            for i, tail in enumerate(itertools.islice(self.log, start, None))
+        ]

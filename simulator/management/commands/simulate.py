@@ -1,0 +1,77 @@
+"""`manage.py simulate`: the gateway simulator alone on 127.0.0.1 (a thin command over simulator.server)."""
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from stats.management.base import MochaCommand
+
+
+class Command(MochaCommand):
+    help = "Run the Discord gateway simulator on 127.0.0.1 (scenario replay or generated traffic)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--port", type=int, required=True)
+        parser.add_argument("--scenario", help="JSON-lines scenario file; without it, traffic is generated")
+        parser.add_argument("--rate", type=float, help="events per second (generated live traffic, or pacing)")
+        parser.add_argument("--guilds", type=int, default=1)
+        parser.add_argument("--members", type=int, default=200)
+        parser.add_argument("--channels", type=int, default=8)
+        parser.add_argument("--backfill-days", type=int, default=0)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--token", help="accept only this bot token (default: any)")
+        parser.add_argument("--shards", type=int, default=1, help="shard count /gateway/bot recommends")
+
+    def handle(self, *args, **opts) -> None:
+        from simulator.scenario import ScenarioError
+        from simulator.server import Simulator
+
+        if not 0 < opts["port"] < 65536:
+            raise self.fail(f"bad port {opts['port']}: use 1-65535")
+        for name in ("guilds", "members", "channels", "shards"):
+            if opts[name] < 1:
+                raise self.fail(f"--{name} must be at least 1")
+        if opts["backfill_days"] < 0 or (opts["rate"] is not None and opts["rate"] < 0):
+            raise self.fail("--backfill-days and --rate must not be negative")
+        try:
+            sim = Simulator(opts["scenario"], rate=opts["rate"], guilds=opts["guilds"], members=opts["members"],
+                            channels=opts["channels"], backfill_days=opts["backfill_days"], seed=opts["seed"],
+                            token=opts["token"], shards=opts["shards"])
+        except ScenarioError as exc:
+            raise self.fail(str(exc)) from None
+        try:
+            asyncio.run(self._serve(sim, opts["port"]))
+        except OSError as exc:
+            raise self.fail(f"cannot listen on 127.0.0.1:{opts['port']}: {exc.strerror or exc}") from None
+
+    async def _serve(self, sim, port: int) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        port = await sim.start(port=port)
+        self.stdout.write(f"DISCORD_API_BASE=http://127.0.0.1:{port}/api/v10")
+        self.stdout.flush()
+        try:
+            await self._progress(sim, stop)
+        finally:
+            await sim.stop()
+            if sys.stderr.isatty():
+                sys.stderr.write("\n")
+
+    async def _progress(self, sim, stop: asyncio.Event) -> None:
+        """A rate line every second (rewritten in place on a terminal) until SIGINT/SIGTERM."""
+        last = 0
+        tty = sys.stderr.isatty()
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+            s = sim.status()
+            line = (f"sent {s['sent']}/{s['total']} ({s['sent'] - last}/s) done={s['done']} "
+                    f"connections={s['connections']} open={s['open']} resumes={s['resumes']}")
+            last = s["sent"]
+            sys.stderr.write(("\r" + line + "   ") if tty else line + "\n")
+            sys.stderr.flush()
