@@ -1,0 +1,135 @@
+"""The result cache: versions made stale by bump_versions, TTL, counters, trimming, warm-up, cachalot."""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from stats import api_results, cache as result_cache
+from stats.models import Guild, HourlyStat
+from tests.stats.conftest import ALICE, GENERAL, GID, NOW, OTHER_GID, h
+
+pytestmark = pytest.mark.django_db
+
+
+def test_second_call_is_a_hit_and_a_bump_makes_it_stale(activity, django_assert_num_queries):
+    hits, misses = result_cache.counters.hits, result_cache.counters.misses
+    first = api_results.stats(activity, 2, "day", NOW)
+    with django_assert_num_queries(0):
+        assert api_results.stats(activity, 2, "day", NOW) == first
+    assert (result_cache.counters.hits - hits, result_cache.counters.misses - misses) == (1, 1)
+
+    HourlyStat.objects.create(guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=777, messages=10)
+    assert api_results.stats(activity, 2, "day", NOW)["totals"]["messages"] == 23  # still cached
+    result_cache.bump_versions([GID])
+    assert api_results.stats(activity, 2, "day", NOW)["totals"]["messages"] == 33
+
+
+def test_bump_of_one_guild_leaves_others_cached(activity, django_assert_num_queries):
+    other = Guild.objects.get(pk=OTHER_GID)
+    api_results.channels(other, 2, NOW)
+    result_cache.bump_versions([GID])
+    with django_assert_num_queries(0):
+        api_results.channels(other, 2, NOW)
+
+
+def test_an_evicted_version_never_revives_old_entries(activity):
+    api_results.heatmap(activity, 2, NOW)
+    old = result_cache.data_version(GID)
+    cache.delete(result_cache.version_key(GID))  # as if culled by the file cache
+    assert result_cache.data_version(GID) > old
+
+
+def test_config_change_makes_results_stale(activity):
+    from stats import guild_config
+
+    assert api_results.heatmap(activity, 2, NOW)["cells"][6][0] == 7
+    guild_config.update(activity, {"timezone": "UTC"})
+    guild = Guild.objects.get(pk=GID)
+    assert api_results.heatmap(guild, 2, NOW)["cells"][6][0] == 2
+
+
+def test_ttl_backstop(activity, settings):
+    settings.MOCHA_RESULT_CACHE_TTL = 1
+    api_results.channels(activity, 2, NOW)
+    key = result_cache.result_key(activity, "channels", {"days": 2, "hour": h("2025-03-31T12:00")})
+    assert cache.get(key) is not None
+    time.sleep(1.1)
+    assert cache.get(key) is None
+
+
+def test_trim_removes_oldest_files_above_the_limit(settings, tmp_path):
+    if result_cache.file_cache_dir() is None:
+        pytest.skip("trimming applies to the file cache; Redis bounds itself")
+    for i in range(20):
+        cache.set(f"filler-{i}", os.urandom(10_000))  # incompressible: the file cache zlib-compresses
+    used = result_cache.usage()["bytes"]
+    assert used > 200_000
+    removed = result_cache.trim(max_bytes=100_000)
+    assert removed > 0
+    assert result_cache.usage()["bytes"] <= 90_000
+    assert cache.get("filler-19") is not None  # newest kept
+
+
+def test_usage_counts_entries(activity):
+    cache.set("a", 1)
+    cache.set("b", 2)
+    entries = result_cache.entries_per_cache()
+    assert set(entries) == {"default"} and entries["default"] >= 2
+
+
+def test_warm_cache_fills_the_dashboard_queries(activity, capsys, django_assert_max_num_queries):
+    call_command("warm_cache")
+    out = capsys.readouterr().out
+    assert "[1/2]" in out and "[2/2]" in out and "warmed 2 guild(s)" in out
+    # the API now answers from the cache: only the guild lookup (once, then cachalot) reaches the database
+    from django.test import Client
+
+    with django_assert_max_num_queries(1):
+        assert Client().get(f"/api/guilds/{GID}/stats").status_code == 200
+        assert Client().get(f"/api/guilds/{GID}/leaderboard?metric=voice").status_code == 200
+
+
+def test_warm_cache_one_guild_and_unknown_guild(activity, capsys):
+    call_command("warm_cache", "--guild", str(GID))
+    assert "[1/1]" in capsys.readouterr().out
+    with pytest.raises(CommandError) as err:
+        call_command("warm_cache", "--guild", "424242")
+    assert err.value.returncode == 2 and "unknown guild 424242" in str(err.value)
+
+
+@pytest.mark.slow
+def test_warm_cache_cli_errors_are_one_line_exit_2(subprocess_env, manage_py):
+    done = subprocess.run([*manage_py, "warm_cache", "--guild", "123"], env=subprocess_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "unknown guild 123" in done.stderr
+    done = subprocess.run([*manage_py, "warm_cache", "--guild", "x"], env=subprocess_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.slow
+def test_a_member_renamed_by_another_process_shows_on_the_next_request(subprocess_env, manage_py, client):
+    """cachalot caches Member reads in the shared cache; a write elsewhere must invalidate it."""
+    from stats.models import Member
+
+    guild = Guild.objects.create(id=GID, name="Paris", visibility="public")
+    Member.objects.create(guild=guild, user_id=ALICE, username="alice")
+    HourlyStat.objects.create(guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=ALICE, messages=3)
+    url = f"/api/guilds/{GID}/members/{ALICE}?days=3650"
+    assert client.get(url).json()["name"] == "alice"
+    assert client.get("/api/guilds").json()["guilds"][0]["name"] == "Paris"
+
+    script = (
+        "from stats.models import Member, Guild; "
+        f"Member.objects.filter(user_id={ALICE}).update(nick='Renamed'); "
+        f"Guild.objects.filter(pk={GID}).update(name='Lyon')"
+    )
+    subprocess.run([*manage_py, "shell", "-c", script], env=subprocess_env, check=True, timeout=60)
+    # The result cache holds the member document until the collector bumps the version; cachalot must not.
+    result_cache.bump_versions([GID])
+    assert client.get(url).json()["name"] == "Renamed"
+    assert client.get("/api/guilds").json()["guilds"][0]["name"] == "Lyon"
