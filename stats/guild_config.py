@@ -1,10 +1,29 @@
 """Reading and changing a guild's configuration: one place for the CLI, the admin and tests."""
 from __future__ import annotations
 
+import zoneinfo
+from functools import lru_cache
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from stats.models import Channel, Guild
+
+DAYS_MIN, DAYS_MAX = 1, 3650
+# The fields an owner edits; everything else on Guild comes from Discord.
+CONFIG_FIELDS = ["tracking", "count_bots", "track_voice", "timezone", "default_days", "visibility", "retention_days"]
+
+
+def check_days(label: str, value: int) -> None:
+    """Lookback and retention are whole days from 1 to 3650, like the API's `days`."""
+    if not DAYS_MIN <= value <= DAYS_MAX:
+        raise ValidationError(f"{label} must be between {DAYS_MIN} and {DAYS_MAX}")
+
+
+@lru_cache(maxsize=1)
+def timezone_names() -> list[str]:
+    """Every IANA zone this machine knows, sorted (the admin's timezone select)."""
+    return sorted(zoneinfo.available_timezones())
 
 
 def as_dict(guild: Guild) -> dict:
@@ -29,10 +48,10 @@ def update(guild: Guild, fields: dict, exclude: list[int] = (), include: list[in
     """Apply field changes and channel exclusions; raises ValidationError on bad values."""
     for name, value in fields.items():
         setattr(guild, name, value)
-    if "default_days" in fields and not 1 <= guild.default_days <= 3650:
-        raise ValidationError("default days must be between 1 and 3650")
-    if "retention_days" in fields and not 1 <= guild.retention_days <= 3650:
-        raise ValidationError("retention days must be between 1 and 3650")
+    if "default_days" in fields:
+        check_days("default days", guild.default_days)
+    if "retention_days" in fields:
+        check_days("retention days", guild.retention_days)
     guild.full_clean(exclude=["excluded_channels", "viewers"])
     known = set(Channel.objects.filter(guild=guild, id__in=[*exclude, *include]).values_list("id", flat=True))
     unknown = [cid for cid in [*exclude, *include] if cid not in known]

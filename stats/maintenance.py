@@ -1,0 +1,207 @@
+"""Maintenance of stored stats: purge, rebuild, prune and cache clearing, as plain functions.
+
+The admin's actions and `manage.py prune` are thin wrappers over these. Each
+function is one transaction and returns what it did as a dict of row counts,
+which the caller shows and writes to the admin log.
+
+What can be rebuilt: a rollup is only as rebuildable as the raw rows behind it.
+- Voice seconds: yes, for the hours whose sessions are all still stored.
+  VoiceSession rows keep (channel, started_at, credited_until, ended_at), and
+  the collector credits exactly [started_at, credited_until) to the rollups,
+  split at hour boundaries, in the same transaction that stores the session.
+  `manage.py prune` deletes only sessions that ended more than the guild's
+  retention_days ago, so every hour after `now - retention_days` is complete.
+- Message counts: no. No per-message row is kept (RecentEvent is the live feed,
+  capped per guild and pruned; MessageCursor keeps one id per channel), so
+  message counts are never recomputed and a rebuild leaves them untouched.
+- Joins and leaves are read straight from MemberEvent rows: nothing to rebuild.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Iterable
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from stats.models import (
+    Guild,
+    HourlyStat,
+    Member,
+    MemberEvent,
+    MessageCursor,
+    RecentEvent,
+    VoiceSession,
+    hour_of,
+)
+
+# Rows of a guild, by the label the admin shows.
+GUILD_ROWS = {
+    "hourly stats": HourlyStat,
+    "voice sessions": VoiceSession,
+    "member events": MemberEvent,
+    "recent events": RecentEvent,
+    "message cursors": MessageCursor,
+}
+MEMBER_ROWS = {
+    "hourly stats": HourlyStat,
+    "voice sessions": VoiceSession,
+    "member events": MemberEvent,
+    "recent events": RecentEvent,
+}
+
+
+def _bump(guild_ids: Iterable[int]) -> None:
+    """Make cached results of these guilds stale (the result cache keys on a data version)."""
+    from stats.cache import bump_versions
+
+    transaction.on_commit(lambda ids=list(guild_ids): bump_versions(ids))
+
+
+def _lock_rollups() -> None:
+    """Keep the collector's flushes out while we rewrite rollups.
+
+    SQLite's IMMEDIATE transactions already serialise writers; PostgreSQL's
+    READ COMMITTED would let a flush commit between our read and our write.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"LOCK TABLE {HourlyStat._meta.db_table}, {VoiceSession._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+def guild_row_counts(guild_id: int) -> dict[str, int]:
+    """How many stored rows purge_guild_stats would delete (for the confirmation page)."""
+    return {label: model.objects.filter(guild_id=guild_id).count() for label, model in GUILD_ROWS.items()}
+
+
+@transaction.atomic
+def purge_guild_stats(guild_id: int) -> dict[str, int]:
+    """Delete every stats row of a guild; its configuration, channels and members stay."""
+    _lock_rollups()
+    deleted = {label: model.objects.filter(guild_id=guild_id).delete()[0] for label, model in GUILD_ROWS.items()}
+    _bump([guild_id])
+    return deleted
+
+
+def member_row_counts(guild_id: int, user_id: int) -> dict[str, int]:
+    """How many rows purge_member would delete."""
+    counts = {label: model.objects.filter(guild_id=guild_id, user_id=user_id).count() for label, model in MEMBER_ROWS.items()}
+    counts["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).count()
+    return counts
+
+
+@transaction.atomic
+def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
+    """A privacy request: delete every row about one user in one guild, their name included."""
+    _lock_rollups()
+    deleted = {
+        label: model.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
+        for label, model in MEMBER_ROWS.items()
+    }
+    deleted["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
+    _bump([guild_id])
+    return deleted
+
+
+def rebuild_window(guild: Guild, now: datetime | None = None) -> tuple[int, int]:
+    """The hours (first, last inclusive) whose voice sessions are all still stored."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=guild.retention_days)
+    return hour_of(cutoff) + 1, hour_of(now)
+
+
+def voice_seconds_from_sessions(guild_id: int, first_hour: int, last_hour: int) -> dict[tuple[int, int, int], int]:
+    """Seconds per (hour, channel, user) that the guild's stored sessions credited within the hours."""
+    lo, hi = first_hour * 3600, (last_hour + 1) * 3600
+    sessions = (
+        VoiceSession.objects.filter(guild_id=guild_id, credited_until__gt=datetime.fromtimestamp(lo, tz=dt_timezone.utc))
+        .filter(started_at__lt=datetime.fromtimestamp(hi, tz=dt_timezone.utc))
+        .values_list("user_id", "channel_id", "started_at", "credited_until")
+    )
+    seconds: dict[tuple[int, int, int], int] = defaultdict(int)
+    for uid, cid, started, credited in sessions.iterator():
+        # The collector credits whole seconds from int(started) to credited_until.
+        start, end = max(int(started.timestamp()), lo), min(int(credited.timestamp()), hi)
+        while start < end:
+            hour = start // 3600
+            stop = min(end, (hour + 1) * 3600)
+            seconds[(hour, cid, uid)] += stop - start
+            start = stop
+    return seconds
+
+
+@transaction.atomic
+def rebuild_voice(guild: Guild, now: datetime | None = None) -> dict[str, int]:
+    """Recompute HourlyStat.voice_seconds of the guild from its voice sessions, within rebuild_window.
+
+    Message counts are left as they are: they cannot be recomputed (see the module docstring).
+    """
+    _lock_rollups()
+    first, last = rebuild_window(guild, now)
+    wanted = voice_seconds_from_sessions(guild.id, first, last)
+    window = HourlyStat.objects.filter(guild_id=guild.id, hour__gte=first, hour__lte=last)
+    stored = {(h, c, u): v for h, c, u, v in window.values_list("hour", "channel_id", "user_id", "voice_seconds")}
+    changed = [
+        HourlyStat(guild_id=guild.id, hour=h, channel_id=c, user_id=u, messages=0, voice_seconds=wanted.get((h, c, u), 0))
+        for (h, c, u) in set(stored) | set(wanted)
+        if stored.get((h, c, u)) != wanted.get((h, c, u), 0)
+    ]
+    if changed:
+        # Overwrite voice_seconds only; a new row starts with messages = 0.
+        HourlyStat.objects.bulk_create(
+            changed, batch_size=500, update_conflicts=True,
+            unique_fields=["guild_id", "hour", "channel_id", "user_id"], update_fields=["voice_seconds"],
+        )
+    emptied = window.filter(messages=0, voice_seconds=0).delete()[0]
+    _bump([guild.id])
+    return {"hours": last - first + 1, "rows changed": len(changed), "empty rows removed": emptied}
+
+
+def clear_caches() -> dict[str, int]:
+    """Drop cachalot's cached queries and make every cached stats result stale."""
+    from cachalot.api import invalidate
+
+    from stats.cache import bump_versions
+
+    invalidate()
+    ids = list(Guild.objects.values_list("id", flat=True))
+    bump_versions(ids)
+    return {"guilds": len(ids)}
+
+
+def prune_recent(guilds: Iterable[Guild] | None = None, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+    """Apply each guild's retention_days to RecentEvent and to voice sessions that ended before it.
+
+    One DELETE per distinct retention value, not per guild. Events of guilds
+    without a Guild row (never announced) follow the default retention.
+    """
+    now = now or timezone.now()
+    selected = list(guilds) if guilds is not None else list(Guild.objects.all())
+    by_days: dict[int, list[int]] = defaultdict(list)
+    for g in selected:
+        by_days[g.retention_days].append(g.id)
+    scopes = [(days, Q(guild_id__in=ids)) for days, ids in by_days.items()]
+    if guilds is None:
+        default = Guild._meta.get_field("retention_days").default
+        scopes.append((default, ~Q(guild_id__in=Guild.objects.values("id"))))
+    totals = {"recent events": 0, "voice sessions": 0, "guilds": len(selected)}
+    with transaction.atomic():
+        for days, scope in scopes:
+            cutoff = now - timedelta(days=days)
+            events = RecentEvent.objects.filter(scope, at__lt=cutoff)
+            sessions = VoiceSession.objects.filter(scope, ended_at__lt=cutoff)
+            if dry_run:
+                totals["recent events"] += events.count()
+                totals["voice sessions"] += sessions.count()
+            else:
+                totals["recent events"] += events.delete()[0]
+                totals["voice sessions"] += sessions.delete()[0]
+    return totals
+
+
+def describe(counts: dict[str, int]) -> str:
+    """'3 hourly stats, 0 voice sessions, …' for messages and the admin log."""
+    return ", ".join(f"{n} {label}" for label, n in counts.items())
