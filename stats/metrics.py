@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import psutil
@@ -53,7 +54,7 @@ def record_web_error() -> None:
 
 
 def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if dt else None
+    return dt.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z") if dt else None
 
 
 def database_sizes() -> dict:
