@@ -90,7 +90,7 @@ class Simulator:
         self.first_identify = asyncio.Event()
         self.all_identified = asyncio.Event()
         self.stats = {"sent": 0, "total": 0, "done": False, "connections": 0, "resumes": 0, "identifies": 0,
-                      "invalid_sessions": 0}
+                      "invalid_sessions": 0, "replayed": 0}
         self.started_at = time.monotonic()
         self.port = 0
         self.host = "127.0.0.1"
@@ -102,10 +102,9 @@ class Simulator:
         """Listen on host:port (0 = any free port); start playback; return the actual port."""
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
-        app.router.add_get("/_sim/status", lambda request: json_response(self.status()))
+        app.router.add_get("/_sim/status", self._status)
         app.router.add_route("*", "/api/{version}/{tail:.*}", self._rest)
-        app.router.add_route("*", "/{tail:.*}", lambda request: json_response(
-            {"message": "404: Not Found", "code": 0}, status=404))
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         # SO_REUSEADDR: rebinding past TIME_WAIT; Linux still refuses a port someone listens on.
@@ -161,10 +160,18 @@ class Simulator:
             await link.drain()
 
     # ---- REST ---------------------------------------------------------------------------------------
+    async def _status(self, request: web.Request) -> web.Response:
+        return json_response(self.status())
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return json_response({"message": "404: Not Found", "code": 0}, status=404)
+
     async def _rest(self, request: web.Request) -> web.Response:
-        if self.token and request.headers.get("Authorization") != f"Bot {self.token}":
-            return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         tail = request.match_info["tail"].rstrip("/")
+        # The gateway URL is public here: configure_discord asks for it before any token is known.
+        if (self.token and not tail.startswith("gateway")
+                and request.headers.get("Authorization") != f"Bot {self.token}"):
+            return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         if request.method == "GET":
             if tail in ("gateway/bot", "gateway"):
                 body: dict = {"url": self.gateway_url}
@@ -267,11 +274,13 @@ class Simulator:
         if session.link is not None and session.link is not link:
             session.link.abort()
         # No await between replay and re-linking: no dispatch can slip between the two.
-        link.queue_many(session.missed_since(seq))
+        missed = session.missed_since(seq)
+        link.queue_many(missed)
         session.link = link
         session.dispatch(dispatch_tail("RESUMED", '{"_trace":["mocha-simulator"]}'))
         link.flush()
         self.stats["resumes"] += 1
+        self.stats["replayed"] += len(missed)
         return session
 
     def _members_chunk(self, session: Session, data: object) -> None:
