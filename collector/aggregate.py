@@ -104,11 +104,11 @@ class Aggregator:
         self.guild_info: dict[int, GuildInfo] = {}
         self.thread_parent: dict[int, int] = {}
         self.names: dict[tuple[int, int], UserInfo] = {}
+        self._raw_names: dict[tuple[int, int], tuple] = {}
         self.voice: dict[tuple[int, int], VoiceSession] = {}
         self.cursors: dict[int, int] = dict(cursors or {})  # persisted by earlier runs
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
-        self.events_total = 0
 
     # --- configuration --------------------------------------------------
     def set_config(self, configs: dict[int, GuildConfig], now: float) -> None:
@@ -123,6 +123,7 @@ class Aggregator:
 
     # --- messages (the hot path) ------------------------------------------
     def message(self, d: dict) -> None:
+        """MESSAGE_CREATE payload → the counting rules → `count_message`."""
         gid = d.get("guild_id")
         if gid is None:
             return  # a DM
@@ -137,26 +138,38 @@ class Aggregator:
         parent = self.thread_parent.get(cid, cid)
         if parent in cfg.excluded or cid in cfg.excluded:
             return
-        mid = int(d["id"])
-        if mid <= self.cursors.get(cid, 0) or mid in self._seen:
-            return  # counted before: a replay, or a previous run's message
-        self._remember(mid)
         uid = int(author["id"])
+        ts = d["timestamp"]
+        if not self.count_message(gid, parent, uid, hour_from_timestamp(ts), int(d["id"]), cid, ts):
+            return
+        member = d.get("member")
+        raw = (author.get("username"), author.get("global_name"), member.get("nick") if member else None)
+        if self._raw_names.get((gid, uid)) != raw:  # names change rarely: skip the work when they don't
+            self._raw_names[(gid, uid)] = raw
+            self._note_user(gid, author, member)
+
+    def count_message(self, gid: int, cid: int, uid: int, hour: int, mid: int, source: int, ts: str) -> bool:
+        """Count one normalised message (channel = parent of a thread; source = where it was posted).
+
+        Returns False for a message counted before: a replay in this run (by id), or an earlier
+        run's message (at or below the stored cursor of its source channel).
+        """
+        if mid <= self.cursors.get(source, 0) or mid in self._seen:
+            return False
+        self._remember(mid)
         batch = self.batch
-        key = (gid, hour_from_timestamp(d["timestamp"]), parent, uid)
+        key = (gid, hour, cid, uid)
         counter = batch.counters.get(key)
         if counter is None:
             batch.counters[key] = [1, 0]
         else:
             counter[0] += 1
-        cursor = batch.cursors.get(cid)
+        cursor = batch.cursors.get(source)
         if cursor is None or mid > cursor[1]:
-            batch.cursors[cid] = (gid, mid)
-        self._note_user(gid, author, d.get("member"))
-        at = parse_time(d["timestamp"])
-        self._feed(gid, "message", parent, uid, at, 0)
-        self.events_total += 1
+            batch.cursors[source] = (gid, mid)
+        self._feed(gid, "message", cid, uid, ts, 0)
         batch.events += 1
+        return True
 
     def _remember(self, mid: int) -> None:
         self._seen.add(mid)
@@ -174,12 +187,13 @@ class Aggregator:
             self.names[(gid, info.user_id)] = info
             self.batch.members[(gid, info.user_id)] = (info, joined_at)
 
-    def _feed(self, gid: int, kind: str, cid: int | None, uid: int, at: datetime | None, count_index: int) -> None:
+    def _feed(self, gid: int, kind: str, cid: int | None, uid: int, at: datetime | str, count_index: int) -> None:
+        """Keep the newest events for the live feed; `at` may be a raw timestamp, parsed at write time."""
         batch = self.batch
         items = batch.feed.get(gid)
         if items is None:
             items = batch.feed[gid] = deque(maxlen=FEED_PER_GUILD)
-        items.append((kind, cid, uid, at or datetime.now(timezone.utc)))
+        items.append((kind, cid, uid, at))
         counts = batch.guild_counts.get(gid)
         if counts is None:
             counts = batch.guild_counts[gid] = [0, 0, 0]

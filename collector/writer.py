@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from django.db import connection, transaction
 
 from collector.aggregate import Batch, GuildConfig
+from collector.events import parse_time
 from stats.models import (
     Channel,
     CollectorState,
@@ -136,16 +137,21 @@ class Writer:
                 )
 
     def _write_member_events(self, batch: Batch) -> None:
-        """Joins are unique by their joined_at; a leave counts only for a member still present."""
+        """A join is unique by its joined_at; a leave counts only for a member still present.
+
+        Both make a replayed or re-sent event a no-op, across restarts too.
+        """
         for kind, gid, uid, at in batch.member_events:
             if gid not in self.known_guilds:
                 continue
-            present = kind == MemberEvent.Kind.JOIN
-            changed = Member.objects.filter(guild_id=gid, user_id=uid, present=not present).update(present=present)
-            if kind == MemberEvent.Kind.JOIN or changed:
-                MemberEvent.objects.bulk_create(
-                    [MemberEvent(guild_id=gid, user_id=uid, kind=kind, at=at)], ignore_conflicts=True
-                )
+            members = Member.objects.filter(guild_id=gid, user_id=uid)
+            if kind == MemberEvent.Kind.JOIN:
+                if MemberEvent.objects.filter(guild_id=gid, user_id=uid, kind=kind, at=at).exists():
+                    continue
+                members.update(present=True)
+            elif not members.filter(present=True).update(present=False):
+                continue
+            MemberEvent.objects.create(guild_id=gid, user_id=uid, kind=kind, at=at)
 
     def _write_voice(self, batch: Batch) -> None:
         if not batch.voice:
@@ -162,8 +168,10 @@ class Writer:
         )
 
     def _write_feed(self, batch: Batch) -> None:
+        now = datetime.now(timezone.utc)
         rows = [
-            RecentEvent(guild_id=gid, kind=kind, channel_id=cid, user_id=uid, at=at)
+            RecentEvent(guild_id=gid, kind=kind, channel_id=cid, user_id=uid,
+                        at=(parse_time(at) or now) if isinstance(at, str) else at)
             for gid, items in batch.feed.items()
             for kind, cid, uid, at in items
         ]
