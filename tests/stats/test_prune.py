@@ -1,0 +1,81 @@
+"""`manage.py prune`: each guild's retention applied to the live feed and ended voice sessions."""
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from stats.models import Guild, HourlyStat, RecentEvent, VoiceSession
+
+pytestmark = pytest.mark.django_db
+SHORT, LONG, UNKNOWN = 1, 2, 3  # guild ids: retention 7 days, 60 days, no Guild row
+
+
+@pytest.fixture
+def events(db):
+    now = timezone.now()
+    Guild.objects.create(id=SHORT, name="short", retention_days=7)
+    Guild.objects.create(id=LONG, name="long", retention_days=60)
+    rows = []
+    for gid in (SHORT, LONG, UNKNOWN):
+        for age in (1, 10, 45, 90):  # days
+            rows.append(RecentEvent(guild_id=gid, kind="message", channel_id=1, user_id=age, at=now - timedelta(days=age)))
+            VoiceSession.objects.create(guild_id=gid, user_id=age, channel_id=2, started_at=now - timedelta(days=age, hours=1),
+                                        credited_until=now - timedelta(days=age), ended_at=now - timedelta(days=age))
+        VoiceSession.objects.create(guild_id=gid, user_id=500, channel_id=2, started_at=now - timedelta(days=100),
+                                    credited_until=now, ended_at=None)  # still open: kept whatever its age
+    RecentEvent.objects.bulk_create(rows)
+    HourlyStat.objects.create(guild_id=SHORT, hour=1, channel_id=1, user_id=1, messages=3)
+    return now
+
+
+def ages(model, gid: int, field: str) -> list[int]:
+    return sorted(model.objects.filter(guild_id=gid, **{f"{field}__isnull": False}).values_list("user_id", flat=True))
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("prune", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_each_guild_keeps_its_own_retention(events):
+    out = run()
+    assert ages(RecentEvent, SHORT, "at") == [1]
+    assert ages(RecentEvent, LONG, "at") == [1, 10, 45]
+    assert ages(RecentEvent, UNKNOWN, "at") == [1, 10]  # the default 30 days
+    assert ages(VoiceSession, SHORT, "ended_at") == [1]
+    assert ages(VoiceSession, LONG, "ended_at") == [1, 10, 45]
+    assert VoiceSession.objects.filter(ended_at__isnull=True).count() == 3
+    assert HourlyStat.objects.count() == 1  # totals are never pruned
+    assert out.strip().splitlines() == ["pruned 6 recent events and 6 voice sessions across 2 guild(s)"]
+
+
+def test_dry_run_deletes_nothing(events):
+    out = run("--dry-run")
+    assert RecentEvent.objects.count() == 12 and VoiceSession.objects.count() == 15
+    assert out.strip() == "would prune 6 recent events and 6 voice sessions across 2 guild(s)"
+
+
+def test_one_guild(events):
+    out = run("--guild", str(SHORT))
+    assert ages(RecentEvent, SHORT, "at") == [1] and ages(RecentEvent, LONG, "at") == [1, 10, 45, 90]
+    assert ages(RecentEvent, UNKNOWN, "at") == [1, 10, 45, 90]
+    assert out.strip() == "pruned 3 recent events and 3 voice sessions across 1 guild(s)"
+
+
+def test_a_second_run_finds_nothing(events):
+    run()
+    assert run().strip() == "pruned 0 recent events and 0 voice sessions across 2 guild(s)"
+
+
+@pytest.mark.parametrize("args", [["--guild", "nope"], ["--guild", "99"], ["--guild", "99999999999999999999"], ["--bogus"]])
+def test_bad_arguments_exit_2(events, args):
+    with pytest.raises(CommandError) as err:
+        call_command("prune", *args)
+    assert err.value.returncode == 2
+    assert "\n" not in str(err.value).strip()
+    assert RecentEvent.objects.count() == 12
