@@ -22,6 +22,8 @@ class Command(MochaCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--token", help="accept only this bot token (default: any)")
         parser.add_argument("--shards", type=int, default=1, help="shard count /gateway/bot recommends")
+        parser.add_argument("--burst", type=int, default=0,
+                            help="benchmarks: send N generated MESSAGE_CREATE as fast as possible, then stop")
 
     def handle(self, *args, **opts) -> None:
         from simulator.scenario import ScenarioError
@@ -32,12 +34,12 @@ class Command(MochaCommand):
         for name in ("guilds", "members", "channels", "shards"):
             if opts[name] < 1:
                 raise self.fail(f"--{name} must be at least 1")
-        if opts["backfill_days"] < 0 or (opts["rate"] is not None and opts["rate"] < 0):
+        if opts["backfill_days"] < 0 or opts["burst"] < 0 or (opts["rate"] is not None and opts["rate"] < 0):
             raise self.fail("--backfill-days and --rate must not be negative")
         try:
             sim = Simulator(opts["scenario"], rate=opts["rate"], guilds=opts["guilds"], members=opts["members"],
                             channels=opts["channels"], backfill_days=opts["backfill_days"], seed=opts["seed"],
-                            token=opts["token"], shards=opts["shards"])
+                            token=opts["token"], shards=opts["shards"], burst=opts["burst"])
         except ScenarioError as exc:
             raise self.fail(str(exc)) from None
         try:
@@ -62,7 +64,7 @@ class Command(MochaCommand):
 
     async def _progress(self, sim, stop: asyncio.Event) -> None:
         """A rate line every second (rewritten in place on a terminal) until SIGINT/SIGTERM."""
-        last = 0
+        last, quiet = 0, 0
         tty = sys.stderr.isatty()
         while not stop.is_set():
             try:
@@ -72,6 +74,9 @@ class Command(MochaCommand):
             s = sim.status()
             line = (f"sent {s['sent']}/{s['total']} ({s['sent'] - last}/s) done={s['done']} "
                     f"connections={s['connections']} open={s['open']} resumes={s['resumes']}")
+            quiet = quiet + 1 if s["sent"] == last else 0
             last = s["sent"]
+            if not tty and quiet and quiet % 30:
+                continue  # in a log, an idle simulator says so twice a minute, not every second
             sys.stderr.write(("\r" + line + "   ") if tty else line + "\n")
             sys.stderr.flush()
