@@ -144,23 +144,17 @@ def read_batch(guild_ids: list[int], after_id: int) -> Batch:
     return batch
 
 
-def top_ten(guild_id: int, metric: str) -> list[dict] | None:
-    """The current top ten of a guild over its default lookback, through the API's cached query layer."""
-    try:
-        from stats import queries
-    except ImportError:  # the query layer is not there yet: no leaderboard pushes
-        return None
-    leaderboard = getattr(queries, "leaderboard", None)
-    if leaderboard is None:
-        return None
+def top_ten(guild_id: int, metric: str) -> dict | None:
+    """The current top ten of a guild over its default lookback, through the API's result cache."""
+    from stats import api_results
     from stats.models import Guild
 
-    days = Guild.objects.filter(pk=guild_id).values_list("default_days", flat=True).first() or 30
-    try:
-        result = leaderboard(guild_id, metric=metric, days=days, limit=10, offset=0)
-    except TypeError:
+    guild = Guild.objects.filter(pk=guild_id).first()
+    if guild is None:
         return None
-    return {"metric": metric, "days": days, "entries": result.get("entries", [])}
+    days = api_results.default_days(guild)
+    doc = api_results.leaderboard(guild, metric, days, 10, 0)
+    return {"metric": metric, "days": days, "entries": doc["entries"]}
 
 
 # --- The hub ---------------------------------------------------------------

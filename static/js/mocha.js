@@ -56,7 +56,8 @@
     if (Math.abs(pct) < 0.5) return { text: "≈ previous period", cls: "" };
     const up = pct > 0;
     const good = invert ? !up : up;
-    const shown = Math.abs(pct) >= 1000 ? compact(Math.abs(pct)) : Math.abs(pct).toFixed(Math.abs(pct) < 10 ? 1 : 0);
+    if (pct >= 900) return { text: `▲ ${compact(Math.round(now / before))}× previous`, cls: good ? "up" : "down" };
+    const shown = Math.abs(pct).toFixed(Math.abs(pct) < 10 ? 1 : 0);
     return { text: `${up ? "▲" : "▼"} ${shown} % vs previous`, cls: good ? "up" : "down" };
   }
 
@@ -197,7 +198,7 @@
     const width = () => Math.max(260, node.clientWidth);
     const opts = {
       width: width(),
-      height: 260,
+      height: 300,
       cursor: { points: { size: 6 } },
       scales: { x: { time: true }, v: { auto: true, range: (u, min, max) => [0, Math.max(1, max)] }, m: { range: (u, min, max) => [0, Math.max(1, max)] } },
       axes: [
@@ -213,7 +214,7 @@
       ],
     };
     const plot = new uPlot(opts, data, node);
-    const ro = new ResizeObserver(() => plot.setSize({ width: width(), height: 260 }));
+    const ro = new ResizeObserver(() => plot.setSize({ width: width(), height: 300 }));
     ro.observe(node);
     return plot;
   }

@@ -1,7 +1,7 @@
 """Caches: hit rate (warning under 80 %), hits and misses, entries per cache."""
 from __future__ import annotations
 
-from stats.panels.base import Panel, fmt_count, fmt_pct, stat
+from stats.panels.base import Panel, fmt_bytes, fmt_count, fmt_pct, stat
 
 WARN_HIT_RATE = 0.8
 
@@ -17,14 +17,11 @@ class CachePanel(Panel):
             rate = hits / (hits + misses)
         low = rate is not None and hits + misses > 0 and rate < WARN_HIT_RATE
         caches = snapshot.get("cache") or {}
-        rows = []
-        for name, value in caches.items() if isinstance(caches, dict) else ():
-            if isinstance(value, dict):
-                entries = value.get("entries")
-                hit_rate = value.get("hit_rate")
-                rows.append([name, fmt_count(entries), fmt_pct(hit_rate)])
-            else:
-                rows.append([name, fmt_count(value), "—"])
+        sizes = snapshot.get("cache_bytes") or {}
+        rows = [
+            [name, fmt_count(entries), fmt_bytes(sizes.get(name)) if name in sizes else "—"]
+            for name, entries in (caches.items() if isinstance(caches, dict) else ())
+        ]
         return {
             "summary": fmt_pct(rate) if hits + misses else "no lookups yet",
             "stats": [
@@ -32,6 +29,6 @@ class CachePanel(Panel):
                 stat("Hits", fmt_count(hits)),
                 stat("Misses", fmt_count(misses)),
             ],
-            "table": {"columns": ["Cache", "Entries", "Hit rate"], "rows": rows},
-            "warnings": [f"hit rate {fmt_pct(rate)} is under {WARN_HIT_RATE:.0%}"] if low else [],
+            "table": {"columns": ["Cache", "Entries", "Size"], "rows": rows},
+            "warnings": [f"hit rate {fmt_pct(rate)} is under {WARN_HIT_RATE * 100:.0f} %"] if low else [],
         }

@@ -1,0 +1,19 @@
+"""gunicorn for Mocha: `gunicorn mocha_site.asgi:application -c gunicorn.conf.py` (HTTP and websockets).
+
+MOCHA_BIND (default 127.0.0.1:8000) and MOCHA_WEB_WORKERS (default 2) tune it;
+each worker runs its own live poller (stats/live.py), one database read a second.
+"""
+import os
+
+wsgi_app = "mocha_site.asgi:application"
+worker_class = "uvicorn_worker.UvicornWorker"
+bind = os.environ.get("MOCHA_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("MOCHA_WEB_WORKERS", "2"))
+# Websockets stay open for hours; the timeout only guards against a stuck worker's heartbeat.
+timeout = 60
+graceful_timeout = 10
+keepalive = 5
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("MOCHA_LOG_LEVEL", "warning")
+proc_name = "mocha-web"
