@@ -17,18 +17,15 @@ async def run(sim: Simulator) -> None:
     """The simulator's playback task."""
     await wait_until_ready(sim)
     if sim.scenario is not None:
-        sim.stats["total"] = len(sim.scenario.steps)
         await play(sim, sim.scenario.steps, rate=sim.rate)
         sim.stats["done"] = True
         return
     gen = sim.generator
     assert gen is not None
     if sim.burst:
-        sim.stats["total"] = sim.burst
         await play(sim, gen.burst(sim.burst), rate=sim.rate)
         sim.stats["done"] = True
         return
-    sim.stats["total"] = gen.backfill_total()
     await play(sim, gen.backfill(), rate=None)
     sim.stats["done"] = True
     if sim.rate is None or sim.rate > 0:

@@ -91,6 +91,12 @@ class Simulator:
         self.all_identified = asyncio.Event()
         self.stats = {"sent": 0, "total": 0, "done": False, "connections": 0, "resumes": 0, "identifies": 0,
                       "invalid_sessions": 0, "replayed": 0}
+        if self.scenario is not None:
+            self.stats["total"] = len(self.scenario.steps)
+        elif burst:
+            self.stats["total"] = burst
+        else:
+            self.stats["total"] = self.generator.backfill_total()  # type: ignore[union-attr]
         self.started_at = time.monotonic()
         self.port = 0
         self.host = "127.0.0.1"
