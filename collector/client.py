@@ -7,6 +7,7 @@ per-event cost of a stock client, and Mocha needs none of it.
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -14,6 +15,8 @@ from discord.state import AutoShardedConnectionState, ConnectionState
 
 if TYPE_CHECKING:
     from collector.service import Collector
+
+log = logging.getLogger("mocha.collector")
 
 INTENTS = discord.Intents.none()
 INTENTS.guilds = True
@@ -27,57 +30,77 @@ class CountingMixin:
 
     collector: "Collector"
 
+    def _also_discord(self, parse, data: dict) -> None:
+        """Let discord.py update its own caches; a payload it cannot parse must not stop counting."""
+        try:
+            parse(data)
+        except Exception as exc:
+            self.collector.errors += 1
+            log.warning("discord.py could not parse a payload (%s: %s); counting goes on", type(exc).__name__, exc)
+
+    def _count(self, count, *args) -> None:
+        """Count a payload; a malformed one is logged and skipped, never allowed to stop the collector."""
+        try:
+            count(*args)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.collector.errors += 1
+            log.warning("skipped a malformed payload (%s: %s)", type(exc).__name__, exc)
+
     def parse_message_create(self, data: dict) -> None:
         self.collector.received += 1
-        self.collector.agg.message(data)
+        try:
+            self.collector.agg.message(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.collector.errors += 1
+            log.warning("skipped a malformed MESSAGE_CREATE (%s: %s)", type(exc).__name__, exc)
 
     def parse_voice_state_update(self, data: dict) -> None:
         self.collector.on_payload()
-        self.collector.agg.voice_state(data, self.collector.now())
+        self._count(self.collector.agg.voice_state, data, self.collector.now())
 
     def parse_guild_member_add(self, data: dict) -> None:
         self.collector.on_payload()
-        self.collector.agg.member_add(data, self.collector.now())
+        self._count(self.collector.agg.member_add, data, self.collector.now())
 
     def parse_guild_member_remove(self, data: dict) -> None:
         self.collector.on_payload()
-        self.collector.agg.member_remove(data, self.collector.now())
+        self._count(self.collector.agg.member_remove, data, self.collector.now())
 
     def parse_guild_member_update(self, data: dict) -> None:
-        self.collector.agg.member_update(data)
+        self._count(self.collector.agg.member_update, data)
 
     def parse_guild_create(self, data: dict) -> None:
-        self.collector.agg.guild_create(data, self.collector.now())
-        super().parse_guild_create(data)
+        self._count(self.collector.agg.guild_create, data, self.collector.now())
+        self._also_discord(super().parse_guild_create, data)
 
     def parse_guild_update(self, data: dict) -> None:
-        self.collector.agg.guild_update(data)
-        super().parse_guild_update(data)
+        self._count(self.collector.agg.guild_update, data)
+        self._also_discord(super().parse_guild_update, data)
 
     def parse_channel_create(self, data: dict) -> None:
-        self.collector.agg.channel_update(data)
-        super().parse_channel_create(data)
+        self._count(self.collector.agg.channel_update, data)
+        self._also_discord(super().parse_channel_create, data)
 
     def parse_channel_update(self, data: dict) -> None:
-        self.collector.agg.channel_update(data)
-        super().parse_channel_update(data)
+        self._count(self.collector.agg.channel_update, data)
+        self._also_discord(super().parse_channel_update, data)
 
     def parse_thread_create(self, data: dict) -> None:
-        self.collector.agg.channel_update(data)
-        super().parse_thread_create(data)
+        self._count(self.collector.agg.channel_update, data)
+        self._also_discord(super().parse_thread_create, data)
 
     def parse_thread_update(self, data: dict) -> None:
-        self.collector.agg.channel_update(data)
-        super().parse_thread_update(data)
+        self._count(self.collector.agg.channel_update, data)
+        self._also_discord(super().parse_thread_update, data)
 
     def parse_thread_list_sync(self, data: dict) -> None:
         for thread in data.get("threads", []):
-            self.collector.agg.channel_update(thread, int(data["guild_id"]))
-        super().parse_thread_list_sync(data)
+            self._count(self.collector.agg.channel_update, thread, data.get("guild_id"))
+        self._also_discord(super().parse_thread_list_sync, data)
 
     def parse_ready(self, data: dict) -> None:
         self.collector.on_ready_payload(data)
-        super().parse_ready(data)
+        self._also_discord(super().parse_ready, data)
 
 
 class CountingState(CountingMixin, ConnectionState):

@@ -1,0 +1,133 @@
+"""Each counting rule through the simulator, discord.py and the database, in Discord's payload format."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Sum
+
+from stats.models import Channel, Guild, HourlyStat
+from tests.collector import payloads as p
+from tests.collector.harness import run_collect
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+G = p.GUILD
+OTHER = 700000000000000002
+TS = "2026-11-26T18:40:16+00:00"
+
+
+def line(t: str, d: dict) -> str:
+    return json.dumps({"t": t, "d": d})
+
+
+def guild_lines() -> list[str]:
+    channels = [p.channel(11, "general"), p.channel(12, "secret"), p.channel(51, "voice", 2),
+                p.channel(61, "afk", 2), p.channel(71, "forum", 15)]
+    return [
+        line("GUILD_CREATE", p.guild_create(channels=channels, members=[1, 2, 3], afk=61,
+                                            threads=[p.channel(900, "old thread", 11, parent=11)])),
+        line("GUILD_CREATE", p.guild_create(guild=OTHER, channels=[p.channel(21, "other", guild=OTHER)], members=[1])),
+    ]
+
+
+def messages_by_channel(guild: int = G) -> dict[int, int]:
+    rows = HourlyStat.objects.filter(guild_id=guild).values_list("channel_id").annotate(m=Sum("messages"))
+    return {cid: m for cid, m in rows if m}
+
+
+def test_bots_webhooks_dms_excluded_channels_and_threads():
+    Guild.objects.create(id=G, name="Guild 1")
+    Channel.objects.create(id=12, guild_id=G, name="secret")
+    Guild.objects.get(id=G).excluded_channels.add(12)
+    lines = guild_lines() + [
+        line("MESSAGE_CREATE", p.message(1, 11, TS)),
+        line("MESSAGE_CREATE", p.message(2, 11, TS, bot=True)),
+        line("MESSAGE_CREATE", p.message(3, 11, TS, webhook=True)),
+        line("MESSAGE_CREATE", p.message(1, 555, TS, guild=None)),  # a DM
+        line("MESSAGE_CREATE", p.message(1, 12, TS)),  # excluded
+        line("MESSAGE_CREATE", p.message(1, 900, TS)),  # thread known from GUILD_CREATE
+        line("THREAD_CREATE", {**p.channel(901, "new thread", 11, parent=11), "newly_created": True}),
+        line("MESSAGE_CREATE", p.message(2, 901, TS)),
+        line("THREAD_CREATE", p.channel(902, "forum post", 11, parent=71)),
+        line("MESSAGE_CREATE", p.message(3, 902, TS)),
+        line("MESSAGE_CREATE", p.message(1, 21, TS, guild=OTHER)),  # another guild
+    ]
+    run_collect(lines, sleep_scale=0)
+    assert messages_by_channel() == {11: 3, 71: 1}
+    assert messages_by_channel(OTHER) == {21: 1}
+    assert not HourlyStat.objects.filter(user_id__in=[555]).exists()
+    assert Channel.objects.get(id=901).parent_id == 11
+
+
+def test_counting_bots_is_a_guild_setting():
+    Guild.objects.create(id=G, name="Guild 1", count_bots=True)
+    lines = guild_lines() + [
+        line("MESSAGE_CREATE", p.message(2, 11, TS, bot=True)),
+        line("MESSAGE_CREATE", p.message(3, 11, TS, webhook=True)),
+    ]
+    run_collect(lines, sleep_scale=0)
+    assert messages_by_channel() == {11: 2}
+
+
+def test_afk_channel_time_is_not_voice_time():
+    lines = guild_lines() + [
+        line("VOICE_STATE_UPDATE", p.voice(1, 51)),
+        line("VOICE_STATE_UPDATE", p.voice(2, 61)),
+        json.dumps({"op": "sleep", "ms": 2200}),
+        line("VOICE_STATE_UPDATE", p.voice(1, 61)),  # goes AFK: stops counting
+        json.dumps({"op": "sleep", "ms": 1200}),
+    ]
+    run_collect(lines)
+    voice = dict(HourlyStat.objects.filter(guild_id=G).values_list("user_id").annotate(v=Sum("voice_seconds")))
+    assert 2 <= voice.get(1, 0) <= 3
+    assert voice.get(2, 0) == 0
+
+
+def hold_write_lock(seconds: float, ready: threading.Event) -> None:
+    """Another writer holds the database for a while, as a long admin action or a backup would."""
+    conn = connections.create_connection("default")
+    try:
+        with conn.cursor() as cur:
+            if conn.vendor == "sqlite":
+                cur.execute("BEGIN IMMEDIATE")
+            else:
+                cur.execute("BEGIN")
+                cur.execute(f"LOCK TABLE {HourlyStat._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+            ready.set()
+            time.sleep(seconds)
+            cur.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
+    from tests.collector.harness import scenario_lines
+
+    lines = scenario_lines(basic_scenario)
+    ready = threading.Event()
+    locker = threading.Thread(target=hold_write_lock, args=(4.0, ready))
+    lines.insert(400, json.dumps({"op": "sleep", "ms": 300}))
+    locker.start()
+    ready.wait(5)
+    collector = run_collect(lines, sleep_scale=0.3, settle_s=0.5)
+    locker.join()
+    assert HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"))["m"] == basic_expected["messages"]
+    assert collector.pending is None
+    connection.close()
+
+
+def test_malformed_payloads_are_skipped_and_counting_goes_on():
+    broken = p.message(1, 11, TS)
+    del broken["author"]
+    lines = guild_lines() + [
+        line("MESSAGE_CREATE", broken),
+        line("MESSAGE_CREATE", {**p.message(1, 11, TS), "timestamp": "not a time"}),
+        line("VOICE_STATE_UPDATE", {"guild_id": str(G)}),
+        line("MESSAGE_CREATE", p.message(2, 11, TS)),
+    ]
+    collector = run_collect(lines, sleep_scale=0)
+    assert messages_by_channel() == {11: 1}
+    assert collector.errors >= 3
