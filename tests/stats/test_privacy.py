@@ -83,6 +83,7 @@ def cache_containing(strings: list[str]) -> set[str]:
     else:
         client = cache._cache.get_client(write=False)
         values = [client.get(k) or b"" for k in client.scan_iter(match=f"{config['KEY_PREFIX']}:*")]
+    assert values, "the cache holds nothing: searching it would prove nothing"
     blob = b"".join(values)
     return {s for s in strings if s.encode() in blob}
 
