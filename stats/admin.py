@@ -13,11 +13,11 @@ from typing import Callable
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import DateTimeField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from stats import guild_config, maintenance
 from stats.models import Channel, CollectorState, Guild, HourlyStat, Member, RecentEvent, VoiceSession, hour_of
@@ -156,7 +156,7 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
         return (
             super().get_queryset(request)
             .annotate(messages_7d=Coalesce(Subquery(messages, output_field=IntegerField()), Value(0)))
-            .annotate(last_event_at=Subquery(last))
+            .annotate(last_event_at=Subquery(last, output_field=DateTimeField()))
         )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
@@ -205,8 +205,9 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
         return getattr(obj, "messages_7d", 0)
 
     @admin.display(description="Last event", ordering="last_event_at")
-    def last_event(self, obj: Guild):
-        return getattr(obj, "last_event_at", None) or "—"
+    def last_event(self, obj: Guild) -> str:
+        at = getattr(obj, "last_event_at", None)
+        return formats.localize(timezone.localtime(at)) if at else "—"  # the change form shows str() otherwise
 
     # --- actions -------------------------------------------------------------------------
 
