@@ -24,7 +24,7 @@ def split_scenario(lines: list[str], at: float) -> tuple[list[str], list[str]]:
 
 
 async def collect(lines: list[str], *, flush_ms: int = 100, sleep_scale: float = 1.0, settle_s: float = 0.5,
-                  timeout: float = 60, **collector_options) -> Collector:
+                  timeout: float = 60, until=None, **collector_options) -> Collector:
     """Play a scenario into a fresh collector; stop it (as SIGTERM would) once everything was sent."""
     sim = Simulator(lines, sleep_scale=sleep_scale, start_delay=0.1)
     await sim.start()
@@ -37,6 +37,9 @@ async def collect(lines: list[str], *, flush_ms: int = 100, sleep_scale: float =
             if run.done():
                 run.result()
             assert time.monotonic() < deadline, f"scenario not done: {sim.status()}"
+            await asyncio.sleep(0.05)
+        while until is not None and not until(collector):
+            assert time.monotonic() < deadline, "collector never reached the expected state"
             await asyncio.sleep(0.05)
         await asyncio.sleep(settle_s)  # the client reads what is still on the socket
         collector.stop()

@@ -84,3 +84,15 @@ def test_replaying_the_whole_scenario_after_a_restart_counts_nothing_twice(basic
     run_collect(lines, sleep_scale=0)
     run_collect(lines, sleep_scale=0)
     assert_expected(basic_expected, totals(), voice=False)
+
+
+def test_a_lost_session_is_reported_as_a_gap_and_nothing_is_invented(basic_scenario, basic_expected):
+    lines = with_control(scenario_lines(basic_scenario), {"op": "invalid_session", "resumable": False})
+    collector = run_collect(lines, sleep_scale=0.2, until=lambda c: c.gaps == 1)
+    got = totals()
+    assert collector.gaps == 1
+    assert got["messages"] == collector.received  # each message that arrived counted once, none made up
+    assert got["messages"] <= basic_expected["messages"]
+    for user, count in got["per_user"].items():
+        assert count <= basic_expected["per_user"][user]
+    assert CollectorState.objects.get(shard_id=0).gaps == 1
