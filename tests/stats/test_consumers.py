@@ -1,0 +1,192 @@
+"""Websocket consumers: visibility (4403), the tick's shape, feed and leaderboard pushes, the health stream."""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.auth import AuthMiddlewareStack
+from channels.layers import channel_layers, get_channel_layer
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+from django.db import connections
+
+from stats import consumers, live
+from stats.models import Channel, Guild, HourlyStat, Member, RecentEvent, hour_of
+from stats.routing import websocket_urlpatterns
+
+PUBLIC, PRIVATE = 8001, 8002
+app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+
+
+@pytest.fixture
+def hub(monkeypatch, transactional_db) -> live.LiveHub:
+    """A fresh hub per test, polling fast so tests take fractions of a second."""
+    fresh = live.LiveHub()
+    monkeypatch.setattr(consumers, "hub", fresh)
+    monkeypatch.setattr(live, "POLL_S", 0.1)
+    monkeypatch.setattr(live, "LEADERBOARD_EVERY_S", 0.0)
+    return fresh
+
+
+@pytest.fixture
+def guilds(transactional_db) -> None:
+    g = Guild.objects.create(id=PUBLIC, name="Open", visibility="public")
+    Guild.objects.create(id=PRIVATE, name="Closed", visibility="private")
+    Channel.objects.create(id=31, guild=g, name="general")
+    Member.objects.create(guild=g, user_id=501, username="alice", nick="Alice")
+    Member.objects.create(guild=g, user_id=502, username="bob")
+
+
+def run(coro):
+    """Run a scenario in its own event loop with its own channel layer (channels_redis pools are per loop)."""
+    channel_layers.backends.clear()
+
+    async def then_close():
+        try:
+            return await asyncio.wait_for(coro, 20)
+        finally:
+            layer = get_channel_layer()
+            if hasattr(layer, "close_pools"):
+                await layer.close_pools()
+            channel_layers.backends.clear()
+            # The ORM ran in asgiref's worker thread; close its connection so the test database can be dropped.
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(then_close())
+
+
+async def connect(path: str, user=None) -> tuple[WebsocketCommunicator, bool]:
+    comm = WebsocketCommunicator(app, path)
+    comm.scope["user"] = user or AnonymousUser()
+    connected, _ = await comm.connect()
+    return comm, connected
+
+
+async def receive_until(comm: WebsocketCommunicator, predicate, timeout: float = 5.0) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        msg = json.loads(await comm.receive_from(timeout=max(0.1, deadline - loop.time())))
+        if predicate(msg):
+            return msg
+
+
+def add_event(kind: str = "message", user_id: int = 501, channel_id: int | None = 31) -> None:
+    add_events((kind, user_id, channel_id))
+
+
+def add_events(*events: tuple[str, int, int | None]) -> None:
+    """Insert in one statement, as the collector's flush does, so a poll sees all or none."""
+    now = datetime.now(timezone.utc)
+    RecentEvent.objects.bulk_create(
+        [RecentEvent(guild_id=PUBLIC, kind=k, channel_id=c, user_id=u, at=now) for k, u, c in events]
+    )
+
+
+@pytest.mark.parametrize("gid", [PRIVATE, 999999, 2**64 - 1])
+def test_private_or_unknown_guild_socket_is_closed_with_4403(hub, guilds, gid):
+    async def scenario():
+        comm, connected = await connect(f"/ws/guilds/{gid}/live/")
+        assert connected  # accepted first, so that the close can carry the code
+        assert await comm.receive_output(timeout=2) == {"type": "websocket.close", "code": 4403}
+
+    run(scenario())
+    assert not hub.watchers
+
+
+def test_staff_may_watch_a_private_guild(hub, guilds, django_user_model):
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+
+    async def scenario():
+        comm, _ = await connect(f"/ws/guilds/{PRIVATE}/live/", user=staff)
+        first = json.loads(await comm.receive_from(timeout=2))
+        assert first["type"] == "tick"
+        await comm.disconnect()
+
+    run(scenario())
+
+
+def test_tick_shape_and_new_events_arrive_in_the_feed(hub, guilds):
+    add_event(user_id=502)  # history: shown in the first tick
+
+    async def scenario():
+        comm, _ = await connect(f"/ws/guilds/{PUBLIC}/live/")
+        hello = json.loads(await comm.receive_from(timeout=2))
+        assert set(hello) >= {"type", "t", "rates", "feed"}
+        assert set(hello["rates"]) == {"messages", "voice_joins", "member_joins"}
+        assert [(f["name"], f["channel"]) for f in hello["feed"]] == [("bob", "general")]
+        await asyncio.sleep(0.3)  # the poller has started from the current last id
+        await asyncio.to_thread(add_events, ("message", 501, 31), ("member_join", 501, None))
+        tick = await receive_until(comm, lambda m: m["type"] == "tick" and m["feed"])
+        assert [(f["kind"], f["user_id"], f["name"], f["channel_id"], f["channel"]) for f in tick["feed"]] == [
+            ("message", "501", "Alice", "31", "general"),
+            ("member_join", "501", "Alice", None, None),
+        ]
+        assert tick["rates"]["messages"] > 0 and tick["rates"]["member_joins"] > 0
+        quiet = await receive_until(comm, lambda m: m["type"] == "tick")  # ticks go on without traffic
+        assert quiet["feed"] == []
+        await comm.disconnect()
+
+    run(scenario())
+    assert not hub.watchers  # the last socket leaving drops the guild
+
+
+def test_two_sockets_get_each_event_once(hub, guilds):
+    async def scenario():
+        a, _ = await connect(f"/ws/guilds/{PUBLIC}/live/")
+        b, _ = await connect(f"/ws/guilds/{PUBLIC}/live/")
+        for comm in (a, b):
+            await comm.receive_from(timeout=2)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(add_event)
+        for comm in (a, b):
+            await receive_until(comm, lambda m: m["type"] == "tick" and m["feed"])
+            later = [json.loads(await comm.receive_from(timeout=2)) for _ in range(3)]
+            assert all(m["feed"] == [] for m in later if m["type"] == "tick")
+        await a.disconnect()
+        await b.disconnect()
+
+    run(scenario())
+
+
+def test_leaderboard_is_pushed_when_the_top_ten_changes(hub, guilds):
+    def score(user_id: int, messages: int) -> None:
+        HourlyStat.objects.create(guild_id=PUBLIC, hour=hour_of(datetime.now(timezone.utc)), channel_id=31,
+                                  user_id=user_id, messages=messages)
+        from stats.cache import bump_versions
+
+        bump_versions([PUBLIC])
+        add_event(user_id=user_id)
+
+    async def scenario():
+        comm, _ = await connect(f"/ws/guilds/{PUBLIC}/live/")
+        await comm.receive_from(timeout=2)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(score, 501, 5)
+        board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
+        assert [(e["user_id"], e["value"]) for e in board["entries"]] == [("501", 5)]
+        await asyncio.to_thread(score, 502, 9)
+        board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
+        assert [(e["name"], e["value"]) for e in board["entries"]] == [("bob", 9), ("Alice", 5)]
+        await comm.disconnect()
+
+    run(scenario())
+
+
+def test_health_socket_streams_the_metrics_document_with_panels(hub, guilds):
+    async def scenario():
+        comm, _ = await connect("/ws/health/")
+        first = json.loads(await comm.receive_from(timeout=5))
+        second = json.loads(await comm.receive_from(timeout=5))
+        await comm.disconnect()
+        return first, second
+
+    first, second = run(scenario())
+    assert {"events_per_sec", "memory", "cache", "collector", "db", "uptime_s"} <= set(first)
+    assert [p["title"] for p in first["panels"]] == ["Memory", "Cache", "Collector", "Database"]
+    assert second["uptime_s"] >= first["uptime_s"]
+    assert hub.health_watchers == 0
