@@ -4,7 +4,7 @@
   const M = window.Mocha;
   const cfg = M.config();
   const base = `/api/guilds/${cfg.guild_id}`;
-  const state = { days: cfg.days, interval: cfg.days <= 7 ? "hour" : "day", load: 0 };
+  const state = { days: cfg.days, interval: "day", load: 0 };
   const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
   // --- Headline cards ---------------------------------------------------------
@@ -50,7 +50,7 @@
     const body = M.$('[data-role="channels"] tbody');
     body.replaceChildren();
     const rows = channels.filter((c) => c.messages || c.voice_minutes)
-      .sort((a, b) => (b.messages + b.voice_minutes) - (a.messages + a.voice_minutes)).slice(0, 10);
+      .sort((a, b) => (b.messages - a.messages) || (b.voice_minutes - a.voice_minutes)).slice(0, 10);
     if (!rows.length) {
       body.append(M.el("tr", {}, M.el("td", { colspan: "4", class: "empty-note" }, "No channel activity in this period.")));
       return;
@@ -115,15 +115,20 @@
     await Promise.allSettled(jobs);
   }
 
-  M.picker(M.$('[data-role="lookback"]'), "days", (v) => {
-    state.days = Number(v);
-    loadAll();
-  });
+  // A new lookback brings its natural interval back: hourly bars over a year would be 8,760 slivers.
+  const defaultInterval = (days) => (days <= 7 ? "hour" : "day");
   const setInterval_ = M.picker(M.$('[data-role="interval"]'), "interval", (v) => {
     state.interval = v;
     state.load += 1;
     loadChart(state.load);
   });
+  M.picker(M.$('[data-role="lookback"]'), "days", (v) => {
+    state.days = Number(v);
+    state.interval = defaultInterval(state.days);
+    setInterval_(state.interval);
+    loadAll();
+  });
+  state.interval = defaultInterval(state.days);
   setInterval_(state.interval);
   loadAll();
 
@@ -145,7 +150,7 @@
       if (msg.type === "tick") {
         renderRates(msg.rates || {});
         feed.add(msg.feed || []);
-        if (msg.collector && !msg.collector.connected) status("off", "collector offline");
+        if (msg.collector && !msg.collector.connected) status("warn", "live · collector offline");
         else status("on", "live");
       } else if (msg.type === "leaderboard" && Number(msg.days) === state.days) {
         renderBoard(msg.metric, msg.entries || []);

@@ -137,8 +137,7 @@
   function statusBadge(node) {
     return (state, text) => {
       if (!node) return;
-      node.classList.toggle("on", state === "on");
-      node.classList.toggle("off", state === "off");
+      for (const cls of ["on", "off", "warn"]) node.classList.toggle(cls, state === cls);
       $(".status-text", node).textContent = text;
     };
   }
