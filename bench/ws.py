@@ -1,0 +1,196 @@
+"""The "ws" phase: fan-out of live ticks to many websocket clients on one gunicorn + uvicorn worker.
+
+A tick's "t" is stamped by the worker's poller (stats/live.py) immediately
+before the tick is encoded and sent to the guild's group, so "arrival − t" is
+the fan-out delay: channel layer, consumer, per-socket deflate, kernel, and the
+client's own event loop. All clients live in this one asyncio process, so the
+figure includes the client side reading up to ws_clients frames in a row (a
+pessimistic bias). Traffic is written the way the collector does after each
+flush: RecentEvent rows, the shard's CollectorState, and a data-version bump.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import resource
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from bench.api import bench_guild
+from bench.report import ms, percentile
+from bench.webserver import WebServer
+from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
+
+CLIENTS_QUICK, CLIENTS_FULL = 150, 1000
+MEASURE_S_QUICK, MEASURE_S_FULL = 4.0, 15.0
+CONNECT_CONCURRENCY = 50
+EVENTS_PER_FLUSH = 20  # ~20 messages/s in the feed: a busy guild as the live dashboard sees it
+SETTLE_S = 1.5
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise the soft open-files limit to the hard one; the gunicorn child inherits it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class Traffic:
+    """What one collector flush writes for the guild: feed rows, shard health with rates, a version bump."""
+
+    def __init__(self, guild_id: int) -> None:
+        self.guild_id = guild_id
+        self.users = list(Member.objects.filter(guild_id=guild_id).values_list("user_id", flat=True)[:500]) or [1]
+        self.channels = list(Channel.objects.filter(guild_id=guild_id).values_list("id", flat=True)[:50]) or [None]
+        self.started = datetime.now(timezone.utc)
+        self.events = 0
+
+    def flush(self) -> None:
+        from stats.cache import bump_versions
+
+        now = datetime.now(timezone.utc)
+        RecentEvent.objects.bulk_create(
+            RecentEvent(guild_id=self.guild_id, kind="message", channel_id=random.choice(self.channels),
+                        user_id=random.choice(self.users), at=now)
+            for _ in range(EVENTS_PER_FLUSH)
+        )
+        self.events += EVENTS_PER_FLUSH
+        rate = {"messages": float(EVENTS_PER_FLUSH), "voice_joins": 0.0, "member_joins": 0.0}
+        CollectorState.objects.update_or_create(shard_id=0, defaults={
+            "connected": True, "updated_at": now, "last_event_at": now, "last_flush_at": now,
+            "started_at": self.started, "events_processed": self.events, "events_per_sec": float(EVENTS_PER_FLUSH),
+            "rates": {str(self.guild_id): rate},
+        })
+        bump_versions([self.guild_id])
+
+
+class Arrivals:
+    """Arrival times of every tick frame, grouped by the tick's "t"; feed-item delays as a by-product."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.ticks: dict[str, list[float]] = defaultdict(list)
+        self.receivers: set[int] = set()
+        self.feed_delays: list[float] = []
+
+    def record(self, client: int, arrived: float, text: str) -> None:
+        if not self.recording:
+            return
+        message = json.loads(text)
+        if message.get("type") != "tick":
+            return
+        self.ticks[message["t"]].append(arrived)
+        self.receivers.add(client)
+        if client == 0:  # event → browser, sampled on one client (every client sees the same feed)
+            self.feed_delays.extend(arrived - parse_time(item["t"]) for item in message.get("feed", []))
+
+
+def parse_time(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+async def reader(ws, client: int, arrivals: Arrivals) -> None:
+    try:
+        async for text in ws:
+            arrivals.record(client, time.time(), text)
+    except Exception:  # a dropped client shows up as missing ticks, not as a crash
+        pass
+
+
+async def connect_all(url: str, origin: str, n: int) -> list:
+    """Open n sockets, at most CONNECT_CONCURRENCY handshakes at a time; failures are left out."""
+    from websockets.asyncio.client import connect
+
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one():
+        async with gate:
+            try:
+                # Browsers negotiate permessage-deflate; so do we (it costs the server CPU per socket).
+                return await connect(url, origin=origin, proxy=None, open_timeout=30, ping_interval=None,
+                                     max_size=None, max_queue=None)
+            except Exception:
+                return None
+
+    sockets = await asyncio.gather(*(one() for _ in range(n)))
+    return [s for s in sockets if s is not None]
+
+
+async def drive(traffic: Traffic, stop: asyncio.Event) -> None:
+    """One flush a second, written off the event loop so the readers keep reading."""
+    while not stop.is_set():
+        started = time.monotonic()
+        await asyncio.to_thread(traffic.flush)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=max(0.05, 1.0 - (time.monotonic() - started)))
+        except asyncio.TimeoutError:
+            pass
+
+
+async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: float) -> dict:
+    guild_id = traffic.guild_id
+    arrivals = Arrivals()
+    stop = asyncio.Event()
+    driver = asyncio.create_task(drive(traffic, stop))
+    url = f"ws://127.0.0.1:{server.port}/ws/guilds/{guild_id}/live/"
+    started = time.monotonic()
+    sockets = await connect_all(url, server.origin, clients)
+    connect_s = time.monotonic() - started
+    readers = [asyncio.create_task(reader(ws, i, arrivals)) for i, ws in enumerate(sockets)]
+    await asyncio.sleep(SETTLE_S)  # let the hello frames drain
+    arrivals.recording = True
+    await asyncio.sleep(measure_s)
+    rss = server.worker_rss_mb()
+    arrivals.recording = False
+    stop.set()
+    await driver
+    await asyncio.wait([asyncio.create_task(ws.close()) for ws in sockets] or [asyncio.sleep(0)], timeout=10)
+    for task in readers:
+        task.cancel()
+    return summarize(arrivals, clients, len(sockets), connect_s, rss)
+
+
+def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, rss: float | None) -> dict:
+    """Delay and spread percentiles over complete ticks (the last one may still be in flight when recording stops)."""
+    ticks = sorted(arrivals.ticks.items(), key=lambda kv: parse_time(kv[0]))
+    complete = ticks[:-1] if len(ticks) > 1 else ticks
+    delays, spreads = [], []
+    missing = 0
+    for t, arrived in complete:
+        sent = parse_time(t)
+        delays.extend(a - sent for a in arrived)
+        first = min(arrived)
+        spreads.extend(a - first for a in arrived)
+        missing += max(0, len(arrivals.receivers) - len(arrived))
+    return {
+        "ws_clients": len(arrivals.receivers),
+        "ws_clients_target": target,
+        "ws_clients_opened": opened,
+        "ws_connect_s": round(connect_s, 2),
+        "ws_ticks": len(complete),
+        "ws_tick_deliveries": len(delays),
+        "ws_tick_missing": missing,
+        "ws_tick_p50_ms": ms(percentile(delays, 50)),
+        "ws_tick_p99_ms": ms(percentile(delays, 99)),
+        "ws_tick_max_ms": ms(max(delays)) if delays else None,
+        "ws_tick_spread_p99_ms": ms(percentile(spreads, 99)),
+        "ws_feed_event_p95_ms": ms(percentile(arrivals.feed_delays, 95)),
+        "ws_web_rss_mb": rss,
+    }
+
+
+def run(quick: bool) -> dict:
+    clients = CLIENTS_QUICK if quick else CLIENTS_FULL
+    raise_fd_limit(2 * clients + 256)
+    guild = bench_guild()
+    Guild.objects.filter(pk=guild.pk).update(visibility=Guild.Visibility.PUBLIC)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    with WebServer() as server:
+        return runner(session(server, Traffic(guild.pk), clients, MEASURE_S_QUICK if quick else MEASURE_S_FULL))
