@@ -27,6 +27,7 @@ class GuildConfig:
     count_bots: bool = False
     track_voice: bool = True
     excluded: frozenset[int] = frozenset()
+    timezone: str = "UTC"
 
 
 DEFAULT_CONFIG = GuildConfig()

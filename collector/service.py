@@ -23,7 +23,8 @@ from django.db import close_old_connections, connection
 
 from collector.aggregate import Aggregator, Batch
 from collector.client import CountingClient, ShardedCountingClient
-from collector.writer import Writer
+from collector.writer import Writer, bump_versions_of
+from stats import rollups
 
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
@@ -144,9 +145,25 @@ class Collector:
             except asyncio.TimeoutError:
                 pass
             try:
-                self.agg.set_config(await self.in_db(self.writer.load_configs), self.now())
+                await self.reload_config()
             except Exception as exc:
                 log.warning("could not reload guild configuration (%s)", str(exc).splitlines()[0])
+
+    async def reload_config(self) -> None:
+        """Adopt new settings; per-day rollups of guilds whose timezone or exclusions changed are rebuilt.
+
+        The web process rebuilds them when the setting is saved, but events counted under the
+        old setting until now may have landed since: flush them, then rebuild once more.
+        """
+        before = self.agg.config
+        configs = await self.in_db(self.writer.load_configs)
+        self.agg.set_config(configs, self.now())
+        changed = [gid for gid, c in configs.items()
+                   if gid in before and (before[gid].timezone, before[gid].excluded) != (c.timezone, c.excluded)]
+        if changed and await self.flush():
+            for gid in changed:
+                await self.in_db(rollups.rebuild_daily, gid)
+            await self.in_db(bump_versions_of, changed)
 
     # --- health ------------------------------------------------------------------
     def health(self, now: float, batch: Batch) -> dict[int, dict]:

@@ -13,9 +13,12 @@ from django.db import connection, transaction
 
 from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
+from stats.rollups import local_day
 from stats.models import (
     Channel,
     CollectorState,
+    DailyMemberStat,
+    HourlyChannelStat,
     Guild,
     HourlyStat,
     Member,
@@ -34,6 +37,20 @@ UPSERT_HOURLY = (
     f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (guild_id, hour, channel_id, user_id) DO UPDATE SET "
     f"messages = {HOURLY}.messages + excluded.messages, "
     f"voice_seconds = {HOURLY}.voice_seconds + excluded.voice_seconds"
+)
+CHANNEL_HOURLY = HourlyChannelStat._meta.db_table
+DAILY = DailyMemberStat._meta.db_table
+UPSERT_CHANNEL_HOURLY = (
+    f"INSERT INTO {CHANNEL_HOURLY} (guild_id, hour, channel_id, messages, voice_seconds) "
+    f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (guild_id, hour, channel_id) DO UPDATE SET "
+    f"messages = {CHANNEL_HOURLY}.messages + excluded.messages, "
+    f"voice_seconds = {CHANNEL_HOURLY}.voice_seconds + excluded.voice_seconds"
+)
+UPSERT_DAILY = (
+    f"INSERT INTO {DAILY} (guild_id, day, user_id, messages, voice_seconds) "
+    f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (guild_id, day, user_id) DO UPDATE SET "
+    f"messages = {DAILY}.messages + excluded.messages, "
+    f"voice_seconds = {DAILY}.voice_seconds + excluded.voice_seconds"
 )
 UPSERT_CURSOR = (
     f"INSERT INTO {CURSOR} (channel_id, guild_id, last_message_id) VALUES (%s, %s, %s) "
@@ -55,6 +72,7 @@ class Writer:
     def __init__(self, public_new_guilds: bool = False) -> None:
         self.public_new_guilds = public_new_guilds
         self.known_guilds: set[int] = set()
+        self.timezones: dict[int, str] = {}
         self.flushes = 0
 
     # --- start-up -----------------------------------------------------------
@@ -67,9 +85,11 @@ class Writer:
         for gid, cid in Guild.excluded_channels.through.objects.values_list("guild_id", "channel_id"):
             excluded.setdefault(gid, set()).add(cid)
         configs = {}
-        for gid, tracking, bots, voice in Guild.objects.values_list("id", "tracking", "count_bots", "track_voice"):
-            configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())))
+        rows = Guild.objects.values_list("id", "tracking", "count_bots", "track_voice", "timezone")
+        for gid, tracking, bots, voice, tz in rows:
+            configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())), tz)
         self.known_guilds = set(configs)
+        self.timezones = {gid: c.timezone for gid, c in configs.items()}
         return configs
 
     def close_stale_sessions(self, owns_guild) -> int:
@@ -85,8 +105,7 @@ class Writer:
         with transaction.atomic():
             self._write_dimensions(batch)
             if batch.counters:
-                with connection.cursor() as cur:
-                    cur.executemany(UPSERT_HOURLY, [(*k, v[0], v[1]) for k, v in batch.counters.items()])
+                self._write_rollups(batch.counters)
             if batch.cursors:
                 with connection.cursor() as cur:
                     cur.executemany(UPSERT_CURSOR, [(cid, gid, mid) for cid, (gid, mid) in batch.cursors.items()])
@@ -97,7 +116,30 @@ class Writer:
             self.flushes += 1
             if self.flushes % PRUNE_EVERY == 0:
                 self._prune_feed()
-        self._bump_versions({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
+        bump_versions_of({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
+
+    def _write_rollups(self, counters: dict) -> None:
+        """The hourly truth, plus its per-channel-hour and per-member-local-day sums."""
+        channel_hours: dict[tuple[int, int, int], list[int]] = {}
+        days: dict[tuple[int, int, int], list[int]] = {}
+        for (gid, hour, cid, uid), (m, v) in counters.items():
+            row = channel_hours.get((gid, hour, cid))
+            if row is None:
+                channel_hours[(gid, hour, cid)] = [m, v]
+            else:
+                row[0] += m
+                row[1] += v
+            key = (gid, local_day(self.timezones.get(gid, "UTC"), hour), uid)
+            row = days.get(key)
+            if row is None:
+                days[key] = [m, v]
+            else:
+                row[0] += m
+                row[1] += v
+        with connection.cursor() as cur:
+            cur.executemany(UPSERT_HOURLY, [(*k, v[0], v[1]) for k, v in counters.items()])
+            cur.executemany(UPSERT_CHANNEL_HOURLY, [(*k, v[0], v[1]) for k, v in channel_hours.items()])
+            cur.executemany(UPSERT_DAILY, [(*k, v[0], v[1]) for k, v in days.items()])
 
     def _write_dimensions(self, batch: Batch) -> None:
         if batch.guilds:
@@ -193,11 +235,10 @@ class Writer:
     def mark_disconnected(self, shard_ids: list[int]) -> None:
         CollectorState.objects.filter(shard_id__in=shard_ids).update(connected=False)
 
-    def _bump_versions(self, guild_ids: set[int]) -> None:
-        if not guild_ids:
-            return
-        try:
-            from stats.cache import bump_versions
-        except ImportError:  # the result cache module is optional for the collector
-            return
+
+def bump_versions_of(guild_ids) -> None:
+    """Cached stats results of these guilds go stale (the web's result cache keys on a data version)."""
+    if guild_ids:
+        from stats.cache import bump_versions
+
         bump_versions(guild_ids)

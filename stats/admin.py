@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 
-from stats import guild_config, maintenance
+from stats import guild_config, maintenance, rollups
 from stats.models import Channel, CollectorState, Guild, HourlyStat, Member, RecentEvent, VoiceSession, hour_of
 
 MAX_SNOWFLAKE = 2**63 - 1
@@ -194,7 +194,12 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Guild, form, change: bool) -> None:
         # Only configuration: a concurrent collector flush owns name and member_count.
+        request._rollup_key_before = rollups.config_key(Guild.objects.get(pk=obj.pk))
         obj.save(update_fields=[*guild_config.CONFIG_FIELDS, "updated_at"])
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        guild_config.rebuild_if_needed(form.instance, request._rollup_key_before)
 
     @admin.display(description="ID", ordering="id")
     def id_text(self, obj: Guild) -> str:

@@ -7,6 +7,8 @@ from functools import lru_cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from stats import rollups
+from stats.cache import bump_versions
 from stats.models import Channel, Guild
 
 DAYS_MIN, DAYS_MAX = 1, 3650
@@ -46,6 +48,7 @@ def as_dict(guild: Guild) -> dict:
 @transaction.atomic
 def update(guild: Guild, fields: dict, exclude: list[int] = (), include: list[int] = ()) -> Guild:
     """Apply field changes and channel exclusions; raises ValidationError on bad values."""
+    before = rollups.config_key(guild)
     for name, value in fields.items():
         setattr(guild, name, value)
     if "default_days" in fields:
@@ -62,4 +65,12 @@ def update(guild: Guild, fields: dict, exclude: list[int] = (), include: list[in
         guild.excluded_channels.add(*exclude)
     if include:
         guild.excluded_channels.remove(*include)
+    rebuild_if_needed(guild, before)
     return guild
+
+
+def rebuild_if_needed(guild: Guild, before: tuple) -> None:
+    """Per-day rollups follow the timezone and exclusions: recompute them when either changed."""
+    if rollups.config_key(guild) != before:
+        rollups.rebuild_daily(guild.id)
+        transaction.on_commit(lambda: bump_versions([guild.id]))

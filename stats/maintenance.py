@@ -27,8 +27,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from stats import rollups
 from stats.models import (
+    DailyMemberStat,
     Guild,
+    HourlyChannelStat,
     HourlyStat,
     Member,
     MemberEvent,
@@ -41,6 +44,8 @@ from stats.models import (
 # Rows of a guild, by the label the admin shows.
 GUILD_ROWS = {
     "hourly stats": HourlyStat,
+    "channel hours": HourlyChannelStat,
+    "member days": DailyMemberStat,
     "voice sessions": VoiceSession,
     "member events": MemberEvent,
     "recent events": RecentEvent,
@@ -48,6 +53,7 @@ GUILD_ROWS = {
 }
 MEMBER_ROWS = {
     "hourly stats": HourlyStat,
+    "member days": DailyMemberStat,
     "voice sessions": VoiceSession,
     "member events": MemberEvent,
     "recent events": RecentEvent,
@@ -102,6 +108,7 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
         for label, model in MEMBER_ROWS.items()
     }
     deleted["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
+    rollups.rebuild_channel_hours(guild_id)  # channel sums held this member's share
     _bump([guild_id])
     return deleted
 
@@ -156,6 +163,7 @@ def rebuild_voice(guild: Guild, now: datetime | None = None) -> dict[str, int]:
             unique_fields=["guild_id", "hour", "channel_id", "user_id"], update_fields=["voice_seconds"],
         )
     emptied = window.filter(messages=0, voice_seconds=0).delete()[0]
+    rollups.rebuild(guild.id)  # the per-channel and per-day sums follow the hourly rows
     _bump([guild.id])
     return {"hours": last - first + 1, "rows changed": len(changed), "empty rows removed": emptied}
 

@@ -160,6 +160,43 @@ class HourlyStat(models.Model):
         ]
 
 
+class HourlyChannelStat(models.Model):
+    """Messages and voice seconds of one channel in one UTC hour: series, heatmap and channel totals."""
+
+    guild_id = models.BigIntegerField()
+    hour = models.IntegerField()
+    channel_id = models.BigIntegerField()
+    messages = models.IntegerField(default=0)
+    voice_seconds = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "hour", "channel_id"], name="channel_hour_key")]
+
+
+class DailyMemberStat(models.Model):
+    """A member's messages and voice seconds per local day of the guild.
+
+    Days follow the guild's timezone and leave out its excluded channels; when
+    either setting changes the guild's rows are rebuilt from HourlyStat
+    (stats.rollups). Leaderboards, ranks and active-member counts read this
+    table: a month is ~30 rows per active member instead of one per hour and
+    channel.
+    """
+
+    guild_id = models.BigIntegerField()
+    day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
+    user_id = models.BigIntegerField()
+    messages = models.IntegerField(default=0)
+    voice_seconds = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "day", "user_id"], name="member_day_key")]
+        indexes = [
+            # Covering: leaderboards stream one guild's rows in user order without touching the table.
+            models.Index(fields=["guild_id", "user_id", "day", "messages", "voice_seconds"], name="member_day_user"),
+        ]
+
+
 class VoiceSession(models.Model):
     """A voice connection; open while ended_at is null. credited_until marks what rollups already hold."""
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "stats",
     "collector",
     "simulator",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +156,8 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "django_migrations",
         "django_session",
         "stats_hourlystat",
+        "stats_hourlychannelstat",
+        "stats_dailymemberstat",
         "stats_voicesession",
         "stats_memberevent",
         "stats_recentevent",

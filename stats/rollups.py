@@ -1,0 +1,80 @@
+"""Coarser rollups derived from HourlyStat, and their rebuild.
+
+The collector adds to all three tables in each flush (collector.writer).
+DailyMemberStat depends on the guild's timezone and excluded channels, so
+when either changes the guild's rows are recomputed from HourlyStat, which
+is always kept.
+"""
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from django.db import connection, transaction
+
+from stats.models import DailyMemberStat, Guild, HourlyChannelStat, HourlyStat
+
+HOURLY = HourlyStat._meta.db_table
+DAILY = DailyMemberStat._meta.db_table
+CHANNEL_HOURLY = HourlyChannelStat._meta.db_table
+
+
+@lru_cache(maxsize=65536)
+def local_day(tz_name: str, hour: int) -> int:
+    """The guild-local day (days since 1970-01-01) that a UTC hour starts in."""
+    start = datetime.fromtimestamp(hour * 3600, tz=timezone.utc)
+    offset = start.astimezone(zoneinfo.ZoneInfo(tz_name)).utcoffset()
+    return (hour * 3600 + int(offset.total_seconds())) // 86400
+
+
+def config_key(guild: Guild) -> tuple[str, frozenset[int]]:
+    """What DailyMemberStat rows depend on."""
+    return guild.timezone, frozenset(guild.excluded_channels.values_list("id", flat=True))
+
+
+@transaction.atomic
+def rebuild_daily(guild_id: int) -> int:
+    """Recompute a guild's DailyMemberStat from HourlyStat with its current timezone and exclusions."""
+    guild = Guild.objects.get(pk=guild_id)
+    excluded = list(guild.excluded_channels.values_list("id", flat=True))
+    sql = f"SELECT hour, user_id, SUM(messages), SUM(voice_seconds) FROM {HOURLY} WHERE guild_id = %s"
+    params: list = [guild_id]
+    if excluded:
+        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
+        params += excluded
+    sql += " GROUP BY hour, user_id"
+    days: dict[tuple[int, int], list[int]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for hour, user_id, messages, voice in cur.fetchall():
+            row = days.setdefault((local_day(guild.timezone, hour), user_id), [0, 0])
+            row[0] += messages
+            row[1] += voice
+    DailyMemberStat.objects.filter(guild_id=guild_id).delete()
+    DailyMemberStat.objects.bulk_create(
+        [DailyMemberStat(guild_id=guild_id, day=d, user_id=u, messages=m, voice_seconds=v)
+         for (d, u), (m, v) in days.items()],
+        batch_size=2000,
+    )
+    return len(days)
+
+
+@transaction.atomic
+def rebuild_channel_hours(guild_id: int) -> int:
+    """Recompute a guild's HourlyChannelStat from HourlyStat."""
+    HourlyChannelStat.objects.filter(guild_id=guild_id).delete()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {CHANNEL_HOURLY} (guild_id, hour, channel_id, messages, voice_seconds) "
+            f"SELECT guild_id, hour, channel_id, SUM(messages), SUM(voice_seconds) FROM {HOURLY} "
+            f"WHERE guild_id = %s GROUP BY guild_id, hour, channel_id",
+            [guild_id],
+        )
+        return cur.rowcount
+
+
+def rebuild(guild_id: int) -> None:
+    """Both derived rollups of a guild (admin action, timezone or exclusion change)."""
+    rebuild_channel_hours(guild_id)
+    rebuild_daily(guild_id)
