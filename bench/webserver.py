@@ -76,15 +76,24 @@ class WebServer:
         except psutil.NoSuchProcess:
             return []
 
-    def worker_rss_mb(self) -> float | None:
-        """Resident memory of the (largest) worker in MiB: what one web worker costs."""
-        sizes = []
+    def worker_memory_mb(self) -> dict[str, float | None]:
+        """Memory of the (largest) worker in MiB: resident set, and its anonymous part.
+
+        RSS also counts file pages the worker maps (SQLite's mmap of the database,
+        shared libraries): page cache the kernel can drop, shared with other
+        processes. "anon" (RSS − shared) is the worker's own heap.
+        """
+        best = None
         for pid in self.worker_pids():
             try:
-                sizes.append(psutil.Process(pid).memory_info().rss)
+                info = psutil.Process(pid).memory_info()
             except psutil.NoSuchProcess:
-                pass
-        return round(max(sizes) / 2**20, 1) if sizes else None
+                continue
+            if best is None or info.rss > best.rss:
+                best = info
+        if best is None:
+            return {"rss": None, "anon": None}
+        return {"rss": round(best.rss / 2**20, 1), "anon": round((best.rss - best.shared) / 2**20, 1)}
 
     def stop(self) -> None:
         """SIGTERM the master (it stops its worker), SIGKILL the group if it lingers."""

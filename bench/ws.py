@@ -142,17 +142,17 @@ async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: 
     await asyncio.sleep(SETTLE_S)  # let the hello frames drain
     arrivals.recording = True
     await asyncio.sleep(measure_s)
-    rss = server.worker_rss_mb()
+    memory = server.worker_memory_mb()
     arrivals.recording = False
     stop.set()
     await driver
     await asyncio.wait([asyncio.create_task(ws.close()) for ws in sockets] or [asyncio.sleep(0)], timeout=10)
     for task in readers:
         task.cancel()
-    return summarize(arrivals, clients, len(sockets), connect_s, rss)
+    return summarize(arrivals, clients, len(sockets), connect_s, memory)
 
 
-def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, rss: float | None) -> dict:
+def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, memory: dict) -> dict:
     """Delay and spread percentiles over complete ticks (the last one may still be in flight when recording stops)."""
     ticks = sorted(arrivals.ticks.items(), key=lambda kv: parse_time(kv[0]))
     complete = ticks[:-1] if len(ticks) > 1 else ticks
@@ -177,7 +177,8 @@ def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, rs
         "ws_tick_max_ms": ms(max(delays)) if delays else None,
         "ws_tick_spread_p99_ms": ms(percentile(spreads, 99)),
         "ws_feed_event_p95_ms": ms(percentile(arrivals.feed_delays, 95)),
-        "ws_web_rss_mb": rss,
+        "ws_web_rss_mb": memory["rss"],
+        "ws_web_rss_anon_mb": memory["anon"],
     }
 
 
