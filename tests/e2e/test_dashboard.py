@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from django.db import connection
 
 from stats.models import RecentEvent
 from tests.e2e.conftest import DEMO_GID, PRIVATE_GID, artifact, publish_screenshot
@@ -47,13 +48,16 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
     stop = threading.Event()
 
     def traffic():
-        while not stop.is_set():
-            now = datetime.now(timezone.utc)
-            RecentEvent.objects.bulk_create(
-                [RecentEvent(guild_id=DEMO_GID, kind="message", channel_id=52, user_id=603, at=now) for _ in range(5)]
-                + [RecentEvent(guild_id=DEMO_GID, kind="member_join", channel_id=None, user_id=604, at=now)]
-            )
-            time.sleep(0.5)
+        try:
+            while not stop.is_set():
+                now = datetime.now(timezone.utc)
+                RecentEvent.objects.bulk_create(
+                    [RecentEvent(guild_id=DEMO_GID, kind="message", channel_id=52, user_id=603, at=now) for _ in range(5)]
+                    + [RecentEvent(guild_id=DEMO_GID, kind="member_join", channel_id=None, user_id=604, at=now)]
+                )
+                time.sleep(0.5)
+        finally:
+            connection.close()  # this thread's own connection; the test database is dropped at the end
 
     writer = threading.Thread(target=traffic)
     writer.start()

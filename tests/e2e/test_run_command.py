@@ -1,0 +1,77 @@
+"""`manage.py run` (what `make run` calls): first-run admin, hashed static files, demo traffic, clean stop."""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from stats.management.commands.run import ensure_admin
+from tests.e2e.conftest import free_port, stop
+
+
+def test_admin_is_created_once_with_a_generated_password(settings, tmp_path, db):
+    settings.VAR_DIR = tmp_path
+    first = ensure_admin()
+    assert first and len(first) >= 12
+    assert get_user_model().objects.get(username="admin").check_password(first)
+    assert ensure_admin() is None  # later runs neither re-create nor print
+    (tmp_path / "admin-created").unlink()
+    get_user_model().objects.filter(username="admin").delete()
+    assert ensure_admin() != first  # never a fixed default
+
+
+def read_until(proc: subprocess.Popen, pattern: str, timeout: float, seen: list[str]) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise AssertionError(f"run exited {proc.returncode}: {''.join(seen[-20:])}")
+            continue
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+    raise AssertionError(f"no {pattern!r} within {timeout} s: {''.join(seen[-20:])}")
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+@pytest.mark.slow
+def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(subprocess_env, manage_py, tmp_path, settings):
+    settings.PASSWORD_HASHERS = [*settings.PASSWORD_HASHERS, "django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # run used dev settings
+    port = free_port()
+    env = {**subprocess_env, "DJANGO_SETTINGS_MODULE": "mocha_site.settings.dev", "MOCHA_VAR_DIR": str(tmp_path)}
+    proc = subprocess.Popen(manage_py + ["run", "--port", str(port), "--workers", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    try:
+        read_until(proc, rf"running on http://127\.0\.0\.1:{port}/", 90, seen)
+        password = read_until(proc, r"user admin, password (\S+)", 5, seen).group(1)
+        assert get_user_model().objects.get(username="admin").check_password(password)
+        status, home = get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and ">demo<" in home
+        css = re.search(r'href="(/static/css/mocha\.[0-9a-f]{12}\.css)"', home)
+        assert css, "static files are not the hashed, collected ones"
+        assert get(f"http://127.0.0.1:{port}{css.group(1)}")[0] == 200
+        deadline = time.monotonic() + 45
+        guilds = []
+        while not guilds and time.monotonic() < deadline:
+            guilds = json.loads(get(f"http://127.0.0.1:{port}/api/guilds")[1])["guilds"]
+            time.sleep(0.5)
+        assert guilds, "the demo guild never appeared"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        rest = proc.stdout.read()
+        assert "Stopped." in rest
+    finally:
+        stop(proc)
