@@ -33,10 +33,12 @@ def whole_number(value):
     return value
 
 
-Snowflake = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=2**63 - 1)]
-Days = Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=3650)]
-Limit = Annotated[int, BeforeValidator(whole_number), Field(ge=1, le=100)]
-Offset = Annotated[int, BeforeValidator(whole_number), Field(ge=0, le=10**9)]
+# Field before BeforeValidator: the bounds then reach the OpenAPI document as minimum/maximum
+# (the other order publishes non-standard "ge"/"le" keys); the validator still runs first.
+Snowflake = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(whole_number)]
+Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
+Limit = Annotated[int, Field(ge=1, le=100), BeforeValidator(whole_number)]
+Offset = Annotated[int, Field(ge=0, le=10**9), BeforeValidator(whole_number)]
 Format = Literal["json", "csv"]
 
 api = NinjaAPI(title="Mocha API", version="1", urls_namespace="api")

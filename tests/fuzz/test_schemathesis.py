@@ -1,0 +1,94 @@
+"""Schemathesis against /api/openapi.json, in-process over WSGI: no input reaches a 500, and every
+response (200, 400, 404) matches the schema the API publishes.
+
+Generated snowflakes almost never name a real guild, so the path parameters are also drawn
+from the fixture's ids: the public guild with data (200s), the private one and an unknown
+one (404s), a known member and an unknown one.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+from stats import rollups
+from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, hour_of
+
+PUBLIC, PRIVATE, UNKNOWN = 4242, 4343, 4444
+ALICE, BOB, STRANGER = 71, 72, 79
+CHECKS = [not_a_server_error, response_schema_conformance]
+
+
+def load_schema():
+    """The published schema, loaded from the Django app itself (no server; the view reads no table)."""
+    from django.core.wsgi import get_wsgi_application
+
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application())
+
+
+@pytest.fixture
+def keep_test_connection():
+    """As django.test.Client does: a request's start and end must not close this test's connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def guilds_with_data(db, keep_test_connection) -> None:
+    """A public guild with a few days of messages, voice and joins; a private guild too."""
+    public = Guild.objects.create(id=PUBLIC, name="Fuzz", visibility="public", timezone="Europe/Paris", member_count=3)
+    private = Guild.objects.create(id=PRIVATE, name="Hidden", visibility="private")
+    Channel.objects.bulk_create(
+        [Channel(id=11, guild=public, name="general"), Channel(id=21, guild=public, name="Lounge", type=2),
+         Channel(id=31, guild=private, name="secret")]
+    )
+    Member.objects.bulk_create(
+        [Member(guild=public, user_id=ALICE, username="alice", nick="Alice"), Member(guild=public, user_id=BOB, username="bob"),
+         Member(guild=private, user_id=ALICE, username="alice")]
+    )
+    now = hour_of(datetime.now(timezone.utc))
+    HourlyStat.objects.bulk_create(
+        [HourlyStat(guild_id=PUBLIC, hour=now - back, channel_id=11, user_id=ALICE, messages=back + 1) for back in range(0, 24 * 40, 7)]
+        + [HourlyStat(guild_id=PUBLIC, hour=now - 3, channel_id=21, user_id=BOB, voice_seconds=1234),
+           HourlyStat(guild_id=PUBLIC, hour=now - 30, channel_id=11, user_id=BOB, messages=4),
+           HourlyStat(guild_id=PRIVATE, hour=now - 1, channel_id=31, user_id=ALICE, messages=9)]
+    )
+    MemberEvent.objects.create(guild_id=PUBLIC, user_id=BOB, kind=1, at=datetime.now(timezone.utc))
+    rollups.rebuild(PUBLIC)
+    rollups.rebuild(PRIVATE)
+
+
+schema = load_schema()
+GUILD_IDS = st.sampled_from([None, str(PUBLIC), str(PUBLIC), str(PUBLIC), str(PRIVATE), str(UNKNOWN)])
+USER_IDS = st.sampled_from([None, str(ALICE), str(BOB), str(STRANGER)])
+
+
+@schema.parametrize()
+@schema.given(gid=GUILD_IDS, uid=USER_IDS)
+@settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_api_conforms_to_its_schema_and_never_fails(case, gid, uid, guilds_with_data):
+    if gid is not None and "gid" in (case.path_parameters or {}):
+        case.path_parameters["gid"] = gid
+    if uid is not None and "uid" in (case.path_parameters or {}):
+        case.path_parameters["uid"] = uid
+    response = case.call()
+    case.validate_response(response, checks=CHECKS)
+    assert response.status_code in (200, 400, 404), (response.status_code, response.text[:200])
+    if response.headers.get("Content-Type", [""])[0].startswith("application/json") and response.status_code != 200:
+        assert set(response.json()) == {"error"}
