@@ -18,16 +18,19 @@ import time
 from collections import defaultdict
 from datetime import datetime, timezone
 
+import psutil
+
 from bench.api import bench_guild
 from bench.report import ms, percentile
 from bench.webserver import WebServer
 from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
 
 CLIENTS_QUICK, CLIENTS_FULL = 150, 1000
-MEASURE_S_QUICK, MEASURE_S_FULL = 4.0, 15.0
+MEASURE_S_QUICK, MEASURE_S_FULL = 3.5, 15.0
 CONNECT_CONCURRENCY = 50
 EVENTS_PER_FLUSH = 20  # ~20 messages/s in the feed: a busy guild as the live dashboard sees it
 SETTLE_S = 1.5
+GRACE_S_QUICK, GRACE_S_FULL = 1.0, 3.0
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -71,6 +74,7 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.recording = False
+        self.closing = False  # after the window: only arrivals of ticks already seen still count
         self.ticks: dict[str, list[float]] = defaultdict(list)
         self.receivers: set[int] = set()
         self.feed_delays: list[float] = []
@@ -79,7 +83,7 @@ class Arrivals:
         if not self.recording:
             return
         message = json.loads(text)
-        if message.get("type") != "tick":
+        if message.get("type") != "tick" or (self.closing and message["t"] not in self.ticks):
             return
         self.ticks[message["t"]].append(arrived)
         self.receivers.add(client)
@@ -129,7 +133,7 @@ async def drive(traffic: Traffic, stop: asyncio.Event) -> None:
             pass
 
 
-async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: float) -> dict:
+async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: float, grace_s: float) -> dict:
     guild_id = traffic.guild_id
     arrivals = Arrivals()
     stop = asyncio.Event()
@@ -140,22 +144,26 @@ async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: 
     connect_s = time.monotonic() - started
     readers = [asyncio.create_task(reader(ws, i, arrivals)) for i, ws in enumerate(sockets)]
     await asyncio.sleep(SETTLE_S)  # let the hello frames drain
+    worker, me = psutil.Process(server.worker_pids()[0]), psutil.Process()
+    worker.cpu_percent(), me.cpu_percent()
     arrivals.recording = True
     await asyncio.sleep(measure_s)
+    cpu = {"ws_worker_cpu_pct": worker.cpu_percent(), "ws_clients_cpu_pct": me.cpu_percent()}
     memory = server.worker_memory_mb()
+    arrivals.closing = True  # ticks sent in the window may still be on their way: wait for them
+    await asyncio.sleep(grace_s)
     arrivals.recording = False
     stop.set()
     await driver
     await asyncio.wait([asyncio.create_task(ws.close()) for ws in sockets] or [asyncio.sleep(0)], timeout=10)
     for task in readers:
         task.cancel()
-    return summarize(arrivals, clients, len(sockets), connect_s, memory)
+    return {**summarize(arrivals, clients, len(sockets), connect_s, memory), **cpu}
 
 
 def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, memory: dict) -> dict:
-    """Delay and spread percentiles over complete ticks (the last one may still be in flight when recording stops)."""
-    ticks = sorted(arrivals.ticks.items(), key=lambda kv: parse_time(kv[0]))
-    complete = ticks[:-1] if len(ticks) > 1 else ticks
+    """Delay and spread percentiles over the window's ticks; a tick a receiving client never got counts as missing."""
+    complete = sorted(arrivals.ticks.items(), key=lambda kv: parse_time(kv[0]))
     delays, spreads = [], []
     missing = 0
     for t, arrived in complete:
@@ -194,4 +202,5 @@ def run(quick: bool) -> dict:
     except ImportError:
         runner = asyncio.run
     with WebServer() as server:
-        return runner(session(server, Traffic(guild.pk), clients, MEASURE_S_QUICK if quick else MEASURE_S_FULL))
+        timing = (MEASURE_S_QUICK, GRACE_S_QUICK) if quick else (MEASURE_S_FULL, GRACE_S_FULL)
+        return runner(session(server, Traffic(guild.pk), clients, *timing))
