@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from collector.events import ChannelInfo, UserInfo, channel_info, hour_from_timestamp, parse_time, user_info
 
 FEED_PER_GUILD = 50  # live-feed items kept per guild per flush; counts stay exact regardless
-SEEN_IDS = 65_536  # message ids remembered in-process, against replays within a run
+SEEN_IDS = 50_000  # message ids remembered in-process (per generation), against replays within a run
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class Aggregator:
         self.voice: dict[tuple[int, int], VoiceSession] = {}
         self.cursors: dict[int, int] = dict(cursors or {})  # persisted by earlier runs
         self._seen: set[int] = set()
-        self._seen_order: deque[int] = deque()
+        self._seen_before: set[int] = set()
 
     # --- configuration --------------------------------------------------
     def set_config(self, configs: dict[int, GuildConfig], now: float) -> None:
@@ -153,11 +153,15 @@ class Aggregator:
         """Count one normalised message (channel = parent of a thread; source = where it was posted).
 
         Returns False for a message counted before: a replay in this run (by id), or an earlier
-        run's message (at or below the stored cursor of its source channel).
+        run's message (at or below the stored cursor of its source channel). This is the hot
+        path of the collector, hence the inlined dictionary work.
         """
-        if mid <= self.cursors.get(source, 0) or mid in self._seen:
+        if mid <= self.cursors.get(source, 0) or mid in self._seen or mid in self._seen_before:
             return False
-        self._remember(mid)
+        seen = self._seen
+        seen.add(mid)
+        if len(seen) >= SEEN_IDS:  # two generations: remembers the last SEEN_IDS..2*SEEN_IDS ids
+            self._seen_before, self._seen = seen, set()
         batch = self.batch
         key = (gid, hour, cid, uid)
         counter = batch.counters.get(key)
@@ -168,15 +172,16 @@ class Aggregator:
         cursor = batch.cursors.get(source)
         if cursor is None or mid > cursor[1]:
             batch.cursors[source] = (gid, mid)
-        self._feed(gid, "message", cid, uid, ts, 0)
+        feed = batch.feed.get(gid)
+        if feed is None:
+            feed = batch.feed[gid] = deque(maxlen=FEED_PER_GUILD)
+        feed.append(("message", cid, uid, ts))
+        counts = batch.guild_counts.get(gid)
+        if counts is None:
+            counts = batch.guild_counts[gid] = [0, 0, 0]
+        counts[0] += 1
         batch.events += 1
         return True
-
-    def _remember(self, mid: int) -> None:
-        self._seen.add(mid)
-        self._seen_order.append(mid)
-        if len(self._seen_order) > SEEN_IDS:
-            self._seen.discard(self._seen_order.popleft())
 
     def _note_user(self, gid: int, user: dict, member: dict | None, joined_at: datetime | None = None) -> None:
         info = user_info(user, member)

@@ -1,0 +1,213 @@
+"""Ingestion benchmarks, each beside its baseline in the same run.
+
+- pipeline: normalised events → Aggregator.count_message → Writer flushes → committed rows
+  (`ingest_pipeline_eps`), against one ORM create() per event (`naive_orm_eps`, the seed's
+  pattern) and a raw sqlite3 executemany of one row per event (`sqlite_floor_eps`).
+- gateway: the simulator (its own process) → unmodified discord.py → the collector → rows
+  counted in the database (`ingest_gateway_eps`), against a bare discord.py Client that only
+  counts on_message, fed the same burst by a fresh simulator (`stock_client_eps`).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+from django.conf import settings
+from django.db import connection
+from django.db.models import Sum
+
+from collector.aggregate import Aggregator
+from collector.writer import Writer
+from stats.models import Guild, HourlyStat, RecentEvent
+
+GUILD_ID = 910000000000000001
+
+
+def _events(n: int, seed: int = 3) -> list[tuple]:
+    """n normalised messages: (guild, channel, user, hour, message id, source channel, timestamp)."""
+    rng = random.Random(seed)
+    users = rng.choices(range(5000), weights=[1 / (u + 1) ** 1.1 for u in range(5000)], k=n)
+    channels = rng.choices(range(20), weights=[1 / (c + 1) for c in range(20)], k=n)
+    now = datetime.now(timezone.utc)
+    base_hour = int(now.timestamp()) // 3600 - 4
+    mid = itertools.count(((int(now.timestamp() * 1000) - 1420070400000) << 22) - (n << 1))
+    out = []
+    for i, (u, c) in enumerate(zip(users, channels)):
+        hour = base_hour + i * 4 // n  # at these rates a whole flush falls in one hour; the stream spans four
+        cid = GUILD_ID + 100 + c
+        out.append((GUILD_ID, cid, GUILD_ID + 10_000 + u, hour, next(mid), cid, "2026-01-01T00:00:00+00:00"))
+    return out
+
+
+def pipeline(quick: bool = False) -> dict:
+    n = 300_000 if quick else 2_000_000
+    events = _events(n)
+    Guild.objects.get_or_create(id=GUILD_ID, defaults={"name": "Pipeline bench"})
+    agg, writer = Aggregator(), Writer()
+    writer.load_configs()
+    started = time.perf_counter()
+    last_flush = started
+    count = agg.count_message
+    for i, e in enumerate(events):
+        count(*e)
+        if not i & 4095 and time.perf_counter() - last_flush >= settings.MOCHA_FLUSH_MS / 1000:
+            writer.write(agg.take_batch(time.time()), {})
+            last_flush = time.perf_counter()
+    writer.write(agg.take_batch(time.time()), {})
+    pipeline_s = time.perf_counter() - started
+    committed = HourlyStat.objects.filter(guild_id=GUILD_ID).aggregate(m=Sum("messages"))["m"]
+    assert committed == n, (committed, n)
+
+    naive_n = 3_000 if quick else 20_000
+    started = time.perf_counter()
+    for gid, cid, uid, hour, mid, source, ts in events[:naive_n]:
+        RecentEvent.objects.create(guild_id=gid, kind="message", channel_id=cid, user_id=uid,
+                                   at=datetime.fromtimestamp(hour * 3600, tz=timezone.utc))
+    naive_s = time.perf_counter() - started
+
+    floor_n = min(n, 1_000_000)
+    floor_s = _sqlite_floor(events[:floor_n])
+    eps = n / pipeline_s
+    naive_eps = naive_n / naive_s
+    return {
+        "ingest_pipeline_eps": round(eps),
+        "naive_orm_eps": round(naive_eps),
+        "sqlite_floor_eps": round(floor_n / floor_s),
+        "pipeline_vs_naive": round(eps / naive_eps, 1),
+        "pipeline_events": n,
+        "pipeline_rows": HourlyStat.objects.filter(guild_id=GUILD_ID).count(),
+    }
+
+
+def _sqlite_floor(events: list[tuple]) -> float:
+    """Raw executemany of one row per event into a table with the same pragmas: the storage floor."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "floor.sqlite3", isolation_level=None)
+        for name, value in settings.SQLITE_PRAGMAS.items():
+            db.execute(f"PRAGMA {name}={value}")
+        db.execute("CREATE TABLE event (guild_id INTEGER, channel_id INTEGER, user_id INTEGER, hour INTEGER)")
+        rows = [(g, c, u, h) for g, c, u, h, *_ in events]
+        started = time.perf_counter()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO event VALUES (?, ?, ?, ?)", rows)
+        db.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        db.close()
+    return elapsed
+
+
+# --- gateway ---------------------------------------------------------------------
+
+
+def _simulator(burst: int) -> tuple[subprocess.Popen, int]:
+    from tests.collector.processes import free_port, sim_status, wait_for  # noqa: PLC0415 (shared helper)
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "simulate", "--port", str(port), "--burst",
+         str(burst), "--members", "2000", "--channels", "20", "--seed", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+    )
+
+    def up() -> bool:
+        try:
+            sim_status(port)
+            return True
+        except OSError:
+            return False
+
+    wait_for(up, 30, "the simulator")
+    return proc, port
+
+
+async def _collector_rate(api_base: str, burst: int) -> tuple[float, float]:
+    """Seconds from the first message received to the last one committed, and RSS afterwards."""
+    from collector.service import Collector
+
+    collector = Collector("bench-token")
+    run = asyncio.create_task(collector.run())
+    while collector.received == 0:
+        await asyncio.sleep(0.005)
+    first = time.perf_counter()
+    while True:
+        committed = await asyncio.to_thread(_committed_messages)
+        if committed >= burst:
+            break
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - first
+    rss = psutil.Process().memory_info().rss
+    collector.stop()
+    await run
+    return elapsed, rss
+
+
+def _committed_messages() -> int:
+    try:
+        return HourlyStat.objects.aggregate(m=Sum("messages"))["m"] or 0
+    finally:
+        connection.close()
+
+
+async def _stock_rate(burst: int) -> float:
+    """A bare discord.py Client that only counts on_message: the ceiling of what discord.py delivers."""
+    import discord
+
+    intents = discord.Intents.none()
+    intents.guilds = intents.guild_messages = intents.voice_states = intents.members = True
+    client = discord.Client(intents=intents, max_messages=None, chunk_guilds_at_startup=False)
+    seen = {"n": 0, "first": 0.0, "last": 0.0}
+    done = asyncio.Event()
+
+    @client.event
+    async def on_message(message) -> None:
+        seen["n"] += 1
+        if seen["n"] == 1:
+            seen["first"] = time.perf_counter()
+        if seen["n"] >= burst:
+            seen["last"] = time.perf_counter()
+            done.set()
+
+    task = asyncio.create_task(client.start("bench-token"))
+    await asyncio.wait_for(done.wait(), timeout=300)
+    await client.close()
+    task.cancel()
+    return seen["last"] - seen["first"]
+
+
+def gateway(quick: bool = False) -> dict:
+    from collector.endpoints import configure_discord
+
+    burst = 200_000 if quick else 1_000_000
+    sim, port = _simulator(burst)
+    try:
+        configure_discord(f"http://127.0.0.1:{port}/api/v10")
+        collector_s, rss = asyncio.run(_collector_rate(configure_discord, burst))
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    sim, port = _simulator(burst)
+    try:
+        configure_discord(f"http://127.0.0.1:{port}/api/v10")
+        stock_s = asyncio.run(_stock_rate(burst))
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    eps, stock = burst / collector_s, burst / stock_s
+    return {
+        "ingest_gateway_eps": round(eps),
+        "stock_client_eps": round(stock),
+        "gateway_vs_stock": round(eps / stock, 3),
+        "gateway_events": burst,
+        "collector_rss_mb": round(rss / 2**20, 1),
+        "flush_ms": settings.MOCHA_FLUSH_MS,
+    }
