@@ -74,7 +74,7 @@
       node.append(M.el("span", { class: "day" }, WEEKDAYS[d]));
       row.forEach((v, h) => {
         const title = `${WEEKDAYS[d]} ${String(h).padStart(2, "0")}:00 — ${M.compact(v)} message${v === 1 ? "" : "s"}`;
-        node.append(M.el("span", { class: v ? "cell" : "cell zero", title, style: `opacity:${(0.15 + 0.85 * (v / max)).toFixed(2)}` }));
+        node.append(M.el("span", { class: v ? "cell" : "cell zero", title, style: `opacity:${(0.12 + 0.88 * Math.sqrt(v / max)).toFixed(2)}` }));  // sqrt: one busy hour must not wash out the rest
       });
     });
   }

@@ -32,6 +32,18 @@
     return rh ? `${d} d ${rh} h` : `${d} d`;
   }
 
+  // Voice axis ticks land on whole minutes, hours and days, never on 0.25 min.
+  const MINUTE_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 7200, 14400, 43200, 144000];
+
+  // Short durations for chart axes: "40 min", "1.5 h", "12 h", "3 d".
+  function axisDuration(minutes) {
+    if (minutes == null) return "";
+    if (minutes < 60) return `${Math.round(minutes)} min`;
+    const h = minutes / 60;
+    if (h < 48) return `${h < 10 ? h.toFixed(1).replace(/\.0$/, "") : Math.round(h)} h`;
+    return `${compact(Math.round(h / 24))} d`;
+  }
+
   function ago(iso, now) {
     const t = Date.parse(iso);
     if (isNaN(t)) return "";
@@ -203,7 +215,7 @@
       axes: [
         { ...axis },
         { ...axis, scale: "m", size: 50, values: (u, vals) => vals.map(compact) },
-        { ...axis, scale: "v", side: 1, size: 60, grid: { show: false }, values: (u, vals) => vals.map((v) => duration(v)) },
+        { ...axis, scale: "v", side: 1, size: 64, grid: { show: false }, incrs: MINUTE_STEPS, values: (u, vals) => vals.map(axisDuration) },
       ],
       series: [
         { value: (u, v) => v == null ? "—" : new Date(v * 1000).toLocaleString(undefined, interval === "hour" ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", year: "numeric" }) },

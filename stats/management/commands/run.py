@@ -34,7 +34,9 @@ def free_port() -> int:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Whether gunicorn could bind there (SO_REUSEADDR like gunicorn, so TIME_WAIT leftovers don't count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
