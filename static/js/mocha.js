@@ -220,7 +220,8 @@
       series: [
         { value: (u, v) => v == null ? "—" : new Date(v * 1000).toLocaleString(undefined, interval === "hour" ? { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", year: "numeric" }) },
         { label: "Messages", scale: "m", stroke: cssVar("--accent"), fill: cssVar("--accent-soft"), width: 1, paths: bars, value: (u, v) => compact(v) },
-        { label: "Voice", scale: "v", stroke: cssVar("--accent-2"), width: 2, value: (u, v) => duration(v) },
+        // A member who never joined voice gets no flat voice line (the legend still toggles it).
+        { label: "Voice", scale: "v", stroke: cssVar("--accent-2"), width: 2, show: data[2].some((v) => v > 0), value: (u, v) => duration(v) },
         { label: "Active members", scale: "m", stroke: cssVar("--accent-3"), width: 1.5, dash: [4, 4], show: false, value: (u, v) => compact(v) },
       ],
     };
