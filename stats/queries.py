@@ -1,18 +1,34 @@
 """The stats query layer: the only home of stats SQL. Plain functions in, plain dicts out.
 
-The window of `days` is the last `days * 24` whole UTC hours up to and including
-the current one: hours `h` with `last - days*24 + 1 <= h <= last`, `last =
-hour_of(now)`. Documents give it as `start` (inclusive) and `end` (exclusive),
-ISO-8601 UTC. Local days and the heatmap use the guild's timezone; an hour
-belongs to the local day (and weekday, hour) of its first instant, so zones
-with half-hour offsets attribute each UTC hour whole.
+Windows are local calendar days, as users read "the last 30 days" (like Statbot):
+`days=N` is the N local days of the guild's timezone ending with today, local
+days `today-N+1 … today`. In UTC hours that is from the first hour whose start
+falls on the first day (`stats.rollups.local_day`, the one mapping every
+rollup uses) through the current hour. Documents give it as `start` (that
+hour's start, inclusive) and `end` (the end of the current hour, exclusive),
+ISO-8601 UTC. The previous period is the N local days before. An hour belongs
+to the local day (and weekday, hour) of its first instant, so zones with
+half-hour offsets attribute each UTC hour whole; day bars are whole days, the
+last one still filling.
 
 Excluded channels are hidden everywhere: their rollups count in no total, list,
 rank or chart, also for the time before they were excluded.
 
-Aggregates are computed in SQL (GROUP BY over the rollup table); the local-day
-bucket is a SQL expression built from the window's UTC-offset segments, so DST
-changes split days correctly and distinct-member counts per day stay exact.
+Sources, cheapest first: DailyMemberStat (member × local day; excluded
+channels already left out) for leaderboards, ranks, active-member counts and
+daily series; HourlyChannelStat (channel × hour) for message and voice totals,
+hourly series, channel totals and the heatmap; HourlyStat (channel × user ×
+hour) only where neither suffices: a member's channel breakdown (its user
+index), distinct members per hour for hourly series and per channel for the
+channel list. Those two scan every row of the window and are the slow ones on
+long windows (~0.1 s a week, ~0.4 s a month on the benchmark guild). All rollups
+come from the same HourlyStat rows with the same day mapping, so totals,
+series and leaderboards add up to the same numbers.
+
+Rollup rows are never empty: the collector writes no zero counter and
+rebuild_voice deletes rows it empties. So a row means activity, and counting
+rows or distinct users where the counts are not in the index (per-day active
+members, HourlyStat scans) needs no look at them and stays index-only.
 Snowflakes leave this module as strings.
 """
 from __future__ import annotations
@@ -26,12 +42,18 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone as dj_timezone
 
-from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, hour_of, hour_start
+from stats.models import (
+    Channel, DailyMemberStat, Guild, HourlyChannelStat, HourlyStat, Member, MemberEvent, hour_of, hour_start,
+)
+from stats.rollups import local_day
 
 METRICS = ("messages", "voice")
 INTERVALS = ("day", "hour")
 EPOCH = date(1970, 1, 1)
 TABLE = HourlyStat._meta.db_table
+CHANNEL_HOURS = HourlyChannelStat._meta.db_table
+MEMBER_DAYS = DailyMemberStat._meta.db_table
+IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
 
 def iso(dt: datetime) -> str:
@@ -39,23 +61,47 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def utc_offset(tz: zoneinfo.ZoneInfo, hour: int) -> int:
+    """The zone's UTC offset in seconds at the start of a UTC hour."""
+    return int(hour_start(hour).astimezone(tz).utcoffset().total_seconds())
+
+
+def first_hour_of_day(tz_name: str, day: int) -> int:
+    """The first UTC hour that local_day puts on `day` or later (a skipped day yields the next one's)."""
+    midnight = day * 24
+    hour = midnight - utc_offset(zoneinfo.ZoneInfo(tz_name), midnight) // 3600
+    # The estimate uses the offset at UTC midnight; DST or half-hour offsets move it by an hour or two.
+    while local_day(tz_name, hour - 1) >= day:
+        hour -= 1
+    while local_day(tz_name, hour) < day:
+        hour += 1
+    return hour
+
+
 @dataclass(frozen=True)
 class Window:
-    """Hours first..last inclusive: `days * 24` hours ending with the hour of `now`."""
+    """Local days first_day..last_day of a timezone, as the UTC hours first..last (inclusive)."""
 
     days: int
+    tz_name: str
+    first_day: int
+    last_day: int
     first: int
     last: int
 
     @classmethod
-    def ending(cls, days: int, now: datetime | None = None) -> "Window":
-        """The window of `days` ending with the current hour."""
+    def ending(cls, days: int, tz_name: str = "UTC", now: datetime | None = None) -> "Window":
+        """The `days` local days ending with today, through the current hour."""
         last = hour_of(now or dj_timezone.now())
-        return cls(days, last - days * 24 + 1, last)
+        last_day = local_day(tz_name, last)
+        first_day = last_day - days + 1
+        return cls(days, tz_name, first_day, last_day, first_hour_of_day(tz_name, first_day), last)
 
     def previous(self) -> "Window":
-        """The window of the same length just before this one."""
-        return Window(self.days, self.first - self.days * 24, self.first - 1)
+        """The same number of local days just before this window."""
+        first_day = self.first_day - self.days
+        return Window(self.days, self.tz_name, first_day, self.first_day - 1,
+                      first_hour_of_day(self.tz_name, first_day), self.first - 1)
 
     @property
     def start(self) -> datetime:
@@ -64,6 +110,11 @@ class Window:
     @property
     def end(self) -> datetime:
         return hour_start(self.last + 1)
+
+
+def window(guild: Guild, days: int, now: datetime | None = None) -> Window:
+    """The guild's window of `days` local days ending today."""
+    return Window.ending(days, guild.timezone, now)
 
 
 # --- SQL fragments ------------------------------------------------------------
@@ -77,10 +128,10 @@ def excluded_channel_ids(guild: Guild) -> list[int]:
     return cached
 
 
-def scope_sql(guild: Guild, win: Window, user_id: int | None = None) -> tuple[str, list]:
-    """WHERE clause for the guild's visible rollups in the window (optionally one user)."""
+def scope_sql(guild: Guild, first: int, last: int, user_id: int | None = None) -> tuple[str, list]:
+    """WHERE clause for the guild's visible hourly rows (HourlyStat or HourlyChannelStat) in hours first..last."""
     sql = "guild_id = %s AND hour >= %s AND hour <= %s"
-    params: list = [guild.id, win.first, win.last]
+    params: list = [guild.id, first, last]
     if user_id is not None:
         sql += " AND user_id = %s"
         params.append(user_id)
@@ -91,9 +142,14 @@ def scope_sql(guild: Guild, win: Window, user_id: int | None = None) -> tuple[st
     return sql, params
 
 
-def utc_offset(tz: zoneinfo.ZoneInfo, hour: int) -> int:
-    """The zone's UTC offset in seconds at the start of a UTC hour."""
-    return int(hour_start(hour).astimezone(tz).utcoffset().total_seconds())
+def days_sql(guild: Guild, first_day: int, last_day: int, user_id: int | None = None) -> tuple[str, list]:
+    """WHERE clause for DailyMemberStat rows of local days first_day..last_day (exclusions are built in)."""
+    sql = "guild_id = %s AND day >= %s AND day <= %s"
+    params: list = [guild.id, first_day, last_day]
+    if user_id is not None:
+        sql += " AND user_id = %s"
+        params.append(user_id)
+    return sql, params
 
 
 def offset_segments(tz: zoneinfo.ZoneInfo, first: int, last: int) -> list[tuple[int, int]]:
@@ -136,9 +192,6 @@ def fetch(sql: str, params: Iterable) -> list[tuple]:
         return cur.fetchall()
 
 
-ACTIVE = "COUNT(DISTINCT CASE WHEN messages > 0 OR voice_seconds > 0 THEN user_id END)"
-
-
 # --- Guilds and totals ----------------------------------------------------------
 
 
@@ -161,37 +214,48 @@ def member_events(guild: Guild, windows: list[Window]) -> list[dict]:
     return [{"joins": row[f"j{i}"] or 0, "leaves": row[f"l{i}"] or 0} for i in range(len(windows))]
 
 
+def period_totals(guild: Guild, windows: list[Window]) -> list[tuple[int, int, int]]:
+    """(messages, voice seconds, active members) per window, for consecutive windows, in one query."""
+    first, last = windows[0], windows[-1]
+    hours, hour_params = scope_sql(guild, first.first, last.last)
+    days, day_params = days_sql(guild, first.first_day, last.last_day)
+    sums, flags, totals, sum_params, flag_params = [], [], [], [], []
+    for i, w in enumerate(windows):
+        sums += [f"SUM(CASE WHEN hour >= %s AND hour <= %s THEN {col} ELSE 0 END)" for col in ("messages", "voice_seconds")]
+        sum_params += [w.first, w.last, w.first, w.last]
+        flags.append(f"MAX(CASE WHEN day >= %s AND day <= %s THEN 1 ELSE 0 END) AS in{i}")
+        flag_params += [w.first_day, w.last_day]
+        totals.append(f"SUM(in{i})")
+    # Distinct members as one row per user (GROUP BY user_id): SQLite then streams the covering
+    # (guild, user, day, messages, voice) index instead of sorting for COUNT(DISTINCT).
+    row = fetch(
+        f"SELECT * FROM (SELECT {', '.join(sums)} FROM {CHANNEL_HOURS} WHERE {hours}) AS c,"
+        f" (SELECT {', '.join(totals)} FROM (SELECT user_id, {', '.join(flags)} FROM {MEMBER_DAYS}"
+        f" WHERE {days} AND {IS_ACTIVE} GROUP BY user_id) AS per_user) AS d",
+        sum_params + hour_params + flag_params + day_params,
+    )[0]
+    n = len(windows)
+    return [(row[2 * i] or 0, row[2 * i + 1] or 0, row[2 * n + i] or 0) for i in range(n)]
+
+
+def totals_doc(messages: int, voice_seconds: int, active: int, events: dict) -> dict:
+    return {"messages": messages, "voice_minutes": voice_seconds / 60, "active_members": active, **events}
+
+
 def guild_totals(guild: Guild, days: int, now: datetime | None = None) -> dict:
     """Messages, voice minutes, active members, joins and leaves in the window."""
-    win = Window.ending(days, now)
-    where, params = scope_sql(guild, win)
-    (messages, voice, active), = fetch(
-        f"SELECT SUM(messages), SUM(voice_seconds), {ACTIVE} FROM {TABLE} WHERE {where}", params
-    )
-    events = member_events(guild, [win])[0]
-    return {"messages": messages or 0, "voice_minutes": (voice or 0) / 60, "active_members": active or 0, **events}
+    win = window(guild, days, now)
+    (totals,) = period_totals(guild, [win])
+    return totals_doc(*totals, member_events(guild, [win])[0])
 
 
 def guild_totals_compared(guild: Guild, days: int, now: datetime | None = None) -> dict:
     """Headline cards: the window's totals beside the previous window's, with relative change."""
-    win = Window.ending(days, now)
+    win = window(guild, days, now)
     prev = win.previous()
-    both = Window(days * 2, prev.first, win.last)
-    where, params = scope_sql(guild, both)
-    cur, old = f"hour >= {int(win.first)}", f"hour < {int(win.first)}"
-    row = fetch(
-        f"SELECT SUM(CASE WHEN {cur} THEN messages ELSE 0 END), SUM(CASE WHEN {cur} THEN voice_seconds ELSE 0 END),"
-        f" COUNT(DISTINCT CASE WHEN {cur} AND (messages > 0 OR voice_seconds > 0) THEN user_id END),"
-        f" SUM(CASE WHEN {old} THEN messages ELSE 0 END), SUM(CASE WHEN {old} THEN voice_seconds ELSE 0 END),"
-        f" COUNT(DISTINCT CASE WHEN {old} AND (messages > 0 OR voice_seconds > 0) THEN user_id END)"
-        f" FROM {TABLE} WHERE {where}",
-        params,
-    )[0]
-    events = member_events(guild, [win, prev])
-    docs = []
-    for (messages, voice, active), ev in zip((row[0:3], row[3:6]), events):
-        docs.append({"messages": messages or 0, "voice_minutes": (voice or 0) / 60, "active_members": active or 0, **ev})
-    current, previous = docs
+    old, cur = period_totals(guild, [prev, win])
+    events_cur, events_old = member_events(guild, [win, prev])
+    current, previous = totals_doc(*cur, events_cur), totals_doc(*old, events_old)
     change = {
         k: (None if previous[k] == 0 else (current[k] - previous[k]) / previous[k]) for k in current
     }
@@ -203,25 +267,14 @@ def guild_totals_compared(guild: Guild, days: int, now: datetime | None = None) 
 
 def series(guild: Guild, win: Window, interval: str, user_id: int | None = None) -> list[dict]:
     """Messages, voice minutes, active members per hour or per local day, zero-filled."""
-    where, params = scope_sql(guild, win, user_id)
     if interval == "hour":
-        bucket, bucket_params = "hour", []
-    else:
-        local, bucket_params = local_seconds_sql(guild.tzinfo, win)
-        bucket = f"({local} / 86400)"
-    rows = fetch(
-        f"SELECT {bucket} AS b, SUM(messages), SUM(voice_seconds), {ACTIVE} FROM {TABLE} WHERE {where} GROUP BY b",
-        bucket_params + params,
-    )
-    found = {int(b): (m, v, a) for b, m, v, a in rows}
-    if interval == "hour":
-        keys = range(win.first, win.last + 1)
+        found = hourly_rows(guild, win, user_id)
+        keys: Iterable[int] = range(win.first, win.last + 1)
         start_of = hour_start
     else:
+        found = member_daily_rows(guild, win, user_id) if user_id is not None else daily_rows(guild, win)
+        keys = range(win.first_day, win.last_day + 1)
         tz = guild.tzinfo
-        first_day = (win.first * 3600 + utc_offset(tz, win.first)) // 86400
-        last_day = (win.last * 3600 + utc_offset(tz, win.last)) // 86400
-        keys = range(first_day, last_day + 1)
 
         def start_of(day: int) -> datetime:
             return datetime.combine(EPOCH + timedelta(days=day), time(0), tzinfo=tz)
@@ -233,9 +286,49 @@ def series(guild: Guild, win: Window, interval: str, user_id: int | None = None)
     return out
 
 
+def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
+    """local day → (messages, voice seconds, active members), one query."""
+    hours, hour_params = scope_sql(guild, win.first, win.last)
+    local, local_params = local_seconds_sql(guild.tzinfo, win)
+    days, day_params = days_sql(guild, win.first_day, win.last_day)
+    # Sums from the channel-hours bucketed by local day (the segments reproduce local_day); members
+    # from the member-days, one row each, counted within the (guild, day, user) key alone.
+    rows = fetch(
+        f"SELECT c.d, c.m, c.v, a.n FROM (SELECT {local} / 86400 AS d, SUM(messages) AS m, SUM(voice_seconds) AS v"
+        f" FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d) AS c LEFT JOIN (SELECT day, COUNT(*) AS n"
+        f" FROM {MEMBER_DAYS} WHERE {days} GROUP BY day) AS a ON a.day = c.d",
+        local_params + hour_params + day_params,
+    )
+    return {int(d): (m, v, n) for d, m, v, n in rows}
+
+
+def member_daily_rows(guild: Guild, win: Window, user_id: int) -> dict[int, tuple]:
+    """local day → (messages, voice seconds, 1 if active) of one member."""
+    where, params = days_sql(guild, win.first_day, win.last_day, user_id)
+    rows = fetch(f"SELECT day, messages, voice_seconds FROM {MEMBER_DAYS} WHERE {where}", params)
+    return {int(d): (m, v, 1 if m or v else 0) for d, m, v in rows}
+
+
+def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[int, tuple]:
+    """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members from HourlyStat."""
+    where, params = scope_sql(guild, win.first, win.last, user_id)
+    active = "COUNT(DISTINCT user_id)"  # rows are never empty: index-only on (guild, hour, channel, user)
+    if user_id is not None:
+        sql = f"SELECT hour, SUM(messages), SUM(voice_seconds), {active} FROM {TABLE} WHERE {where} GROUP BY hour"
+    else:
+        # Distinct members per hour need the per-user rows: the one scan of HourlyStat here.
+        sql = (
+            f"SELECT c.hour, c.m, c.v, a.n FROM (SELECT hour, SUM(messages) AS m, SUM(voice_seconds) AS v"
+            f" FROM {CHANNEL_HOURS} WHERE {where} GROUP BY hour) AS c LEFT JOIN (SELECT hour, {active} AS n"
+            f" FROM {TABLE} WHERE {where} GROUP BY hour) AS a ON a.hour = c.hour"
+        )
+        params = params + params
+    return {int(hr): (m, v, a) for hr, m, v, a in fetch(sql, params)}
+
+
 def guild_stats(guild: Guild, days: int, interval: str = "day", now: datetime | None = None) -> dict:
     """The /stats document: window, totals and a series by hour or local day."""
-    win = Window.ending(days, now)
+    win = window(guild, days, now)
     return {
         "guild_id": str(guild.id),
         "days": days,
@@ -273,10 +366,10 @@ def metric_value(metric: str, raw: int) -> int | float:
 def leaderboard(guild: Guild, metric: str, days: int, limit: int = 10, offset: int = 0, now: datetime | None = None) -> dict:
     """Top members by messages or voice; ties broken by user id ascending."""
     column = "voice_seconds" if metric == "voice" else "messages"
-    win = Window.ending(days, now)
-    where, params = scope_sql(guild, win)
+    win = window(guild, days, now)
+    where, params = days_sql(guild, win.first_day, win.last_day)
     rows = fetch(
-        f"SELECT user_id, SUM({column}) AS v FROM {TABLE} WHERE {where} GROUP BY user_id"
+        f"SELECT user_id, SUM({column}) AS v FROM {MEMBER_DAYS} WHERE {where} GROUP BY user_id"
         f" HAVING SUM({column}) > 0 ORDER BY v DESC, user_id ASC LIMIT %s OFFSET %s",
         params + [limit, offset],
     )
@@ -290,11 +383,11 @@ def leaderboard(guild: Guild, metric: str, days: int, limit: int = 10, offset: i
 
 def member_ranks(guild: Guild, win: Window, user_id: int, messages: int, voice_seconds: int) -> dict:
     """The member's leaderboard rank per metric (None when the value is zero)."""
-    where, params = scope_sql(guild, win)
+    where, params = days_sql(guild, win.first_day, win.last_day)
     ahead_m, ahead_v = fetch(
         "SELECT SUM(CASE WHEN m > %s OR (m = %s AND user_id < %s) THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN v > %s OR (v = %s AND user_id < %s) THEN 1 ELSE 0 END)"
-        f" FROM (SELECT user_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {TABLE} WHERE {where}"
+        f" FROM (SELECT user_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {MEMBER_DAYS} WHERE {where}"
         " GROUP BY user_id) AS per_user",
         [messages, messages, user_id, voice_seconds, voice_seconds, user_id] + params,
     )[0]
@@ -306,11 +399,11 @@ def member_ranks(guild: Guild, win: Window, user_id: int, messages: int, voice_s
 
 def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = None) -> dict | None:
     """One member's totals, ranks, per-channel breakdown and daily series; None if unknown."""
-    win = Window.ending(days, now)
+    win = window(guild, days, now)
     member = Member.objects.filter(guild_id=guild.id, user_id=user_id).first()
     if member is None and not HourlyStat.objects.filter(guild_id=guild.id, user_id=user_id).exists():
         return None
-    where, params = scope_sql(guild, win, user_id)
+    where, params = scope_sql(guild, win.first, win.last, user_id)
     rows = fetch(
         f"SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {TABLE} WHERE {where}"
         " GROUP BY channel_id ORDER BY m DESC, v DESC, channel_id ASC",
@@ -339,34 +432,46 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
 
 def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
     """Channels with activity in the window, busiest first (messages, then voice, then id)."""
-    win = Window.ending(days, now)
-    where, params = scope_sql(guild, win)
+    win = window(guild, days, now)
+    where, params = scope_sql(guild, win.first, win.last)
     rows = fetch(
-        f"SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v, {ACTIVE} FROM {TABLE} WHERE {where}"
+        f"SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {CHANNEL_HOURS} WHERE {where}"
         " GROUP BY channel_id HAVING SUM(messages) > 0 OR SUM(voice_seconds) > 0"
         " ORDER BY m DESC, v DESC, channel_id ASC",
         params,
     )
     names = channel_names(guild, [row[0] for row in rows]) if rows else {}
+    active = channel_members(guild, win) if rows else {}
     return {
         "guild_id": str(guild.id),
         "days": days,
         "channels": [
-            {"channel_id": str(cid), "name": names[cid], "messages": m, "voice_minutes": v / 60, "active_members": a}
-            for cid, m, v, a in rows
+            {"channel_id": str(cid), "name": names[cid], "messages": m, "voice_minutes": v / 60,
+             "active_members": active.get(cid, 0)}
+            for cid, m, v in rows
         ],
     }
 
 
+def channel_members(guild: Guild, win: Window) -> dict[int, int]:
+    """Distinct active members per channel: needs the per-user rows, so this scans HourlyStat's window."""
+    where, params = scope_sql(guild, win.first, win.last)
+    rows = fetch(
+        f"SELECT channel_id, COUNT(DISTINCT user_id) FROM {TABLE} WHERE {where} GROUP BY channel_id",
+        params,
+    )
+    return {cid: n for cid, n in rows}
+
+
 def heatmap(guild: Guild, days: int = 28, now: datetime | None = None) -> dict:
     """Messages by local weekday (Monday first) and local hour: 7 rows of 24 counts."""
-    win = Window.ending(days, now)
-    where, params = scope_sql(guild, win)
+    win = window(guild, days, now)
+    where, params = scope_sql(guild, win.first, win.last)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     # 1970-01-01 was a Thursday: +3 makes Monday 0. %% is a literal % in parametrised SQL.
     rows = fetch(
         f"SELECT (({local} / 86400) + 3) %% 7 AS wd, ({local} %% 86400) / 3600 AS hr, SUM(messages)"
-        f" FROM {TABLE} WHERE {where} GROUP BY wd, hr",
+        f" FROM {CHANNEL_HOURS} WHERE {where} GROUP BY wd, hr",
         local_params + local_params + params,
     )
     cells = [[0] * 24 for _ in range(7)]

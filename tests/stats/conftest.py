@@ -1,7 +1,12 @@
 """A hand-built guild around the 2025 DST change in Europe/Paris (2025-03-30 01:00 UTC).
 
-Now is 2025-03-31 12:30 UTC, so `days=2` covers hours 2025-03-29 13:00 … 2025-03-31 12:00 UTC.
-The expected numbers in the tests are worked out by hand from the rows below.
+Now is 2025-03-31 12:30 UTC = Monday 14:30 in Paris (CEST, +2). Windows are local calendar days,
+so `days=2` is Sunday 30 and Monday 31 March in Paris: from Sunday 00:00 local (CET, +1) =
+2025-03-29 23:00 UTC through the current hour 2025-03-31 12:00 UTC, 38 hours (Sunday has 23).
+The previous period is Friday 28 and Saturday 29 March local: 2025-03-27 23:00 … 2025-03-29 22:00 UTC.
+`days=1` is Monday alone: 2025-03-30 22:00 … 2025-03-31 12:00 UTC, 15 hours.
+The expected numbers in the tests are worked out by hand from the rows below; the fixture
+rebuilds the derived rollups from them as the collector would have written them.
 """
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, hour_of
 
 NOW = datetime(2025, 3, 31, 12, 30, tzinfo=timezone.utc)
@@ -49,10 +55,10 @@ def activity(db) -> Guild:
     )
     rows = [
         # (hour, channel, user, messages, voice_seconds)
-        ("2025-03-29T12:00", GENERAL, ALICE, 100, 0),  # one hour before the 2-day window: previous period
-        ("2025-03-29T13:00", VOICE, ALICE, 0, 600),  # first hour of the window; Sat 14:00 in Paris
-        ("2025-03-29T22:00", GENERAL, CAROL, 1, 0),  # Sat 23:00 local
-        ("2025-03-29T23:00", GENERAL, DAVE, 7, 0),  # Sun 00:00 local
+        ("2025-03-29T12:00", GENERAL, ALICE, 100, 0),  # Sat 13:00 local: previous period
+        ("2025-03-29T22:00", GENERAL, CAROL, 1, 0),  # Sat 23:00 local: the last hour before the 2-day window
+        ("2025-03-29T23:00", GENERAL, DAVE, 7, 0),  # Sun 00:00 local: the window's first hour
+        ("2025-03-29T23:00", VOICE, ALICE, 0, 600),  # the same hour, in voice
         ("2025-03-30T00:00", RANDOM, ALICE, 2, 0),  # Sun 01:00 local (+1)
         ("2025-03-30T01:00", RANDOM, CAROL, 4, 0),  # Sun 03:00 local (+2 from here on)
         ("2025-03-30T22:00", RANDOM, BOB, 1, 0),  # Mon 00:00 local: a fixed +1 would say Sunday
@@ -68,12 +74,14 @@ def activity(db) -> Guild:
     MemberEvent.objects.bulk_create(
         [
             MemberEvent(guild_id=GID, user_id=505, kind=1, at=utc("2025-03-31T09:15")),
-            MemberEvent(guild_id=GID, user_id=507, kind=1, at=utc("2025-03-29T13:00")),  # exactly at start: in
-            MemberEvent(guild_id=GID, user_id=506, kind=1, at=utc("2025-03-29T12:59")),  # just before: previous
+            MemberEvent(guild_id=GID, user_id=507, kind=1, at=utc("2025-03-29T23:00")),  # exactly at start: in
+            MemberEvent(guild_id=GID, user_id=506, kind=1, at=utc("2025-03-29T22:59")),  # just before: previous
             MemberEvent(guild_id=GID, user_id=CAROL, kind=2, at=utc("2025-03-30T10:00")),
             MemberEvent(guild_id=OTHER_GID, user_id=9, kind=1, at=utc("2025-03-31T10:00")),
         ]
     )
+    rollups.rebuild(GID)
+    rollups.rebuild(OTHER_GID)
     return Guild.objects.get(pk=GID)
 
 

@@ -2,23 +2,48 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime, timedelta
 
 import pytest
 
-from stats import queries
+from stats import queries, rollups
 from stats.models import Guild, HourlyStat
+from stats.rollups import local_day
 from tests.stats.conftest import ALICE, BOB, CAROL, DAVE, GENERAL, GID, NOW, RANDOM, VOICE, h
 
 pytestmark = pytest.mark.django_db
 
 
-def test_window_is_days_times_24_hours_ending_with_the_current_hour():
-    win = queries.Window.ending(2, NOW)
+def test_window_is_local_calendar_days_ending_today():
+    win = queries.Window.ending(2, "Europe/Paris", NOW)
     assert win.last == h("2025-03-31T12:00")
-    assert win.last - win.first + 1 == 48
-    assert queries.iso(win.start) == "2025-03-29T13:00:00Z"
+    assert win.last - win.first + 1 == 38  # Sunday 30 March had 23 hours in Paris, Monday so far 15
+    assert queries.iso(win.start) == "2025-03-29T23:00:00Z"  # Sunday 00:00 CET
     assert queries.iso(win.end) == "2025-03-31T13:00:00Z"
-    assert win.previous().last == win.first - 1
+    assert win.last_day - win.first_day == 1 and local_day("Europe/Paris", win.first) == win.first_day
+    prev = win.previous()
+    assert (prev.last, prev.last_day) == (win.first - 1, win.first_day - 1)
+    assert queries.iso(prev.start) == "2025-03-27T23:00:00Z" and prev.last - prev.first + 1 == 48
+    utc = queries.Window.ending(1, "UTC", NOW)
+    assert (queries.iso(utc.start), utc.last - utc.first + 1) == ("2025-03-31T00:00:00Z", 13)
+
+
+@pytest.mark.parametrize(
+    "tz_name, start",
+    [
+        ("Asia/Kolkata", "2025-03-29T18:30:00Z"),  # +5:30: local midnight is mid-hour; 19:00 UTC is 00:30 local
+        ("America/St_Johns", "2025-03-30T02:30:00Z"),  # -2:30 (DST), the other side
+        ("America/New_York", "2025-03-30T04:00:00Z"),
+        ("Pacific/Kiritimati", "2025-03-30T10:00:00Z"),  # +14: "today" is already 1 April there
+    ],
+)
+def test_window_starts_with_the_first_whole_hour_of_the_local_day(tz_name, start):
+    win = queries.Window.ending(2, tz_name, NOW)
+    first = queries.iso(win.start)
+    expected = queries.hour_of(datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=59))
+    assert win.first == expected, (tz_name, first)
+    assert local_day(tz_name, win.first) == win.first_day and local_day(tz_name, win.first - 1) == win.first_day - 1
+    assert local_day(tz_name, win.last) == win.last_day == win.first_day + 1
 
 
 def test_offset_segments_split_at_the_dst_change():
@@ -29,42 +54,65 @@ def test_offset_segments_split_at_the_dst_change():
 
 
 def test_guild_totals_hide_excluded_channels_and_other_guilds(activity, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(3):  # excluded channels, rollups, member events
         totals = queries.guild_totals(activity, 2, NOW)
-    assert totals == {"messages": 23, "voice_minutes": 11.5, "active_members": 4, "joins": 2, "leaves": 1}
+    assert totals == {"messages": 22, "voice_minutes": 11.5, "active_members": 4, "joins": 2, "leaves": 1}
 
 
 def test_totals_compared_with_the_previous_period(activity, django_assert_max_num_queries):
     with django_assert_max_num_queries(3):
         doc = queries.guild_totals_compared(activity, 2, NOW)
-    assert doc["current"]["messages"] == 23
-    assert doc["previous"] == {"messages": 100, "voice_minutes": 0.0, "active_members": 1, "joins": 1, "leaves": 0}
-    assert doc["change"]["messages"] == pytest.approx(-0.77)
+    assert doc["current"] == {"messages": 22, "voice_minutes": 11.5, "active_members": 4, "joins": 2, "leaves": 1}
+    assert doc["previous"] == {"messages": 101, "voice_minutes": 0.0, "active_members": 2, "joins": 1, "leaves": 0}
+    assert doc["change"]["messages"] == pytest.approx((22 - 101) / 101)
+    assert doc["change"]["active_members"] == pytest.approx(1.0)
     assert doc["change"]["leaves"] is None  # nothing to compare with
-    assert doc["start"] == "2025-03-29T13:00:00Z"
+    assert doc["start"] == "2025-03-29T23:00:00Z"
 
 
 def test_daily_series_uses_local_days_across_the_dst_change(activity, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):  # excluded channels, totals, member events, series
         doc = queries.guild_stats(activity, 2, "day", NOW)
-    assert doc["start"] == "2025-03-29T13:00:00Z" and doc["end"] == "2025-03-31T13:00:00Z"
-    assert doc["series"] == [
-        {"t": "2025-03-28T23:00:00Z", "messages": 1, "voice_minutes": 10.0, "active_members": 2},
-        {"t": "2025-03-29T23:00:00Z", "messages": 13, "voice_minutes": 0.0, "active_members": 3},
+    assert doc["start"] == "2025-03-29T23:00:00Z" and doc["end"] == "2025-03-31T13:00:00Z"
+    assert doc["series"] == [  # Sunday starts at 00:00 CET, Monday at 00:00 CEST
+        {"t": "2025-03-29T23:00:00Z", "messages": 13, "voice_minutes": 10.0, "active_members": 3},
         {"t": "2025-03-30T22:00:00Z", "messages": 9, "voice_minutes": 1.5, "active_members": 2},
     ]
     assert doc["totals"]["messages"] == sum(p["messages"] for p in doc["series"])
+    assert doc["totals"]["voice_minutes"] == sum(p["voice_minutes"] for p in doc["series"])
+
+
+def test_day_bars_are_whole_local_days_in_a_half_hour_zone(db):
+    """Kolkata (+5:30): each UTC hour belongs to the day its first instant falls on, in every rollup."""
+    guild = Guild.objects.create(id=77, name="Kolkata", timezone="Asia/Kolkata")
+    # 2025-03-30T18:00 UTC is 23:30 on the 30th; 19:00 UTC is 00:30 on the 31st (today: 18:00 local now).
+    HourlyStat.objects.bulk_create([
+        HourlyStat(guild_id=77, hour=h("2025-03-30T18:00"), channel_id=1, user_id=1, messages=4),
+        HourlyStat(guild_id=77, hour=h("2025-03-30T19:00"), channel_id=1, user_id=2, messages=6),
+        HourlyStat(guild_id=77, hour=h("2025-03-31T12:00"), channel_id=1, user_id=2, messages=1),
+    ])
+    rollups.rebuild(77)
+    today = queries.guild_stats(guild, 1, "day", NOW)
+    assert today["start"] == "2025-03-30T19:00:00Z"
+    assert today["totals"]["messages"] == 7 and today["totals"]["active_members"] == 1
+    assert [(p["messages"], p["active_members"]) for p in today["series"]] == [(7, 1)]
+    two = queries.guild_stats(guild, 2, "day", NOW)
+    assert [(p["t"], p["messages"], p["active_members"]) for p in two["series"]] == [
+        ("2025-03-29T18:30:00Z", 4, 1), ("2025-03-30T18:30:00Z", 7, 1)]
+    board = queries.leaderboard(guild, "messages", 1, 10, 0, NOW)["entries"]
+    assert [(e["user_id"], e["value"]) for e in board] == [("2", 7)]
 
 
 def test_hourly_series_is_zero_filled(activity):
     doc = queries.guild_stats(activity, 1, "hour", NOW)
     series = doc["series"]
-    assert len(series) == 24
-    assert series[0]["t"] == "2025-03-30T13:00:00Z"
+    assert len(series) == 15  # Monday in Paris so far
+    assert series[0] == {"t": "2025-03-30T22:00:00Z", "messages": 1, "voice_minutes": 0.0, "active_members": 1}
     assert series[-1] == {"t": "2025-03-31T12:00:00Z", "messages": 5, "voice_minutes": 0.0, "active_members": 1}
     assert series[-2] == {"t": "2025-03-31T11:00:00Z", "messages": 3, "voice_minutes": 1.5, "active_members": 1}
-    assert series[9] == {"t": "2025-03-30T22:00:00Z", "messages": 1, "voice_minutes": 0.0, "active_members": 1}
-    assert sum(p["messages"] for p in series) == 9
+    assert sum(p["messages"] for p in series) == doc["totals"]["messages"] == 9
+    two = queries.guild_stats(activity, 2, "hour", NOW)["series"]
+    assert len(two) == 38 and two[0] == {"t": "2025-03-29T23:00:00Z", "messages": 7, "voice_minutes": 10.0, "active_members": 2}
 
 
 def test_leaderboard_by_messages_breaks_ties_by_user_id(activity, django_assert_max_num_queries):
@@ -73,14 +121,15 @@ def test_leaderboard_by_messages_breaks_ties_by_user_id(activity, django_assert_
     assert doc["entries"] == [
         {"rank": 1, "user_id": str(ALICE), "name": "Alice", "value": 7},
         {"rank": 2, "user_id": str(DAVE), "name": str(DAVE), "value": 7},
-        {"rank": 3, "user_id": str(CAROL), "name": "carol", "value": 5},
-        {"rank": 4, "user_id": str(BOB), "name": "Bob", "value": 4},
+        {"rank": 3, "user_id": str(BOB), "name": "Bob", "value": 4},
+        {"rank": 4, "user_id": str(CAROL), "name": "carol", "value": 4},
     ]
+    assert sum(e["value"] for e in doc["entries"]) == queries.guild_totals(activity, 2, NOW)["messages"]
 
 
 def test_leaderboard_pages_with_limit_and_offset(activity):
     doc = queries.leaderboard(activity, "messages", 2, 2, 1, NOW)
-    assert [(e["rank"], e["user_id"]) for e in doc["entries"]] == [(2, str(DAVE)), (3, str(CAROL))]
+    assert [(e["rank"], e["user_id"]) for e in doc["entries"]] == [(2, str(DAVE)), (3, str(BOB))]
 
 
 def test_voice_leaderboard_is_in_unrounded_minutes(activity):
@@ -102,14 +151,16 @@ def test_member_stats_with_ranks_channels_and_series(activity, django_assert_max
         {"channel_id": str(RANDOM), "name": "random", "messages": 2, "voice_minutes": 0.0},
         {"channel_id": str(VOICE), "name": "Lounge", "messages": 0, "voice_minutes": 10.0},
     ]
-    assert [p["messages"] for p in doc["series"]] == [0, 2, 5]
+    assert [(p["messages"], p["voice_minutes"], p["active_members"]) for p in doc["series"]] == [(2, 10.0, 1), (5, 0.0, 1)]
 
 
 def test_member_ranks_match_the_leaderboard(activity):
     assert queries.member_stats(activity, DAVE, 2, NOW)["rank"] == {"messages": 2, "voice": None}
-    assert queries.member_stats(activity, BOB, 2, NOW)["rank"] == {"messages": 4, "voice": 2}
-    carol = queries.member_stats(activity, CAROL, 2, NOW)
-    assert carol["messages"] == 5 and [c["channel_id"] for c in carol["channels"]] == [str(RANDOM), str(GENERAL)]
+    assert queries.member_stats(activity, BOB, 2, NOW)["rank"] == {"messages": 3, "voice": 2}
+    carol = queries.member_stats(activity, CAROL, 2, NOW)  # her #secret and Saturday messages are outside
+    assert carol["messages"] == 4 and carol["rank"] == {"messages": 4, "voice": None}
+    assert [c["channel_id"] for c in carol["channels"]] == [str(RANDOM)]
+    assert [c["channel_id"] for c in queries.member_stats(activity, CAROL, 3, NOW)["channels"]] == [str(RANDOM), str(GENERAL)]
 
 
 def test_unknown_member_is_none(activity):
@@ -117,10 +168,10 @@ def test_unknown_member_is_none(activity):
 
 
 def test_top_channels(activity, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # excluded channels, sums, names, distinct members
         doc = queries.top_channels(activity, 2, NOW)
     assert doc["channels"] == [
-        {"channel_id": str(GENERAL), "name": "general", "messages": 16, "voice_minutes": 0.0, "active_members": 4},
+        {"channel_id": str(GENERAL), "name": "general", "messages": 15, "voice_minutes": 0.0, "active_members": 3},
         {"channel_id": str(RANDOM), "name": "random", "messages": 7, "voice_minutes": 0.0, "active_members": 3},
         {"channel_id": str(VOICE), "name": "Lounge", "messages": 0, "voice_minutes": 11.5, "active_members": 2},
     ]
@@ -130,7 +181,7 @@ def test_heatmap_is_monday_first_in_the_guild_timezone(activity, django_assert_m
     with django_assert_max_num_queries(2):
         cells = queries.heatmap(activity, 2, NOW)["cells"]
     assert len(cells) == 7 and all(len(row) == 24 for row in cells)
-    expected = {(5, 23): 1, (6, 0): 7, (6, 1): 2, (6, 3): 4, (0, 0): 1, (0, 13): 3, (0, 14): 5}
+    expected = {(6, 0): 7, (6, 1): 2, (6, 3): 4, (0, 0): 1, (0, 13): 3, (0, 14): 5}  # no Saturday: outside
     found = {(d, hr): v for d, row in enumerate(cells) for hr, v in enumerate(row) if v}
     assert found == expected
 
@@ -138,8 +189,9 @@ def test_heatmap_is_monday_first_in_the_guild_timezone(activity, django_assert_m
 def test_heatmap_in_utc(activity):
     Guild.objects.filter(pk=GID).update(timezone="UTC")
     cells = queries.heatmap(Guild.objects.get(pk=GID), 2, NOW)["cells"]
-    # Sunday 2025-03-30 00:00 UTC: Alice's 2 messages; Monday 12:00 UTC: 5.
-    assert cells[6][0] == 2 and cells[0][12] == 5 and cells[5][23] == 7
+    # UTC days: Sunday 2025-03-30 00:00 UTC holds Alice's 2 messages, Monday 12:00 UTC 5;
+    # Dave's 7 at Saturday 23:00 UTC are now before the window.
+    assert cells[6][0] == 2 and cells[0][12] == 5 and cells[5][23] == 0 and sum(map(sum, cells)) == 15
 
 
 def test_visible_guilds_for_anonymous():
@@ -154,7 +206,7 @@ def test_empty_guild_gives_zeros():
     guild = Guild.objects.create(id=77, name="Empty", timezone="Asia/Kolkata")
     doc = queries.guild_stats(guild, 3, "day", NOW)
     assert doc["totals"] == {"messages": 0, "voice_minutes": 0.0, "active_members": 0, "joins": 0, "leaves": 0}
-    assert len(doc["series"]) in (3, 4) and all(p["messages"] == 0 for p in doc["series"])
+    assert len(doc["series"]) == 3 and all(p["messages"] == 0 for p in doc["series"])
     assert queries.leaderboard(guild, "voice", 3, 10, 0, NOW)["entries"] == []
     assert sum(map(sum, queries.heatmap(guild, 3, NOW)["cells"])) == 0
     assert not HourlyStat.objects.exists()
