@@ -56,6 +56,7 @@ def machine() -> dict:
     except Exception:
         memory_gb = None
     return {
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # the machine may be shared: context for every figure
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
         "memory_gb": memory_gb,

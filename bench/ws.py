@@ -74,7 +74,9 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.recording = False
+        self.since = 0.0  # ticks stamped before the window opened may have reached some clients unrecorded
         self.closing = False  # after the window: only arrivals of ticks already seen still count
+        self.stamps: dict[str, float] = {}
         self.ticks: dict[str, list[float]] = defaultdict(list)
         self.receivers: set[int] = set()
         self.feed_delays: list[float] = []
@@ -85,10 +87,22 @@ class Arrivals:
         message = json.loads(text)
         if message.get("type") != "tick" or (self.closing and message["t"] not in self.ticks):
             return
+        if self.stamp(message["t"]) < self.since:
+            return
         self.ticks[message["t"]].append(arrived)
         self.receivers.add(client)
         if client == 0:  # event → browser, sampled on one client (every client sees the same feed)
             self.feed_delays.extend(arrived - parse_time(item["t"]) for item in message.get("feed", []))
+
+
+    def start(self) -> None:
+        self.since = time.time()
+        self.recording = True
+
+    def stamp(self, iso: str) -> float:
+        if iso not in self.stamps:
+            self.stamps[iso] = parse_time(iso)
+        return self.stamps[iso]
 
 
 def parse_time(iso: str) -> float:
@@ -146,7 +160,7 @@ async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: 
     await asyncio.sleep(SETTLE_S)  # let the hello frames drain
     worker, me = psutil.Process(server.worker_pids()[0]), psutil.Process()
     worker.cpu_percent(), me.cpu_percent()
-    arrivals.recording = True
+    arrivals.start()
     await asyncio.sleep(measure_s)
     cpu = {"ws_worker_cpu_pct": worker.cpu_percent(), "ws_clients_cpu_pct": me.cpu_percent()}
     memory = server.worker_memory_mb()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -96,6 +97,7 @@ class Command(MochaCommand):
                     status = f"error: {error}" if error else "ok"
                     self.stderr.write(f"bench: [{time.monotonic() - started:6.1f} s] {name:<9} {elapsed:5.1f} s  {status}")
         doc["duration_s"] = round(time.monotonic() - started, 1)
+        doc["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
         return doc
 
 
