@@ -227,7 +227,9 @@ class Aggregator:
                 self._close_voice(gid, uid, sess, sess.credited_until)
         for uid, (cid, vs) in present.items():
             if (gid, uid) not in self.voice:
-                self._open_voice(gid, uid, cid, now, bot=False, feed=False)
+                # GUILD_CREATE's voice states carry no user: the bot flag comes from its members list.
+                known = self.names.get((gid, uid))
+                self._open_voice(gid, uid, cid, now, bot=known is not None and known.bot, feed=False)
 
     def guild_update(self, d: dict) -> None:
         gid = int(d["id"])
