@@ -234,6 +234,9 @@ class LiveHub:
             except Exception:  # a bad poll must not end the feed for everybody
                 log.exception("live poll failed")
             await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - started)))
+        # Nobody watches: the next poller starts from the newest row, not from a backlog of the idle time.
+        self.last_id = None
+        self.last_poll = None
 
     async def poll(self) -> None:
         guild_ids = [gid for gid, n in self.watchers.items() if n > 0]
