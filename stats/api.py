@@ -42,7 +42,7 @@ Offset = Annotated[int, Field(ge=0, le=10**9), BeforeValidator(whole_number)]
 Format = Literal["json", "csv"]
 
 api = NinjaAPI(title="Mocha API", version="1", urls_namespace="api")
-ERRORS = {400: Error, 404: Error}
+ERRORS = {400: Error, 404: Error, 429: Error}  # 429: stats.throttle, a client over its budget
 
 
 # --- Errors ---------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def series_table(doc: dict) -> tuple[list, list]:
 # --- Endpoints ------------------------------------------------------------------------
 
 
-@api.get("/guilds", response={200: GuildList, 400: Error}, summary="Guilds the viewer may see")
+@api.get("/guilds", response={200: GuildList, 400: Error, 429: Error}, summary="Guilds the viewer may see")
 def guilds(request, format: Format = "json"):
     doc = {"guilds": queries.visible_guilds(request.user)}
     return respond(doc, format, "guilds", lambda d: (["id", "name", "member_count"], [[g["id"], g["name"], g["member_count"]] for g in d["guilds"]]))

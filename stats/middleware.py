@@ -1,6 +1,7 @@
 """Turn bad requests under /api/ and /metrics into JSON errors instead of HTML pages."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, JsonResponse
 
@@ -39,3 +40,17 @@ class JsonErrorMiddleware:
         if isinstance(exception, PermissionDenied):
             return JsonResponse({"error": "not found"}, status=404)
         return None
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send settings.MOCHA_CONTENT_SECURITY_POLICY with every response that sets none itself."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.policy = getattr(settings, "MOCHA_CONTENT_SECURITY_POLICY", "")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = self.policy
+        return response

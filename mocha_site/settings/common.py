@@ -59,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "stats.middleware.JsonErrorMiddleware",
+    "stats.middleware.ContentSecurityPolicyMiddleware",
+    "stats.throttle.ApiThrottleMiddleware",
 ]
 
 ROOT_URLCONF = "mocha_site.urls"
@@ -174,6 +176,11 @@ MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector withi
 MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
 MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
 MOCHA_RECENT_EVENTS_MAX = 5000  # per guild, feeds the live activity feed
+# Per-client budget of uncached API requests (stats.throttle): tokens per second, bucket size; 0 = off.
+MOCHA_API_RATE = float(os.environ.get("MOCHA_API_RATE") or 20)
+MOCHA_API_BURST = int(os.environ.get("MOCHA_API_BURST") or 40)
+MOCHA_API_RATE_EXEMPT = frozenset({"127.0.0.1", "::1"})  # the local user, the benchmark, the tests
+MOCHA_BEHIND_PROXY = env_bool("MOCHA_BEHIND_PROXY", False)  # client address = last X-Forwarded-For hop
 MOCHA_HEALTH_PANELS = [
     "stats.panels.memory.MemoryPanel",
     "stats.panels.cache.CachePanel",
@@ -209,6 +216,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Pages load only their own scripts, styles and sockets (no inline script anywhere in templates/);
+# set by stats.middleware.ContentSecurityPolicyMiddleware, as Django 5.2 has no CSP setting.
+MOCHA_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 SESSION_COOKIE_HTTPONLY = True
 
 LOGGING = {

@@ -1,0 +1,125 @@
+"""Bounded cost of expensive API queries: a long window on a big guild stays fast, and a client
+flooding uncached requests gets 429 with Retry-After while cached answers cost nothing."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+from django.test import override_settings
+
+from stats import rollups
+from stats.models import Channel, Guild, HourlyStat, Member, hour_of
+from stats.throttle import TokenBucket
+
+pytestmark = pytest.mark.django_db
+GID = 7170
+FOREIGN = {"REMOTE_ADDR": "203.0.113.7"}
+TIGHT = dict(MOCHA_API_RATE=1.0, MOCHA_API_BURST=3, MOCHA_API_RATE_EXEMPT=frozenset(), MOCHA_BEHIND_PROXY=False)
+
+
+@pytest.fixture
+def big_guild(db) -> Guild:
+    """Ten years of activity: 20,000 member-channel-hours of 300 members over 8 channels."""
+    guild = Guild.objects.create(id=GID, name="Big", visibility="public")
+    Channel.objects.bulk_create([Channel(id=100 + c, guild=guild, name=f"c{c}", type=2 if c == 7 else 0) for c in range(8)])
+    Member.objects.bulk_create([Member(guild=guild, user_id=1000 + u, username=f"u{u}") for u in range(300)])
+    now = hour_of(datetime.now(timezone.utc))
+    rows = [
+        HourlyStat(guild_id=GID, hour=now - (i * 127) % (3650 * 24), channel_id=100 + i % 8, user_id=1000 + (i * 7) % 300,
+                   messages=0 if i % 8 == 7 else 1 + i % 5, voice_seconds=600 if i % 8 == 7 else 0)
+        for i in range(20_000)
+    ]
+    HourlyStat.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+    rollups.rebuild(GID)
+    return guild
+
+
+@pytest.fixture
+def small_guild(db) -> Guild:
+    guild = Guild.objects.create(id=GID, name="Small", visibility="public")
+    Channel.objects.create(id=100, guild=guild, name="general")
+    now = hour_of(datetime.now(timezone.utc))
+    HourlyStat.objects.bulk_create([HourlyStat(guild_id=GID, hour=now - i, channel_id=100, user_id=1000, messages=1)
+                                    for i in range(50)])
+    rollups.rebuild(GID)
+    return guild
+
+
+def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild):
+    for path in [
+        f"/api/guilds/{GID}/leaderboard?metric=messages&days=3650&limit=100",
+        f"/api/guilds/{GID}/leaderboard?metric=voice&days=3650&limit=100",
+        f"/api/guilds/{GID}/stats?days=3650&interval=day",
+        f"/api/guilds/{GID}/stats?days=3650&interval=hour",
+        f"/api/guilds/{GID}/channels?days=3650",
+        f"/api/guilds/{GID}/heatmap?days=3650",
+        f"/api/guilds/{GID}/members/1007?days=3650",
+    ]:
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, path
+        assert elapsed < 2.0, f"{path} took {elapsed:.2f}s uncached"
+
+
+@override_settings(**TIGHT)
+def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(client, small_guild):
+    statuses = [client.get(f"/api/guilds/{GID}/stats?days={d}", **FOREIGN).status_code for d in range(1, 8)]
+    assert statuses[:3] == [200, 200, 200]
+    assert 429 in statuses[3:]
+    refused = client.get(f"/api/guilds/{GID}/stats?days=100", **FOREIGN)
+    assert refused.status_code == 429
+    assert refused.json() == {"error": "too many requests"}
+    assert refused["Content-Type"].startswith("application/json")
+    assert 1 <= int(refused["Retry-After"]) <= 2
+    assert refused["X-Content-Type-Options"] == "nosniff"
+    # Another client has its own budget; pages are never limited.
+    assert client.get(f"/api/guilds/{GID}/stats?days=100", REMOTE_ADDR="198.51.100.9").status_code == 200
+    assert client.get(f"/guilds/{GID}/", **FOREIGN).status_code == 200
+
+
+@override_settings(**TIGHT)
+def test_cached_answers_cost_no_budget(client, small_guild):
+    path = f"/api/guilds/{GID}/leaderboard?days=3650"
+    for _ in range(20):  # one miss, then hits
+        assert client.get(path, **FOREIGN).status_code == 200
+    assert client.get("/api/guilds", **FOREIGN).status_code == 200
+
+
+@override_settings(**TIGHT)
+def test_the_budget_refills_with_time(client, small_guild, monkeypatch):
+    clock = [1_000_000.0]
+    monkeypatch.setattr("stats.throttle.clock", lambda: clock[0])
+    for d in range(1, 4):
+        assert client.get(f"/api/guilds/{GID}/stats?days={d}", **FOREIGN).status_code == 200
+    assert client.get(f"/api/guilds/{GID}/stats?days=4", **FOREIGN).status_code == 429
+    clock[0] += 1.0  # rate 1/s: one token back
+    assert client.get(f"/api/guilds/{GID}/stats?days=5", **FOREIGN).status_code == 200
+    assert client.get(f"/api/guilds/{GID}/stats?days=6", **FOREIGN).status_code == 429
+
+
+@override_settings(**TIGHT)
+def test_forwarded_for_is_ignored_unless_behind_a_proxy(client, small_guild):
+    spoofed = [client.get(f"/api/guilds/{GID}/stats?days={d}", HTTP_X_FORWARDED_FOR=f"10.0.0.{d}", **FOREIGN).status_code
+               for d in range(1, 6)]
+    assert 429 in spoofed  # rotating the header does not buy a fresh bucket
+    with override_settings(MOCHA_BEHIND_PROXY=True):
+        assert client.get(f"/api/guilds/{GID}/stats?days=9", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.9.9.9",
+                          **FOREIGN).status_code == 200  # keyed by the proxy's hop: a new client
+
+
+def test_loopback_clients_are_exempt_by_default(client, small_guild, settings):
+    """The test client, the benchmark and a local user talk from 127.0.0.1: never limited."""
+    assert settings.MOCHA_API_RATE > 0 and "127.0.0.1" in settings.MOCHA_API_RATE_EXEMPT
+    with override_settings(MOCHA_API_RATE=1.0, MOCHA_API_BURST=1):
+        assert all(client.get(f"/api/guilds/{GID}/stats?days={d}").status_code == 200 for d in range(1, 6))
+
+
+def test_token_bucket_arithmetic():
+    bucket = TokenBucket("198.51.100.1", rate=2.0, burst=4, now=100.0)
+    assert bucket.tokens == 4 and bucket.retry_after() == 0
+    bucket.spend(4.5)
+    later = TokenBucket("198.51.100.1", rate=2.0, burst=4, now=100.5)
+    assert later.tokens == pytest.approx(0.5) and later.retry_after() == 1
+    assert TokenBucket("198.51.100.1", rate=2.0, burst=4, now=200.0).tokens == 4  # capped at the burst
