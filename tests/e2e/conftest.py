@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, hour_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +123,7 @@ def demo_guild(transactional_db) -> Guild:
         if hour % 5 == 0:
             rows.append(HourlyStat(guild_id=DEMO_GID, hour=hour, channel_id=53, user_id=602, voice_seconds=2400))
     HourlyStat.objects.bulk_create(rows)
+    rollups.rebuild(DEMO_GID)  # the coarser rollups the collector's flush would have written
     return guild
 
 

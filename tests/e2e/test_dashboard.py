@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from playwright.sync_api import expect
 from django.db import connection
 
 from stats.models import RecentEvent
@@ -63,7 +64,7 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
     writer.start()
     try:
         page.wait_for_selector('[data-role="feed"] li >> text=Carol', timeout=10_000)
-        page.wait_for_function("document.querySelector('[data-rate=\"messages\"]').textContent !== '0'", timeout=10_000)
+        expect(page.locator('[data-rate="messages"]')).not_to_have_text("0", timeout=10_000)
         page.wait_for_selector('[data-role="feed"] li >> text=joined the server')
         rate = float(page.inner_text('[data-rate="messages"]'))
         assert 2 <= rate <= 40  # ~10 messages/s inserted
@@ -79,7 +80,8 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
 
 def test_health_panel_fills_live(server, page, demo_guild):
     page.goto(f"{server}/health/")
-    page.wait_for_function("Number(document.body.dataset.healthUpdates || 0) >= 2", timeout=10_000)
+    # The page CSP forbids eval, so waits use selectors rather than wait_for_function(string).
+    page.wait_for_selector('body[data-health-updates="2"]', state="attached", timeout=10_000)
     titles = page.locator(".panel h2").all_inner_texts()
     assert titles == ["Memory", "Cache", "Collector", "Database"]
     assert "web-" in page.inner_text('[data-panel="memory"]')
