@@ -26,6 +26,9 @@ app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 def hub(monkeypatch, transactional_db) -> live.LiveHub:
     """A fresh hub per test, polling fast so tests take fractions of a second."""
     fresh = live.LiveHub()
+    # Connections opened in asgiref's worker threads close after each call, so none outlives the test
+    # (PostgreSQL refuses to drop a test database that still has sessions).
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     monkeypatch.setattr(consumers, "hub", fresh)
     monkeypatch.setattr(live, "POLL_S", 0.1)
     monkeypatch.setattr(live, "LEADERBOARD_EVERY_S", 0.0)
@@ -47,7 +50,7 @@ def run(coro):
 
     async def then_close():
         try:
-            return await asyncio.wait_for(coro, 20)
+            return await asyncio.wait_for(coro, 40)
         finally:
             layer = get_channel_layer()
             if hasattr(layer, "close_pools"):
@@ -66,13 +69,25 @@ async def connect(path: str, user=None) -> tuple[WebsocketCommunicator, bool]:
     return comm, connected
 
 
-async def receive_until(comm: WebsocketCommunicator, predicate, timeout: float = 5.0) -> dict:
+async def receive_until(comm: WebsocketCommunicator, predicate, timeout: float = 10.0) -> dict:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         msg = json.loads(await comm.receive_from(timeout=max(0.1, deadline - loop.time())))
         if predicate(msg):
             return msg
+
+
+async def in_thread(fn, *args):
+    """Write from a plain thread, as the collector would; its connection closes when done."""
+
+    def call():
+        try:
+            return fn(*args)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(call)
 
 
 def add_event(kind: str = "message", user_id: int = 501, channel_id: int | None = 31) -> None:
@@ -120,7 +135,7 @@ def test_tick_shape_and_new_events_arrive_in_the_feed(hub, guilds):
         assert set(hello["rates"]) == {"messages", "voice_joins", "member_joins"}
         assert [(f["name"], f["channel"]) for f in hello["feed"]] == [("bob", "general")]
         await asyncio.sleep(0.3)  # the poller has started from the current last id
-        await asyncio.to_thread(add_events, ("message", 501, 31), ("member_join", 501, None))
+        await in_thread(add_events, ("message", 501, 31), ("member_join", 501, None))
         tick = await receive_until(comm, lambda m: m["type"] == "tick" and m["feed"])
         assert [(f["kind"], f["user_id"], f["name"], f["channel_id"], f["channel"]) for f in tick["feed"]] == [
             ("message", "501", "Alice", "31", "general"),
@@ -142,7 +157,7 @@ def test_two_sockets_get_each_event_once(hub, guilds):
         for comm in (a, b):
             await comm.receive_from(timeout=2)
         await asyncio.sleep(0.3)
-        await asyncio.to_thread(add_event)
+        await in_thread(add_event)
         for comm in (a, b):
             await receive_until(comm, lambda m: m["type"] == "tick" and m["feed"])
             later = [json.loads(await comm.receive_from(timeout=2)) for _ in range(3)]
@@ -167,10 +182,10 @@ def test_leaderboard_is_pushed_when_the_top_ten_changes(hub, guilds):
         comm, _ = await connect(f"/ws/guilds/{PUBLIC}/live/")
         await comm.receive_from(timeout=2)
         await asyncio.sleep(0.3)
-        await asyncio.to_thread(score, 501, 5)
+        await in_thread(score, 501, 5)
         board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
         assert [(e["user_id"], e["value"]) for e in board["entries"]] == [("501", 5)]
-        await asyncio.to_thread(score, 502, 9)
+        await in_thread(score, 502, 9)
         board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
         assert [(e["name"], e["value"]) for e in board["entries"]] == [("bob", 9), ("Alice", 5)]
         await comm.disconnect()
