@@ -74,8 +74,10 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.recording = False
-        self.since = 0.0  # ticks stamped before the window opened may have reached some clients unrecorded
-        self.closing = False  # after the window: only arrivals of ticks already seen still count
+        # The window is defined on the ticks' own stamps: a tick stamped before it opened may have reached
+        # some clients unrecorded; one stamped before it closed still gets a grace period to arrive.
+        self.since = 0.0
+        self.until = float("inf")
         self.stamps: dict[str, float] = {}
         self.ticks: dict[str, list[float]] = defaultdict(list)
         self.receivers: set[int] = set()
@@ -85,9 +87,7 @@ class Arrivals:
         if not self.recording:
             return
         message = json.loads(text)
-        if message.get("type") != "tick" or (self.closing and message["t"] not in self.ticks):
-            return
-        if self.stamp(message["t"]) < self.since:
+        if message.get("type") != "tick" or not self.since <= self.stamp(message["t"]) <= self.until:
             return
         self.ticks[message["t"]].append(arrived)
         self.receivers.add(client)
@@ -164,7 +164,7 @@ async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: 
     await asyncio.sleep(measure_s)
     cpu = {"ws_worker_cpu_pct": worker.cpu_percent(), "ws_clients_cpu_pct": me.cpu_percent()}
     memory = server.worker_memory_mb()
-    arrivals.closing = True  # ticks sent in the window may still be on their way: wait for them
+    arrivals.until = time.time()  # ticks sent in the window may still be on their way: wait for them
     await asyncio.sleep(grace_s)
     arrivals.recording = False
     stop.set()
@@ -194,6 +194,7 @@ def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, me
         "ws_ticks": len(complete),
         "ws_tick_deliveries": len(delays),
         "ws_tick_missing": missing,
+        "ws_tick_fewest_receivers": min((len(a) for _, a in complete), default=0),
         "ws_tick_p50_ms": ms(percentile(delays, 50)),
         "ws_tick_p99_ms": ms(percentile(delays, 99)),
         "ws_tick_max_ms": ms(max(delays)) if delays else None,
