@@ -94,7 +94,6 @@ class Arrivals:
         if client == 0:  # event → browser, sampled on one client (every client sees the same feed)
             self.feed_delays.extend(arrived - parse_time(item["t"]) for item in message.get("feed", []))
 
-
     def start(self) -> None:
         self.since = time.time()
         self.recording = True
