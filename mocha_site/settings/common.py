@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -117,6 +118,10 @@ def database_config(url: str) -> dict:
 
 
 DATABASES = {"default": database_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # cachalot imports psycopg when it can, which maps libpq and OpenSSL into every process
+    # (~20 MB of RSS in the collector and each web worker). A SQLite deployment never needs it.
+    sys.modules.setdefault("psycopg", None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Caches ---------------------------------------------------------------
