@@ -162,7 +162,7 @@ class Collector:
                    if gid in before and (before[gid].timezone, before[gid].excluded) != (c.timezone, c.excluded)]
         if changed and await self.flush():
             for gid in changed:
-                await self.in_db(rollups.rebuild_daily, gid)
+                await self.in_db(rollups.rebuild_config_dependent, gid)
             await self.in_db(bump_versions_of, changed)
 
     # --- health ------------------------------------------------------------------

@@ -13,13 +13,14 @@ from django.db import connection, transaction
 
 from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
-from stats.rollups import local_day
 from stats.models import (
     Channel,
+    ChannelMember,
     CollectorState,
     DailyMemberStat,
-    HourlyChannelStat,
     Guild,
+    HourlyChannelStat,
+    HourlyGuildStat,
     HourlyStat,
     Member,
     MemberEvent,
@@ -27,6 +28,7 @@ from stats.models import (
     RecentEvent,
     VoiceSession,
 )
+from stats.rollups import local_day
 
 log = logging.getLogger("mocha.collector")
 
@@ -52,6 +54,18 @@ UPSERT_DAILY = (
     f"messages = {DAILY}.messages + excluded.messages, "
     f"voice_seconds = {DAILY}.voice_seconds + excluded.voice_seconds"
 )
+GUILD_HOURLY = HourlyGuildStat._meta.db_table
+CHANNEL_MEMBER = ChannelMember._meta.db_table
+UPSERT_GUILD_HOURLY = (
+    f"INSERT INTO {GUILD_HOURLY} (guild_id, hour, active_members) VALUES (%s, %s, %s) "
+    f"ON CONFLICT (guild_id, hour) DO UPDATE SET active_members = {GUILD_HOURLY}.active_members + excluded.active_members"
+)
+UPSERT_CHANNEL_MEMBER = (
+    f"INSERT INTO {CHANNEL_MEMBER} (guild_id, channel_id, user_id, last_day) VALUES (%s, %s, %s, %s) "
+    f"ON CONFLICT (guild_id, channel_id, user_id) DO UPDATE SET last_day = CASE "
+    f"WHEN excluded.last_day > {CHANNEL_MEMBER}.last_day THEN excluded.last_day ELSE {CHANNEL_MEMBER}.last_day END"
+)
+IN_CHUNK = 500  # members per IN (...) list
 UPSERT_CURSOR = (
     f"INSERT INTO {CURSOR} (channel_id, guild_id, last_message_id) VALUES (%s, %s, %s) "
     f"ON CONFLICT (channel_id) DO UPDATE SET last_message_id = CASE "
@@ -73,6 +87,7 @@ class Writer:
         self.public_new_guilds = public_new_guilds
         self.known_guilds: set[int] = set()
         self.timezones: dict[int, str] = {}
+        self.excluded: dict[int, frozenset[int]] = {}
         self.flushes = 0
 
     # --- start-up -----------------------------------------------------------
@@ -90,6 +105,7 @@ class Writer:
             configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())), tz)
         self.known_guilds = set(configs)
         self.timezones = {gid: c.timezone for gid, c in configs.items()}
+        self.excluded = {gid: c.excluded for gid, c in configs.items()}
         return configs
 
     def close_stale_sessions(self, owns_guild) -> int:
@@ -119,9 +135,11 @@ class Writer:
         bump_versions_of({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
 
     def _write_rollups(self, counters: dict) -> None:
-        """The hourly truth, plus its per-channel-hour and per-member-local-day sums."""
+        """The hourly truth, plus the rollups the queries read, all from the same counters."""
         channel_hours: dict[tuple[int, int, int], list[int]] = {}
         days: dict[tuple[int, int, int], list[int]] = {}
+        channel_members: dict[tuple[int, int, int], int] = {}
+        hour_users: dict[tuple[int, int], set[int]] = {}
         for (gid, hour, cid, uid), (m, v) in counters.items():
             row = channel_hours.get((gid, hour, cid))
             if row is None:
@@ -129,17 +147,37 @@ class Writer:
             else:
                 row[0] += m
                 row[1] += v
-            key = (gid, local_day(self.timezones.get(gid, "UTC"), hour), uid)
-            row = days.get(key)
+            day = local_day(self.timezones.get(gid, "UTC"), hour)
+            row = days.get((gid, day, uid))
             if row is None:
-                days[key] = [m, v]
+                days[(gid, day, uid)] = [m, v]
             else:
                 row[0] += m
                 row[1] += v
+            if channel_members.get((gid, cid, uid), -1) < day:
+                channel_members[(gid, cid, uid)] = day
+            hour_users.setdefault((gid, hour), set()).add(uid)
+        new_members = [(gid, hour, len(users - self._already_active(gid, hour, users)))
+                       for (gid, hour), users in hour_users.items()]
         with connection.cursor() as cur:
             cur.executemany(UPSERT_HOURLY, [(*k, v[0], v[1]) for k, v in counters.items()])
             cur.executemany(UPSERT_CHANNEL_HOURLY, [(*k, v[0], v[1]) for k, v in channel_hours.items()])
             cur.executemany(UPSERT_DAILY, [(*k, v[0], v[1]) for k, v in days.items()])
+            cur.executemany(UPSERT_CHANNEL_MEMBER, [(*k, d) for k, d in channel_members.items()])
+            cur.executemany(UPSERT_GUILD_HOURLY, [row for row in new_members if row[2]])
+
+    def _already_active(self, gid: int, hour: int, users: set[int]) -> set[int]:
+        """Members of `users` with a counted row in that hour before this flush (outside excluded channels)."""
+        excluded = self.excluded.get(gid, frozenset())
+        found: set[int] = set()
+        ids = list(users)
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = ids[i : i + IN_CHUNK]
+            rows = HourlyStat.objects.filter(guild_id=gid, hour=hour, user_id__in=chunk)
+            if excluded:
+                rows = rows.exclude(channel_id__in=excluded)
+            found.update(rows.values_list("user_id", flat=True).distinct())
+        return found
 
     def _write_dimensions(self, batch: Batch) -> None:
         if batch.guilds:

@@ -72,5 +72,5 @@ def update(guild: Guild, fields: dict, exclude: list[int] = (), include: list[in
 def rebuild_if_needed(guild: Guild, before: tuple) -> None:
     """Per-day rollups follow the timezone and exclusions: recompute them when either changed."""
     if rollups.config_key(guild) != before:
-        rollups.rebuild_daily(guild.id)
+        rollups.rebuild_config_dependent(guild.id)
         transaction.on_commit(lambda: bump_versions([guild.id]))

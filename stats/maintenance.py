@@ -29,9 +29,11 @@ from django.utils import timezone
 
 from stats import rollups
 from stats.models import (
+    ChannelMember,
     DailyMemberStat,
     Guild,
     HourlyChannelStat,
+    HourlyGuildStat,
     HourlyStat,
     Member,
     MemberEvent,
@@ -46,6 +48,8 @@ GUILD_ROWS = {
     "hourly stats": HourlyStat,
     "channel hours": HourlyChannelStat,
     "member days": DailyMemberStat,
+    "guild hours": HourlyGuildStat,
+    "channel members": ChannelMember,
     "voice sessions": VoiceSession,
     "member events": MemberEvent,
     "recent events": RecentEvent,
@@ -54,6 +58,7 @@ GUILD_ROWS = {
 MEMBER_ROWS = {
     "hourly stats": HourlyStat,
     "member days": DailyMemberStat,
+    "channel members": ChannelMember,
     "voice sessions": VoiceSession,
     "member events": MemberEvent,
     "recent events": RecentEvent,
@@ -108,7 +113,7 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
         for label, model in MEMBER_ROWS.items()
     }
     deleted["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
-    rollups.rebuild_channel_hours(guild_id)  # channel sums held this member's share
+    rollups.rebuild(guild_id)  # channel sums and distinct counts held this member's share
     _bump([guild_id])
     return deleted
 

@@ -197,6 +197,42 @@ class DailyMemberStat(models.Model):
         ]
 
 
+class HourlyGuildStat(models.Model):
+    """Distinct active members of a guild per UTC hour (excluded channels left out).
+
+    A distinct count cannot be summed from other rollups: the collector adds the
+    members it sees for the first time in that hour at each flush; rebuilt from
+    HourlyStat when exclusions change.
+    """
+
+    guild_id = models.BigIntegerField()
+    hour = models.IntegerField()
+    active_members = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "hour"], name="guild_hour_key")]
+
+
+class ChannelMember(models.Model):
+    """The last local day each member was active in each channel.
+
+    Windows end today, so a channel's active members in the last N days are its
+    rows with last_day in range: one small row per (channel, member) instead of
+    a distinct count over a month of hourly rows.
+    """
+
+    guild_id = models.BigIntegerField()
+    channel_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    last_day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["guild_id", "channel_id", "user_id"], name="channel_member_key")
+        ]
+        indexes = [models.Index(fields=["guild_id", "last_day", "channel_id"], name="channel_member_day")]
+
+
 class VoiceSession(models.Model):
     """A voice connection; open while ended_at is null. credited_until marks what rollups already hold."""
 

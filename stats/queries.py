@@ -17,13 +17,13 @@ rank or chart, also for the time before they were excluded.
 Sources, cheapest first: DailyMemberStat (member × local day; excluded
 channels already left out) for leaderboards, ranks, active-member counts and
 daily series; HourlyChannelStat (channel × hour) for message and voice totals,
-hourly series, channel totals and the heatmap; HourlyStat (channel × user ×
-hour) only where neither suffices: a member's channel breakdown (its user
-index), distinct members per hour for hourly series and per channel for the
-channel list. Those two scan every row of the window and are the slow ones on
-long windows (~0.1 s a week, ~0.4 s a month on the benchmark guild). All rollups
-come from the same HourlyStat rows with the same day mapping, so totals,
-series and leaderboards add up to the same numbers.
+hourly series, channel totals and the heatmap; HourlyGuildStat (distinct
+members per hour, counted by the collector as it writes) for hourly series;
+ChannelMember (each member's last active day per channel) for the channel
+list's active members; HourlyStat (channel × user × hour) only for a member's
+channel breakdown (its user index). All rollups come from the same HourlyStat
+rows with the same day mapping, so totals, series and leaderboards add up to
+the same numbers.
 
 Rollup rows are never empty: the collector writes no zero counter and
 rebuild_voice deletes rows it empties. So a row means activity, and counting
@@ -43,7 +43,8 @@ from django.db.models import Count, Q
 from django.utils import timezone as dj_timezone
 
 from stats.models import (
-    Channel, DailyMemberStat, Guild, HourlyChannelStat, HourlyStat, Member, MemberEvent, hour_of, hour_start,
+    Channel, ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat, Member,
+    MemberEvent, hour_of, hour_start,
 )
 from stats.rollups import local_day
 
@@ -53,6 +54,8 @@ EPOCH = date(1970, 1, 1)
 TABLE = HourlyStat._meta.db_table
 CHANNEL_HOURS = HourlyChannelStat._meta.db_table
 MEMBER_DAYS = DailyMemberStat._meta.db_table
+GUILD_HOURS = HourlyGuildStat._meta.db_table
+CHANNEL_MEMBERS = ChannelMember._meta.db_table
 IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
 
@@ -316,13 +319,13 @@ def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[i
     if user_id is not None:
         sql = f"SELECT hour, SUM(messages), SUM(voice_seconds), {active} FROM {TABLE} WHERE {where} GROUP BY hour"
     else:
-        # Distinct members per hour need the per-user rows: the one scan of HourlyStat here.
+        # Distinct members per hour are counted by the collector as it writes (HourlyGuildStat).
         sql = (
-            f"SELECT c.hour, c.m, c.v, a.n FROM (SELECT hour, SUM(messages) AS m, SUM(voice_seconds) AS v"
-            f" FROM {CHANNEL_HOURS} WHERE {where} GROUP BY hour) AS c LEFT JOIN (SELECT hour, {active} AS n"
-            f" FROM {TABLE} WHERE {where} GROUP BY hour) AS a ON a.hour = c.hour"
+            f"SELECT c.hour, c.m, c.v, a.active_members FROM (SELECT hour, SUM(messages) AS m,"
+            f" SUM(voice_seconds) AS v FROM {CHANNEL_HOURS} WHERE {where} GROUP BY hour) AS c"
+            f" LEFT JOIN {GUILD_HOURS} AS a ON a.guild_id = %s AND a.hour = c.hour"
         )
-        params = params + params
+        params = params + [guild.id]
     return {int(hr): (m, v, a) for hr, m, v, a in fetch(sql, params)}
 
 
@@ -454,13 +457,18 @@ def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
 
 
 def channel_members(guild: Guild, win: Window) -> dict[int, int]:
-    """Distinct active members per channel: needs the per-user rows, so this scans HourlyStat's window."""
-    where, params = scope_sql(guild, win.first, win.last)
-    rows = fetch(
-        f"SELECT channel_id, COUNT(DISTINCT user_id) FROM {TABLE} WHERE {where} GROUP BY channel_id",
-        params,
-    )
-    return {cid: n for cid, n in rows}
+    """Distinct active members per channel since the window's first day.
+
+    Reads each (channel, member)'s last active day (ChannelMember), so it is exact for windows
+    ending today, which every API window does.
+    """
+    sql = f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} WHERE guild_id = %s AND last_day >= %s"
+    params: list = [guild.id, win.first_day]
+    excluded = excluded_channel_ids(guild)
+    if excluded:
+        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
+        params.extend(excluded)
+    return {cid: n for cid, n in fetch(sql + " GROUP BY channel_id", params)}
 
 
 def heatmap(guild: Guild, days: int = 28, now: datetime | None = None) -> dict:

@@ -1,9 +1,9 @@
 """Coarser rollups derived from HourlyStat, and their rebuild.
 
-The collector adds to all three tables in each flush (collector.writer).
-DailyMemberStat depends on the guild's timezone and excluded channels, so
-when either changes the guild's rows are recomputed from HourlyStat, which
-is always kept.
+The collector adds to every table here in each flush (collector.writer).
+DailyMemberStat, HourlyGuildStat and ChannelMember depend on the guild's
+timezone or excluded channels, so when either changes the guild's rows are
+recomputed from HourlyStat, which is always kept.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from django.db import connection, transaction
 
-from stats.models import DailyMemberStat, Guild, HourlyChannelStat, HourlyStat
+from stats.models import ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat
 
 HOURLY = HourlyStat._meta.db_table
 DAILY = DailyMemberStat._meta.db_table
@@ -74,7 +74,56 @@ def rebuild_channel_hours(guild_id: int) -> int:
         return cur.rowcount
 
 
-def rebuild(guild_id: int) -> None:
-    """Both derived rollups of a guild (admin action, timezone or exclusion change)."""
-    rebuild_channel_hours(guild_id)
+def _hourly_where(guild: Guild) -> tuple[str, list]:
+    excluded = list(guild.excluded_channels.values_list("id", flat=True))
+    sql, params = "guild_id = %s", [guild.id]
+    if excluded:
+        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
+        params += excluded
+    return sql, params
+
+
+@transaction.atomic
+def rebuild_guild_hours(guild_id: int) -> int:
+    """Recompute a guild's distinct active members per hour from HourlyStat (exclusions applied)."""
+    where, params = _hourly_where(Guild.objects.get(pk=guild_id))
+    HourlyGuildStat.objects.filter(guild_id=guild_id).delete()
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {HourlyGuildStat._meta.db_table} (guild_id, hour, active_members) "
+            f"SELECT guild_id, hour, COUNT(DISTINCT user_id) FROM {HOURLY} WHERE {where} GROUP BY guild_id, hour",
+            params,
+        )
+        return cur.rowcount
+
+
+@transaction.atomic
+def rebuild_channel_members(guild_id: int) -> int:
+    """Recompute each member's last active local day per channel from HourlyStat."""
+    guild = Guild.objects.get(pk=guild_id)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT channel_id, user_id, MAX(hour) FROM {HOURLY} WHERE guild_id = %s GROUP BY channel_id, user_id",
+            [guild_id],
+        )
+        rows = cur.fetchall()
+    ChannelMember.objects.filter(guild_id=guild_id).delete()
+    ChannelMember.objects.bulk_create(
+        [ChannelMember(guild_id=guild_id, channel_id=c, user_id=u, last_day=local_day(guild.timezone, h))
+         for c, u, h in rows],
+        batch_size=2000,
+    )
+    return len(rows)
+
+
+def rebuild_config_dependent(guild_id: int) -> None:
+    """The rollups that follow the guild's timezone or exclusions."""
     rebuild_daily(guild_id)
+    rebuild_guild_hours(guild_id)
+    rebuild_channel_members(guild_id)
+
+
+def rebuild(guild_id: int) -> None:
+    """Every derived rollup of a guild (admin action, privacy purge)."""
+    rebuild_channel_hours(guild_id)
+    rebuild_config_dependent(guild_id)

@@ -92,3 +92,26 @@ def test_sessions_left_open_by_a_killed_collector_end_where_they_were_credited()
     assert Writer().close_stale_sessions(lambda gid: True) == 1
     session = VoiceSession.objects.get()
     assert session.ended_at == session.credited_until
+
+
+def test_distinct_counters_match_the_hourly_rows_and_their_rebuild():
+    from django.db.models import Count
+
+    from stats import rollups
+    from stats.models import ChannelMember, HourlyGuildStat
+
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    writer.load_configs()
+    for flush in range(3):  # the same members come back in later flushes of the same hour
+        for uid in (1, 2, 3)[: flush + 1]:
+            agg.message(p.message(uid, 11))
+            agg.message(p.message(uid, 12))
+        writer.write(agg.take_batch(T0), HEALTH)
+    per_hour = dict(HourlyStat.objects.values_list("hour").annotate(n=Count("user_id", distinct=True)))
+    assert dict(HourlyGuildStat.objects.values_list("hour", "active_members")) == per_hour == {int(T0) // 3600: 3}
+    assert ChannelMember.objects.filter(channel_id=11).count() == 3
+    written = sorted(ChannelMember.objects.values_list("channel_id", "user_id", "last_day"))
+    rollups.rebuild(p.GUILD)
+    assert dict(HourlyGuildStat.objects.values_list("hour", "active_members")) == per_hour
+    assert sorted(ChannelMember.objects.values_list("channel_id", "user_id", "last_day")) == written
