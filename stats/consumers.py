@@ -1,10 +1,10 @@
-"""Websocket consumers: they check visibility, join the hub's groups and pass frames through; no logic here."""
+"""Websocket consumers: they check visibility and register an outbox with the hub; no logic here."""
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from stats.live import hub
+from stats.live import Outbox, hub
 from stats.models import Guild
 
 REFUSED = 4403  # CONTRACT section 6: a socket the viewer may not open
@@ -17,13 +17,22 @@ def can_view(user, guild_id: int) -> bool:
 
 
 class PassThroughConsumer(AsyncWebsocketConsumer):
-    """Relays the hub's pre-encoded frames (encoded once per guild, not once per socket)."""
+    """Server-to-browser only: the hub writes its pre-encoded frames (one encode per tick) into our outbox."""
 
-    async def live_message(self, event: dict) -> None:
-        await self.send(text_data=event["text"])
+    # No channel layer: the hub reaches this worker's sockets directly (stats/live.py), so a socket
+    # needs no layer channel, and no layer message (with its per-message thread hop) per frame.
+    channel_layer_alias = None
+    outbox: Outbox | None = None
 
-    async def receive(self, text_data=None, bytes_data=None) -> None:
-        """Clients have nothing to say; ignore anything they send."""
+    async def dispatch(self, message: dict) -> None:
+        # Channels runs its database clean-up on the single sync thread before every handler;
+        # frames from the browser are ignored and touch no database, so skip that hop for them.
+        if message["type"] == "websocket.receive":
+            return
+        await super().dispatch(message)
+
+    async def push(self, text: str) -> None:
+        await self.send(text_data=text)
 
 
 class GuildLiveConsumer(PassThroughConsumer):
@@ -38,27 +47,26 @@ class GuildLiveConsumer(PassThroughConsumer):
         if not await database_sync_to_async(can_view)(self.scope.get("user"), guild_id):
             await self.close(code=REFUSED)
             return
-        self.guild_id = guild_id
-        await hub.watch(guild_id, self.channel_name)
-        await self.send(text_data=await hub.hello(guild_id))
+        self.guild_id, self.outbox = guild_id, Outbox(self.push)
+        hub.watch(guild_id, self.outbox)  # held: ticks from now on queue behind the hello
+        self.outbox.open(await hub.hello(guild_id))
 
     async def disconnect(self, code: int) -> None:
         if self.guild_id is not None:
-            await hub.unwatch(self.guild_id, self.channel_name)
+            hub.unwatch(self.guild_id, self.outbox)
             self.guild_id = None
 
 
 class HealthConsumer(PassThroughConsumer):
     """/ws/health/: the /metrics document plus rendered panels, once a second."""
 
-    watching = False
-
     async def connect(self) -> None:
         await self.accept()
-        await hub.watch_health(self.channel_name)
-        self.watching = True
+        self.outbox = Outbox(self.push)
+        hub.watch_health(self.outbox)
+        self.outbox.open()
 
     async def disconnect(self, code: int) -> None:
-        if self.watching:
-            await hub.unwatch_health(self.channel_name)
-            self.watching = False
+        if self.outbox is not None:
+            hub.unwatch_health(self.outbox)
+            self.outbox = None

@@ -1,15 +1,17 @@
 """The live hub: one poller per web worker turns new RecentEvent rows into ticks for that worker's sockets.
 
 The database is the bus. Once a second the poller reads the events newer than
-the last id it saw (for guilds somebody watches), joins names in bulk, and
-sends one pre-encoded tick per guild to a Channels group. One poll per worker
-per second, whatever the number of browsers.
+the last id it saw (for guilds somebody watches), joins names in bulk, encodes
+one tick per guild, and hands that same string to each of the worker's sockets
+watching the guild. One poll per worker per second, whatever the number of browsers.
 
-Groups are named per worker (``live.<gid>.<token>``), not shared: every
-worker's poller reads the same table, so with channels_redis a shared group
-would deliver each feed item once per worker. A worker's own group holds only
-its own sockets, so each browser gets each event exactly once, and nothing
-crosses workers.
+Delivery is per worker and bypasses the Channels layer: every worker's poller
+reads the same table, so each worker only needs to reach its own sockets, and
+it keeps them in its own registry (guild → outboxes). That spares each frame a
+trip through the layer (the in-memory layer walks all its channels on every
+receive: O(N²) per tick) and Channels' per-message database clean-up, which
+runs on the single sync thread. Each browser gets each event exactly once, and
+nothing crosses workers, with or without Redis.
 """
 from __future__ import annotations
 
@@ -17,13 +19,12 @@ import asyncio
 import json
 import logging
 import time
-import uuid
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db.models import Count, Max
 
 from stats.models import Channel, CollectorState, Member, RecentEvent
@@ -37,6 +38,7 @@ FEED_MAX = 30  # newest feed items per guild per tick; the browser shows a short
 LEADERBOARD_EVERY_S = 5.0  # recompute a guild's top ten at most this often, and only after new events
 LEADERBOARD_METRICS = ("messages", "voice")
 RATE_KEYS = {"message": "messages", "voice_join": "voice_joins", "member_join": "member_joins"}
+OUTBOX_MAX = 30  # frames a socket may fall behind (about 30 s of ticks) before its oldest are dropped
 
 
 def iso(dt: datetime) -> str:
@@ -157,16 +159,68 @@ def top_ten(guild_id: int, metric: str) -> dict | None:
     return {"metric": metric, "days": days, "entries": doc["entries"]}
 
 
+# --- Delivery ----------------------------------------------------------------
+
+
+class Outbox:
+    """One socket's outgoing frames, written in order by at most one task at a time.
+
+    The hub puts a frame into every outbox of a guild without awaiting any
+    socket, so a slow or stalled browser never delays the others; its backlog
+    is bounded (the oldest frames go first) until uvicorn's ping timeout drops it.
+    An outbox starts held, so frames put while the socket's first tick is being
+    read wait behind that first tick.
+    """
+
+    __slots__ = ("send", "backlog", "held", "task")
+
+    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+        self.send = send
+        self.backlog: deque[str] = deque(maxlen=OUTBOX_MAX)
+        self.held = True
+        self.task: asyncio.Task | None = None
+
+    def put(self, text: str) -> None:
+        self.backlog.append(text)
+        if not self.held and (self.task is None or self.task.done()):
+            self.task = asyncio.get_running_loop().create_task(self.drain())
+
+    def open(self, first: str | None = None) -> None:
+        """Release the frames held so far, after `first` (the socket's hello) if given."""
+        if first is not None:
+            self.backlog.appendleft(first)
+        self.held = False
+        if self.backlog:
+            self.task = asyncio.get_running_loop().create_task(self.drain())
+
+    async def drain(self) -> None:
+        try:
+            while self.backlog:
+                await self.send(self.backlog.popleft())
+        except Exception:  # the socket closed under us; its consumer's disconnect unregisters it
+            self.backlog.clear()
+
+    def discard(self) -> None:
+        self.backlog.clear()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+def broadcast(outboxes: set[Outbox], text: str) -> None:
+    """The same encoded frame to every outbox; nothing awaited here."""
+    for outbox in outboxes:
+        outbox.put(text)
+
+
 # --- The hub ---------------------------------------------------------------
 
 
 class LiveHub:
-    """Per-process registry of watched guilds and the poller task that feeds them."""
+    """Per-process registry of watched guilds, their sockets' outboxes, and the poller task that feeds them."""
 
     def __init__(self) -> None:
-        self.token = uuid.uuid4().hex[:12]
-        self.watchers: Counter = Counter()  # guild id → sockets of this worker
-        self.health_watchers = 0
+        self.watchers: dict[int, set[Outbox]] = {}  # guild id → outboxes of this worker's sockets
+        self.health: set[Outbox] = set()
         self.windows: dict[int, deque[tuple[float, dict]]] = {}  # guild → (time, rates sample)
         self.last_poll: float | None = None
         self.tops: dict[tuple[int, str], list] = {}
@@ -175,37 +229,34 @@ class LiveHub:
         self.task: asyncio.Task | None = None
         self.health_task: asyncio.Task | None = None
 
-    def group(self, guild_id: int) -> str:
-        return f"live.{guild_id}.{self.token}"
-
     @property
-    def health_group(self) -> str:
-        return f"health.{self.token}"
+    def health_watchers(self) -> int:
+        return len(self.health)
 
-    # Subscriptions ------------------------------------------------------
+    # Subscriptions (called from consumers, on the worker's event loop) ----------
 
-    async def watch(self, guild_id: int, channel_name: str) -> None:
-        await get_channel_layer().group_add(self.group(guild_id), channel_name)
-        self.watchers[guild_id] += 1
+    def watch(self, guild_id: int, outbox: Outbox) -> None:
+        self.watchers.setdefault(guild_id, set()).add(outbox)
         self.task = self._ensure(self.task, self.run)
 
-    async def unwatch(self, guild_id: int, channel_name: str) -> None:
-        await get_channel_layer().group_discard(self.group(guild_id), channel_name)
-        self.watchers[guild_id] -= 1
-        if self.watchers[guild_id] <= 0:
+    def unwatch(self, guild_id: int, outbox: Outbox) -> None:
+        outbox.discard()
+        sockets = self.watchers.get(guild_id)
+        if sockets is not None:
+            sockets.discard(outbox)
+        if not sockets:
             for store in (self.watchers, self.windows, self.top_due):
                 store.pop(guild_id, None)
             for metric in LEADERBOARD_METRICS:
                 self.tops.pop((guild_id, metric), None)
 
-    async def watch_health(self, channel_name: str) -> None:
-        await get_channel_layer().group_add(self.health_group, channel_name)
-        self.health_watchers += 1
+    def watch_health(self, outbox: Outbox) -> None:
+        self.health.add(outbox)
         self.health_task = self._ensure(self.health_task, self.run_health)
 
-    async def unwatch_health(self, channel_name: str) -> None:
-        await get_channel_layer().group_discard(self.health_group, channel_name)
-        self.health_watchers = max(0, self.health_watchers - 1)
+    def unwatch_health(self, outbox: Outbox) -> None:
+        outbox.discard()
+        self.health.discard(outbox)
 
     @staticmethod
     def _ensure(task: asyncio.Task | None, factory) -> asyncio.Task:
@@ -239,7 +290,7 @@ class LiveHub:
         self.last_poll = None
 
     async def poll(self) -> None:
-        guild_ids = [gid for gid, n in self.watchers.items() if n > 0]
+        guild_ids = list(self.watchers)
         if not guild_ids:
             return
         batch = await database_sync_to_async(read_batch)(guild_ids, self.last_id or 0)
@@ -247,14 +298,15 @@ class LiveHub:
         now = time.monotonic()
         elapsed = min(max(now - (self.last_poll or now - POLL_S), 0.2), RATE_WINDOW_S)
         self.last_poll = now
-        layer = get_channel_layer()
         for gid in guild_ids:
+            if gid not in self.watchers:  # its last socket left during the read
+                continue
             window = self.windows.setdefault(gid, deque())
             window.append((now, self.sample(gid, batch, elapsed)))
             while window and window[0][0] < now - RATE_WINDOW_S:
                 window.popleft()
             text = json.dumps(self.tick(gid, now, batch.feed.get(gid, []), batch.collector))
-            await layer.group_send(self.group(gid), {"type": "live.message", "text": text})
+            broadcast(self.watchers.get(gid, ()), text)  # encoded once, whatever the number of sockets
             if gid in batch.counts and now >= self.top_due.get(gid, 0):
                 self.top_due[gid] = now + LEADERBOARD_EVERY_S
                 await self.push_leaderboards(gid)
@@ -286,9 +338,7 @@ class LiveHub:
                 continue
             self.tops[(guild_id, metric)] = top["entries"]
             message = {"type": "leaderboard", "guild_id": str(guild_id), **top}
-            await get_channel_layer().group_send(
-                self.group(guild_id), {"type": "live.message", "text": json.dumps(message)}
-            )
+            broadcast(self.watchers.get(guild_id, ()), json.dumps(message))
 
     # Health -------------------------------------------------------------------
 
@@ -296,11 +346,11 @@ class LiveHub:
         """Send the health document once a second while somebody watches /health/."""
         from stats.panels import health_document
 
-        while self.health_watchers > 0:
+        while self.health:
             started = time.monotonic()
             try:
                 text = json.dumps(await database_sync_to_async(health_document)(), default=str)
-                await get_channel_layer().group_send(self.health_group, {"type": "live.message", "text": text})
+                broadcast(self.health, text)
             except Exception:
                 log.exception("health snapshot failed")
             await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - started)))
