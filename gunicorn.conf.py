@@ -6,7 +6,8 @@ each worker runs its own live poller (stats/live.py), one database read a second
 import os
 
 wsgi_app = "mocha_site.asgi:application"
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn with permessage-deflate off (mocha_site/workers.py): ~45 KB and CPU per frame saved per socket.
+worker_class = "mocha_site.workers.MochaUvicornWorker"
 bind = os.environ.get("MOCHA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("MOCHA_WEB_WORKERS", "2"))
 # Websockets stay open for hours; the timeout only guards against a stuck worker's heartbeat.
