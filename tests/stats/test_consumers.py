@@ -206,3 +206,35 @@ def test_health_socket_streams_the_metrics_document_with_panels(hub, guilds):
     assert [p["title"] for p in first["panels"]] == ["Memory", "Cache", "Collector", "Database"]
     assert second["uptime_s"] >= first["uptime_s"]
     assert hub.health_watchers == 0
+
+
+def test_a_tick_reaches_fifty_sockets_encoded_once(hub, guilds, monkeypatch):
+    encodes = []
+    real_dumps = live.json.dumps
+
+    def counting_dumps(obj, *args, **kwargs):
+        encodes.append(obj.get("type"))
+        return real_dumps(obj, *args, **kwargs)
+
+    async def scenario():
+        comms = [(await connect(f"/ws/guilds/{PUBLIC}/live/"))[0] for _ in range(50)]
+        for comm in comms:
+            assert json.loads(await comm.receive_from(timeout=5))["type"] == "tick"  # the hello
+        hub.task.cancel()  # drive one poll by hand, so exactly one tick is in flight
+        await asyncio.sleep(0.2)  # frames of the poller's last ticks still being written
+        for comm in comms:
+            while not await comm.receive_nothing(timeout=0):
+                await comm.receive_output()
+        monkeypatch.setattr(live.json, "dumps", counting_dumps)
+        await hub.poll()
+        monkeypatch.setattr(live.json, "dumps", real_dumps)
+        frames = [await comm.receive_output(timeout=5) for comm in comms]
+        for comm in comms:
+            await comm.disconnect()
+        return frames
+
+    frames = run(scenario())
+    assert encodes == ["tick"]
+    assert all(f["type"] == "websocket.send" and json.loads(f["text"])["type"] == "tick" for f in frames)
+    assert all(f["text"] is frames[0]["text"] for f in frames)  # the very same string, not 50 encodes
+    assert not hub.watchers

@@ -1,6 +1,7 @@
 """The live hub's reads: feed rows with names joined in bulk, rates from the collector or from feed rows."""
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -95,3 +96,35 @@ def test_rates_fall_back_to_feed_rows_when_the_collector_is_stale(live_guild):
     assert batch.rates is None
     hub.windows[GID] = live.deque([(0.0, hub.sample(GID, batch, 2.0)), (1.0, hub.sample(GID, live.Batch(0), 2.0))])
     assert hub.rates(GID, 1.0) == {"messages": 2.5, "voice_joins": 0.5, "member_joins": 0.0}
+
+
+def test_a_stalled_socket_neither_delays_the_others_nor_grows_without_bound():
+    async def scenario():
+        stuck = asyncio.Event()
+        received: dict[str, list[str]] = {"fast": [], "stalled": []}
+
+        async def fast(text: str) -> None:
+            received["fast"].append(text)
+
+        async def stalled(text: str) -> None:
+            received["stalled"].append(text)
+            await stuck.wait()  # a browser that stopped reading: the write never completes
+
+        boxes = {name: live.Outbox(send) for name, send in (("fast", fast), ("stalled", stalled))}
+        boxes["fast"].put("early")  # held until the hello goes first
+        for box in boxes.values():
+            box.open("hello")
+        frames = [f"tick {i}" for i in range(live.OUTBOX_MAX + 10)]
+        for text in frames:
+            live.broadcast(set(boxes.values()), text)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        backlog = len(boxes["stalled"].backlog)
+        for box in boxes.values():
+            box.discard()
+        return received, backlog
+
+    received, backlog = asyncio.run(scenario())
+    assert received["fast"] == ["hello", "early", *[f"tick {i}" for i in range(live.OUTBOX_MAX + 10)]]
+    assert received["stalled"] == ["hello"]
+    assert backlog == live.OUTBOX_MAX  # the oldest frames were dropped
