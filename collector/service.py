@@ -248,11 +248,11 @@ class Collector:
                 log.error("could not commit the last events before the deadline")
                 break
             await asyncio.sleep(0.5)
-        try:
-            await self.in_db(self.writer.mark_disconnected, self.shard_ids)
+        try:  # bounded: stopping must not hang on a database that is gone
+            await asyncio.wait_for(self.in_db(self.writer.mark_disconnected, self.shard_ids), timeout=3)
         except Exception:
             pass
-        self.db.shutdown(wait=True)
+        self.db.shutdown(wait=False, cancel_futures=True)
 
 
 def _dt(seconds: float | None) -> datetime | None:
