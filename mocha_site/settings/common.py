@@ -238,6 +238,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "discord": {"level": "WARNING"},
+        # Mocha never joins voice: discord.py's notes about missing voice libraries are noise.
+        "discord.client": {"level": "ERROR"},
         "django.db.backends": {"level": "WARNING"},
     },
 }

@@ -43,11 +43,11 @@ class Command(MochaCommand):
         except ScenarioError as exc:
             raise self.fail(str(exc)) from None
         try:
-            asyncio.run(self._serve(sim, opts["port"]))
+            asyncio.run(self._serve(sim, opts["port"], quiet=opts["verbosity"] == 0))
         except OSError as exc:
             raise self.fail(f"cannot listen on 127.0.0.1:{opts['port']}: {exc.strerror or exc}") from None
 
-    async def _serve(self, sim, port: int) -> None:
+    async def _serve(self, sim, port: int, quiet: bool = False) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -56,7 +56,10 @@ class Command(MochaCommand):
         self.stdout.write(f"DISCORD_API_BASE=http://127.0.0.1:{port}/api/v10")
         self.stdout.flush()
         try:
-            await self._progress(sim, stop)
+            if quiet:  # -v 0: no rate line (make run's console belongs to the web server and collector)
+                await stop.wait()
+            else:
+                await self._progress(sim, stop)
         finally:
             await sim.stop()
             if sys.stderr.isatty():

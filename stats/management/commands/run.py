@@ -127,7 +127,7 @@ class Command(MochaCommand):
                 sim_port = free_port()
                 # The loopback simulator accepts any token; the collector just needs one to log in with.
                 token = "demo-" + secrets.token_urlsafe(12)
-                sim_args = ["simulate", "--port", str(sim_port), "--backfill-days", "30", "--rate", "20"]
+                sim_args = ["simulate", "--port", str(sim_port), "--backfill-days", "30", "--rate", "20", "-v", "0"]
                 sim = sup.start("simulator", manage + sim_args, env)
                 if not wait_for_port("127.0.0.1", sim_port, 60, lambda: sim.poll() is None):
                     raise self.fail("the simulator did not start")
