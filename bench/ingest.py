@@ -110,7 +110,7 @@ def _sqlite_floor(events: list[tuple]) -> float:
 
 
 def _simulator(burst: int) -> tuple[subprocess.Popen, int]:
-    from tests.collector.processes import free_port, sim_status, wait_for  # noqa: PLC0415 (shared helper)
+    from mocha_site.loopback import free_port, simulator_status, wait_for
 
     port = free_port()
     proc = subprocess.Popen(
@@ -121,7 +121,7 @@ def _simulator(burst: int) -> tuple[subprocess.Popen, int]:
 
     def up() -> bool:
         try:
-            sim_status(port)
+            simulator_status(port)
             return True
         except OSError:
             return False

@@ -314,7 +314,7 @@ class Aggregator:
     def _open_voice(self, gid: int, uid: int, cid: int, now: float, bot: bool, feed: bool) -> None:
         if not self._voice_countable(gid, cid, bot):
             return
-        self.voice[(gid, uid)] = session = VoiceSession(cid, now, int(now))
+        self.voice[(gid, uid)] = VoiceSession(cid, now, int(now))
         self.batch.voice[(gid, uid, now)] = (cid, int(now), None)
         if feed:
             self._feed(gid, "voice_join", cid, uid, _epoch_to_dt(now), 1)

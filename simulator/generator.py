@@ -13,7 +13,7 @@ import itertools
 import math
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Iterator
 
 import orjson

@@ -1,32 +1,14 @@
 """The simulator and the collector as real processes, for signal and restart tests."""
 from __future__ import annotations
 
-import json
-import socket
 import subprocess
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from mocha_site.loopback import free_port, wait_for
+from mocha_site.loopback import simulator_status as sim_status
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def sim_status(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/status", timeout=5) as response:
-        return json.load(response)
-
-
-def wait_for(predicate, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+__all__ = ["collector_process", "free_port", "sim_status", "simulator_process", "wait_for"]
 
 
 @contextmanager

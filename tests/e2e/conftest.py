@@ -7,13 +7,14 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, hour_of
+from mocha_site.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -23,12 +24,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 DEMO_GID, PRIVATE_GID = 424242, 434343
 CHANNELS = {51: "general", 52: "memes", 53: "Lounge"}
 MEMBERS = {601: "Alice", 602: "Bob", 603: "Carol", 604: "Dan"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from simulator.scenario import Control, Dispatch, ScenarioError, load_scenario
 from tests.simulator.harness import basic_lines
+from mocha_site.loopback import free_port
 
 
 def test_scenario_parses_guilds_dispatches_and_controls(basic_scenario):
@@ -31,14 +32,8 @@ def test_unreadable_line_names_file_and_line(tmp_path, bad):
     path = tmp_path / "broken.jsonl"
     lines = basic_lines()[:3] + [bad] + basic_lines()[3:5]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ScenarioError, match=rf"broken\.jsonl:4: "):
+    with pytest.raises(ScenarioError, match=r"broken\.jsonl:4: "):
         load_scenario(path)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from stats.models import Guild
-from tests.stats.conftest import ALICE, BOB, CAROL, DAVE, GID, OTHER_GID
+from tests.stats.conftest import ALICE, BOB, DAVE, GID, OTHER_GID
 
 pytestmark = pytest.mark.django_db
 

@@ -21,16 +21,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from stats.management.base import MochaCommand
+from mocha_site.loopback import free_port
 
 ROOT = Path(settings.BASE_DIR)
 ADMIN_MARKER = "admin-created"
 STOP_TIMEOUT_S = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_free(host: str, port: int) -> bool:
