@@ -46,6 +46,7 @@ APPLICATION = {"id": BOT_ID, "name": "Mocha simulator", "description": "", "icon
                "owner": {k: BOT_USER[k] for k in ("id", "username", "discriminator", "global_name", "avatar")},
                "team": None, "flags": 0, "rpc_origins": [], "interactions_endpoint_url": None, "tags": []}
 HEARTBEAT_MS = 41250
+ACK_DELAY_S = 0.02
 
 
 def json_response(data: object, status: int = 200) -> web.Response:
@@ -212,7 +213,10 @@ class Simulator:
                     await link.close(4002)  # decode error, as Discord
                     break
                 if op == 1:
-                    link.send_now('{"op":11}')
+                    # Acknowledged after a network-like pause: discord.py stamps a heartbeat's send time
+                    # only once its thread sees the send finish, so an instant loopback ACK can arrive
+                    # "before" the send and read as a full heartbeat interval of latency.
+                    asyncio.get_running_loop().call_later(ACK_DELAY_S, link.send_now, '{"op":11}')
                 elif op == 2:
                     session = await self._identify(link, data, session)
                 elif op == 6:
