@@ -88,6 +88,11 @@ def recent_feed(guild_id: int, limit: int = FEED_MAX) -> list[dict]:
     return feed_items(list(RecentEvent.objects.filter(guild_id=guild_id).order_by("-id")[:limit]))
 
 
+def latest_and_recent_feed(guild_id: int) -> tuple[int, list[dict]]:
+    """The newest event id, then the guild's recent feed: at worst an event shows in both (the page drops repeats)."""
+    return latest_event_id(), recent_feed(guild_id)
+
+
 def collector_status() -> tuple[dict, dict[int, dict] | None]:
     """A short summary of the collector shards for the live badge, and their exact per-guild rates.
 
@@ -267,8 +272,15 @@ class LiveHub:
         return task
 
     async def hello(self, guild_id: int) -> str:
-        """The first tick a new socket gets: current rates and the last few events."""
-        feed = await database_sync_to_async(recent_feed)(guild_id)
+        """The first tick a new socket gets: current rates and the last few events.
+
+        Until the poller has its starting point, the newest id read just before this feed becomes
+        it: events inserted after the feed was read then reach this socket through the poller.
+        (The poller's own first read may run later, after such events.)
+        """
+        latest, feed = await database_sync_to_async(latest_and_recent_feed)(guild_id)
+        if self.last_id is None:
+            self.last_id = latest
         collector, _ = await database_sync_to_async(collector_status)()
         return json.dumps(self.tick(guild_id, time.monotonic(), feed, collector))
 
@@ -277,7 +289,9 @@ class LiveHub:
     async def run(self) -> None:
         """Poll once a second while any socket of this worker watches a guild."""
         if self.last_id is None:
-            self.last_id = await database_sync_to_async(latest_event_id)()
+            latest = await database_sync_to_async(latest_event_id)()
+            if self.last_id is None:  # a socket's hello may have set an earlier start meanwhile
+                self.last_id = latest
         while self.watchers:
             started = time.monotonic()
             try:
