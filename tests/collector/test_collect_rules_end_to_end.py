@@ -108,11 +108,12 @@ def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
 
     lines = scenario_lines(basic_scenario)
     ready = threading.Event()
-    locker = threading.Thread(target=hold_write_lock, args=(4.0, ready))
+    locker = threading.Thread(target=hold_write_lock, args=(10.0, ready))  # SQLite locked for 10 s
     lines.insert(400, json.dumps({"op": "sleep", "ms": 300}))
     locker.start()
     ready.wait(5)
-    collector = run_collect(lines, sleep_scale=0.3, settle_s=0.5)
+    # The scenario ends while the database is still locked; stop only after the lock is gone.
+    collector = run_collect(lines, sleep_scale=0.3, settle_s=0.5, until=lambda c: not locker.is_alive())
     locker.join()
     assert HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"))["m"] == basic_expected["messages"]
     assert collector.pending is None
