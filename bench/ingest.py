@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -109,7 +110,10 @@ def _sqlite_floor(events: list[tuple]) -> float:
 # --- gateway ---------------------------------------------------------------------
 
 
-def _simulator(burst: int) -> tuple[subprocess.Popen, int]:
+@contextmanager
+def _burst_simulator(burst: int):
+    """A fresh simulator process sending `burst` messages, with discord.py pointed at it."""
+    from collector.endpoints import configure_discord
     from mocha_site.loopback import free_port, simulator_status, wait_for
 
     port = free_port()
@@ -126,8 +130,13 @@ def _simulator(burst: int) -> tuple[subprocess.Popen, int]:
         except OSError:
             return False
 
-    wait_for(up, 30, "the simulator")
-    return proc, port
+    try:
+        wait_for(up, 30, "the simulator")
+        configure_discord(f"http://127.0.0.1:{port}/api/v10")
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 async def _collector_rate(burst: int) -> tuple[float, float]:
@@ -190,23 +199,11 @@ async def _stock_rate(burst: int) -> tuple[float, int]:
 
 
 def gateway(quick: bool = False) -> dict:
-    from collector.endpoints import configure_discord
-
     burst = 150_000 if quick else 600_000
-    sim, port = _simulator(burst)
-    try:
-        configure_discord(f"http://127.0.0.1:{port}/api/v10")
+    with _burst_simulator(burst):
         collector_s, rss = asyncio.run(_collector_rate(burst))
-    finally:
-        sim.terminate()
-        sim.wait(10)
-    sim, port = _simulator(burst)
-    try:
-        configure_discord(f"http://127.0.0.1:{port}/api/v10")
+    with _burst_simulator(burst):  # the same stream again, for the stock client
         stock_s, stock_n = asyncio.run(_stock_rate(burst))
-    finally:
-        sim.terminate()
-        sim.wait(10)
     eps, stock = burst / collector_s, stock_n / stock_s
     return {
         "ingest_gateway_eps": round(eps),
