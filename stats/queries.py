@@ -290,19 +290,22 @@ def series(guild: Guild, win: Window, interval: str, user_id: int | None = None)
 
 
 def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
-    """local day → (messages, voice seconds, active members), one query."""
+    """local day → (messages, voice seconds, active members), two queries merged here.
+
+    Sums come from the channel-hours bucketed by local day (the segments reproduce local_day);
+    members from the member-days, one row each. Two plain GROUP BYs rather than a join of the two:
+    PostgreSQL without fresh table statistics (after a bulk load) planned that join as a nested
+    loop taking seconds.
+    """
     hours, hour_params = scope_sql(guild, win.first, win.last)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     days, day_params = days_sql(guild, win.first_day, win.last_day)
-    # Sums from the channel-hours bucketed by local day (the segments reproduce local_day); members
-    # from the member-days, one row each, counted within the (guild, day, user) key alone.
-    rows = fetch(
-        f"SELECT c.d, c.m, c.v, a.n FROM (SELECT {local} / 86400 AS d, SUM(messages) AS m, SUM(voice_seconds) AS v"
-        f" FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d) AS c LEFT JOIN (SELECT day, COUNT(*) AS n"
-        f" FROM {MEMBER_DAYS} WHERE {days} GROUP BY day) AS a ON a.day = c.d",
-        local_params + hour_params + day_params,
+    sums = fetch(
+        f"SELECT {local} / 86400 AS d, SUM(messages), SUM(voice_seconds) FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d",
+        local_params + hour_params,
     )
-    return {int(d): (m, v, n) for d, m, v, n in rows}
+    active = dict(fetch(f"SELECT day, COUNT(*) FROM {MEMBER_DAYS} WHERE {days} GROUP BY day", day_params))
+    return {int(d): (m, v, active.get(int(d), 0)) for d, m, v in sums}
 
 
 def member_daily_rows(guild: Guild, win: Window, user_id: int) -> dict[int, tuple]:
