@@ -1,0 +1,155 @@
+"""Time windows of the stats queries, and the SQL fragments that scope rollups to them.
+
+Windows are local calendar days (see stats.queries); an hour belongs to the
+local day of its first instant (stats.rollups.local_day).
+"""
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Iterable
+
+from django.db import connection
+from django.utils import timezone as dj_timezone
+
+from stats.models import Guild, hour_of, hour_start
+from stats.rollups import local_day
+
+EPOCH = date(1970, 1, 1)
+
+
+def iso(dt: datetime) -> str:
+    """ISO-8601 UTC with a Z suffix."""
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def utc_offset(tz: zoneinfo.ZoneInfo, hour: int) -> int:
+    """The zone's UTC offset in seconds at the start of a UTC hour."""
+    return int(hour_start(hour).astimezone(tz).utcoffset().total_seconds())
+
+
+def first_hour_of_day(tz_name: str, day: int) -> int:
+    """The first UTC hour that local_day puts on `day` or later (a skipped day yields the next one's)."""
+    midnight = day * 24
+    hour = midnight - utc_offset(zoneinfo.ZoneInfo(tz_name), midnight) // 3600
+    # The estimate uses the offset at UTC midnight; DST or half-hour offsets move it by an hour or two.
+    while local_day(tz_name, hour - 1) >= day:
+        hour -= 1
+    while local_day(tz_name, hour) < day:
+        hour += 1
+    return hour
+
+
+@dataclass(frozen=True)
+class Window:
+    """Local days first_day..last_day of a timezone, as the UTC hours first..last (inclusive)."""
+
+    days: int
+    tz_name: str
+    first_day: int
+    last_day: int
+    first: int
+    last: int
+
+    @classmethod
+    def ending(cls, days: int, tz_name: str = "UTC", now: datetime | None = None) -> "Window":
+        """The `days` local days ending with today, through the current hour."""
+        last = hour_of(now or dj_timezone.now())
+        last_day = local_day(tz_name, last)
+        first_day = last_day - days + 1
+        return cls(days, tz_name, first_day, last_day, first_hour_of_day(tz_name, first_day), last)
+
+    def previous(self) -> "Window":
+        """The same number of local days just before this window."""
+        first_day = self.first_day - self.days
+        return Window(self.days, self.tz_name, first_day, self.first_day - 1,
+                      first_hour_of_day(self.tz_name, first_day), self.first - 1)
+
+    @property
+    def start(self) -> datetime:
+        return hour_start(self.first)
+
+    @property
+    def end(self) -> datetime:
+        return hour_start(self.last + 1)
+
+
+def window(guild: Guild, days: int, now: datetime | None = None) -> Window:
+    """The guild's window of `days` local days ending today."""
+    return Window.ending(days, guild.timezone, now)
+
+
+# --- SQL fragments ------------------------------------------------------------
+
+
+def excluded_channel_ids(guild: Guild) -> list[int]:
+    """Channels the guild's admin excluded; read once per Guild instance (one request)."""
+    cached = guild.__dict__.get("_excluded_ids")
+    if cached is None:
+        cached = guild.__dict__["_excluded_ids"] = sorted(guild.excluded_channels.values_list("id", flat=True))
+    return cached
+
+
+def scope_sql(guild: Guild, first: int, last: int, user_id: int | None = None) -> tuple[str, list]:
+    """WHERE clause for the guild's visible hourly rows (HourlyStat or HourlyChannelStat) in hours first..last."""
+    sql = "guild_id = %s AND hour >= %s AND hour <= %s"
+    params: list = [guild.id, first, last]
+    if user_id is not None:
+        sql += " AND user_id = %s"
+        params.append(user_id)
+    excluded = excluded_channel_ids(guild)
+    if excluded:
+        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
+        params.extend(excluded)
+    return sql, params
+
+
+def days_sql(guild: Guild, first_day: int, last_day: int, user_id: int | None = None) -> tuple[str, list]:
+    """WHERE clause for DailyMemberStat rows of local days first_day..last_day (exclusions are built in)."""
+    sql = "guild_id = %s AND day >= %s AND day <= %s"
+    params: list = [guild.id, first_day, last_day]
+    if user_id is not None:
+        sql += " AND user_id = %s"
+        params.append(user_id)
+    return sql, params
+
+
+def offset_segments(tz: zoneinfo.ZoneInfo, first: int, last: int) -> list[tuple[int, int]]:
+    """(first hour, offset seconds) pieces of constant UTC offset covering first..last."""
+    segments = [(first, utc_offset(tz, first))]
+    cur = first
+    while cur < last:
+        nxt = min(cur + 24, last)
+        if utc_offset(tz, nxt) != segments[-1][1]:
+            lo, hi = cur, nxt  # offset(lo) is the segment's, offset(hi) differs: bisect the change
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if utc_offset(tz, mid) == segments[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            segments.append((hi, utc_offset(tz, hi)))
+            cur = hi
+        else:
+            cur = nxt
+    return segments
+
+
+def local_seconds_sql(tz: zoneinfo.ZoneInfo, win: Window) -> tuple[str, list]:
+    """SQL for an hour's local wall-clock time in seconds since the epoch."""
+    segments = offset_segments(tz, win.first, win.last)
+    if len(segments) == 1:
+        return "(CAST(hour AS BIGINT) * 3600 + %s)", [segments[0][1]]
+    parts, params = [], []
+    for (_, offset), (until, _) in zip(segments, segments[1:]):
+        parts.append("WHEN hour < %s THEN CAST(hour AS BIGINT) * 3600 + %s")
+        params += [until, offset]
+    params.append(segments[-1][1])
+    return f"(CASE {' '.join(parts)} ELSE CAST(hour AS BIGINT) * 3600 + %s END)", params
+
+
+def fetch(sql: str, params: Iterable) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, list(params))
+        return cur.fetchall()
