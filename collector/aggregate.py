@@ -101,7 +101,6 @@ class Aggregator:
     def __init__(self, cursors: dict[int, int] | None = None) -> None:
         self.batch = Batch()
         self.config: dict[int, GuildConfig] = {}
-        self.afk: dict[int, int | None] = {}
         self.guild_info: dict[int, GuildInfo] = {}
         self.thread_parent: dict[int, int] = {}
         self.names: dict[tuple[int, int], UserInfo] = {}
@@ -234,13 +233,12 @@ class Aggregator:
     def guild_update(self, d: dict) -> None:
         gid = int(d["id"])
         afk = d.get("afk_channel_id")
-        self.afk[gid] = int(afk) if afk else None
         old = self.guild_info.get(gid)
         count = d.get("member_count", old.member_count if old else 0)
         self.guild_info[gid] = self.batch.guilds[gid] = GuildInfo(
             name=(d.get("name") or "")[:100],
             member_count=int(count or 0),
-            afk_channel_id=self.afk[gid],
+            afk_channel_id=int(afk) if afk else None,
             icon=d.get("icon") or "",
         )
 
@@ -291,7 +289,8 @@ class Aggregator:
         cfg = self._cfg(gid)
         if not (cfg.tracking and cfg.track_voice) or (bot and not cfg.count_bots):
             return False
-        return cid != self.afk.get(gid) and cid not in cfg.excluded
+        info = self.guild_info.get(gid)
+        return (info is None or cid != info.afk_channel_id) and cid not in cfg.excluded
 
     def voice_state(self, d: dict, now: float) -> None:
         gid = d.get("guild_id")

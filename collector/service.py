@@ -61,7 +61,6 @@ class Collector:
         self._rate_mark = (self.started_at, 0)
         self.events_per_sec = 0.0
         self.stopping = asyncio.Event()
-        self.flushed = asyncio.Event()  # set after every successful flush (tests wait on it)
         if len(self.shard_ids) > 1:
             self.client: discord.Client = ShardedCountingClient(self, shard_ids=self.shard_ids, shard_count=self.shard_count)
         else:
@@ -122,28 +121,24 @@ class Collector:
             return False
         self.last_flush_ms = (time.perf_counter() - started) * 1000
         self.last_flush_at = now
-        self.flushed.set()
-        self.flushed = asyncio.Event()
         return True
 
+    async def running_after(self, seconds: float) -> bool:
+        """Wait `seconds`, or less if the collector is stopping; True while it is still running."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+        return not self.stopping.is_set()
+
     async def flush_loop(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), timeout=self.flush_s)
-            except asyncio.TimeoutError:
-                pass
-            if not self.stopping.is_set():
-                ok = await self.flush()
-                if not ok:
-                    await asyncio.sleep(min(5.0, self.flush_s * 2))
+        while await self.running_after(self.flush_s):
+            if not await self.flush():
+                await asyncio.sleep(min(5.0, self.flush_s * 2))
 
     async def config_loop(self) -> None:
         """Guild configuration edited in the admin reaches counting within MOCHA_CONFIG_POLL_S."""
-        while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), timeout=settings.MOCHA_CONFIG_POLL_S)
-            except asyncio.TimeoutError:
-                pass
+        while await self.running_after(settings.MOCHA_CONFIG_POLL_S):
             try:
                 await self.reload_config()
             except Exception as exc:

@@ -28,6 +28,7 @@ from stats.models import (
     RecentEvent,
     VoiceSession,
 )
+from stats.cache import bump_versions
 from stats.rollups import local_day
 
 log = logging.getLogger("mocha.collector")
@@ -141,17 +142,9 @@ class Writer:
         channel_members: dict[tuple[int, int, int], int] = {}
         hour_users: dict[tuple[int, int], set[int]] = {}
         for (gid, hour, cid, uid), (m, v) in counters.items():
-            row = channel_hours.get((gid, hour, cid))
-            if row is None:
-                channel_hours[(gid, hour, cid)] = [m, v]
-            else:
-                row[0] += m
-                row[1] += v
             day = local_day(self.timezones.get(gid, "UTC"), hour)
-            row = days.get((gid, day, uid))
-            if row is None:
-                days[(gid, day, uid)] = [m, v]
-            else:
+            for table, key in ((channel_hours, (gid, hour, cid)), (days, (gid, day, uid))):
+                row = table.setdefault(key, [0, 0])
                 row[0] += m
                 row[1] += v
             if channel_members.get((gid, cid, uid), -1) < day:
@@ -277,6 +270,4 @@ class Writer:
 def bump_versions_of(guild_ids) -> None:
     """Cached stats results of these guilds go stale (the web's result cache keys on a data version)."""
     if guild_ids:
-        from stats.cache import bump_versions
-
         bump_versions(guild_ids)

@@ -42,6 +42,7 @@ from stats.models import (
     Channel, ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat, Member,
     MemberEvent, hour_of, hour_start,  # noqa: F401 (hour_of: part of this module's API)
 )
+from stats.rollups import channels_not_in
 from stats.windows import (  # noqa: F401 (Window, iso and offset_segments are part of this module's API)
     EPOCH, Window, days_sql, excluded_channel_ids, fetch, iso, local_seconds_sql, offset_segments, scope_sql,
     utc_offset, window,
@@ -327,13 +328,9 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
     Reads each (channel, member)'s last active day (ChannelMember), so it is exact for windows
     ending today, which every API window does.
     """
-    sql = f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} WHERE guild_id = %s AND last_day >= %s"
-    params: list = [guild.id, win.first_day]
-    excluded = excluded_channel_ids(guild)
-    if excluded:
-        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
-        params.extend(excluded)
-    return {cid: n for cid, n in fetch(sql + " GROUP BY channel_id", params)}
+    not_in, ids = channels_not_in(excluded_channel_ids(guild))
+    sql = f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} WHERE guild_id = %s AND last_day >= %s{not_in}"
+    return {cid: n for cid, n in fetch(sql + " GROUP BY channel_id", [guild.id, win.first_day, *ids])}
 
 
 def heatmap(guild: Guild, days: int = 28, now: datetime | None = None) -> dict:

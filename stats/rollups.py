@@ -28,6 +28,14 @@ def local_day(tz_name: str, hour: int) -> int:
     return (hour * 3600 + int(offset.total_seconds())) // 86400
 
 
+def channels_not_in(channel_ids) -> tuple[str, list]:
+    """SQL leaving out the given (excluded) channels: `(" AND channel_id NOT IN (...)", ids)`, or nothing."""
+    ids = list(channel_ids)
+    if not ids:
+        return "", []
+    return f" AND channel_id NOT IN ({', '.join(['%s'] * len(ids))})", ids
+
+
 def config_key(guild: Guild) -> tuple[str, frozenset[int]]:
     """What DailyMemberStat rows depend on."""
     return guild.timezone, frozenset(guild.excluded_channels.values_list("id", flat=True))
@@ -37,13 +45,8 @@ def config_key(guild: Guild) -> tuple[str, frozenset[int]]:
 def rebuild_daily(guild_id: int) -> int:
     """Recompute a guild's DailyMemberStat from HourlyStat with its current timezone and exclusions."""
     guild = Guild.objects.get(pk=guild_id)
-    excluded = list(guild.excluded_channels.values_list("id", flat=True))
-    sql = f"SELECT hour, user_id, SUM(messages), SUM(voice_seconds) FROM {HOURLY} WHERE guild_id = %s"
-    params: list = [guild_id]
-    if excluded:
-        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
-        params += excluded
-    sql += " GROUP BY hour, user_id"
+    where, params = _hourly_where(guild)
+    sql = f"SELECT hour, user_id, SUM(messages), SUM(voice_seconds) FROM {HOURLY} WHERE {where} GROUP BY hour, user_id"
     days: dict[tuple[int, int], list[int]] = {}
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -75,12 +78,9 @@ def rebuild_channel_hours(guild_id: int) -> int:
 
 
 def _hourly_where(guild: Guild) -> tuple[str, list]:
-    excluded = list(guild.excluded_channels.values_list("id", flat=True))
-    sql, params = "guild_id = %s", [guild.id]
-    if excluded:
-        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
-        params += excluded
-    return sql, params
+    """The guild's HourlyStat rows outside its excluded channels."""
+    not_in, ids = channels_not_in(guild.excluded_channels.values_list("id", flat=True))
+    return "guild_id = %s" + not_in, [guild.id, *ids]
 
 
 @transaction.atomic

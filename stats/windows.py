@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone as dj_timezone
 
 from stats.models import Guild, hour_of, hour_start
-from stats.rollups import local_day
+from stats.rollups import channels_not_in, local_day
 
 EPOCH = date(1970, 1, 1)
 
@@ -98,11 +98,8 @@ def scope_sql(guild: Guild, first: int, last: int, user_id: int | None = None) -
     if user_id is not None:
         sql += " AND user_id = %s"
         params.append(user_id)
-    excluded = excluded_channel_ids(guild)
-    if excluded:
-        sql += f" AND channel_id NOT IN ({', '.join(['%s'] * len(excluded))})"
-        params.extend(excluded)
-    return sql, params
+    not_in, ids = channels_not_in(excluded_channel_ids(guild))
+    return sql + not_in, params + ids
 
 
 def days_sql(guild: Guild, first_day: int, last_day: int, user_id: int | None = None) -> tuple[str, list]:
