@@ -11,8 +11,26 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def sqlite_test_files() -> list[Path]:
+    """This run's SQLite test database with its -wal and -shm files (none on PostgreSQL)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.sqlite3":
+        return []
+    name = Path(db["TEST"]["NAME"])
+    return [name.with_name(name.name + suffix) for suffix in ("", "-wal", "-shm")]
+
+
+def pytest_sessionstart(session):
+    """Test databases are named by process id, and ids come round again: a -wal file left by an
+    earlier run of the same id would be replayed into the new database and corrupt it."""
+    for path in sqlite_test_files():
+        path.unlink(missing_ok=True)
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Remove this run's file cache; pytest-django removes the test database itself."""
+    """Remove this run's file cache and SQLite side files; pytest-django removes the database itself."""
     import shutil
 
     from django.conf import settings
@@ -20,6 +38,8 @@ def pytest_sessionfinish(session, exitstatus):
     location = settings.CACHES["default"].get("LOCATION", "")
     if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache") and "test-cache-" in location:
         shutil.rmtree(location, ignore_errors=True)
+    for path in sqlite_test_files()[1:]:
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
