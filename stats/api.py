@@ -18,6 +18,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from pydantic import BeforeValidator, Field
 
+from stats import access
 from stats import api_results as results
 from stats import queries
 from stats.models import Guild
@@ -74,7 +75,7 @@ def http_error(request, exc: HttpError) -> HttpResponse:
 
 def visible_guild(request: HttpRequest, gid: int) -> Guild:
     """The guild if the viewer may see it; 404 otherwise (never reveal that it exists)."""
-    guild = Guild.objects.visible_to(request.user).filter(pk=gid).first()
+    guild = access.guild_for(request.user, gid)
     if guild is None:
         raise Http404("unknown guild")
     return guild

@@ -4,16 +4,10 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from stats.access import can_view
 from stats.live import Outbox, hub
-from stats.models import Guild
 
 REFUSED = 4403  # CONTRACT section 6: a socket the viewer may not open
-MAX_SNOWFLAKE = 2**63 - 1
-
-
-def can_view(user, guild_id: int) -> bool:
-    """The pages' rule: public guilds, granted private ones, all for staff; unknown guilds are refused."""
-    return guild_id <= MAX_SNOWFLAKE and Guild.objects.visible_to(user).filter(pk=guild_id).exists()
 
 
 class PassThroughConsumer(AsyncWebsocketConsumer):

@@ -33,14 +33,6 @@ def hour_start(hour: int) -> datetime:
 
 
 class GuildQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "GuildQuerySet":
-        """Guilds a viewer may see: public ones, granted private ones, all for staff."""
-        if user is not None and user.is_authenticated and user.is_staff:
-            return self
-        if user is not None and user.is_authenticated:
-            return self.filter(models.Q(visibility=Guild.Visibility.PUBLIC) | models.Q(viewers=user)).distinct()
-        return self.filter(visibility=Guild.Visibility.PUBLIC)
-
     def tracked(self) -> "GuildQuerySet":
         """Guilds whose events the collector counts."""
         return self.filter(tracking=True)

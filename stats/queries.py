@@ -38,6 +38,7 @@ from typing import Iterable
 
 from django.db.models import Count, Q
 
+from stats import access
 from stats.models import (
     Channel, ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat, Member,
     MemberEvent, hour_of, hour_start,  # noqa: F401 (hour_of: part of this module's API)
@@ -63,7 +64,7 @@ IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
 def visible_guilds(user) -> list[dict]:
     """Guilds the viewer may see, by name."""
-    rows = Guild.objects.visible_to(user).order_by("name", "id").values_list("id", "name", "member_count")
+    rows = access.visible_guilds(user).order_by("name", "id").values_list("id", "name", "member_count")
     return [{"id": str(gid), "name": name, "member_count": count} for gid, name, count in rows]
 
 

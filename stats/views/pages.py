@@ -6,21 +6,20 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
+from stats import access
+from stats.access import MAX_SNOWFLAKE
 from stats.models import Channel, Guild, Member
 from stats.panels import health_document
 
-MAX_SNOWFLAKE = 2**63 - 1
 LOOKBACKS = (7, 30, 90, 365)
 
 
 def visible_guild_or_404(request, gid: int) -> Guild:
     """The guild if this viewer may see it; unknown and invisible guilds look the same (404)."""
-    if gid > MAX_SNOWFLAKE:
+    guild = access.guild_for(request.user, gid)
+    if guild is None:
         raise Http404("no such guild")
-    try:
-        return Guild.objects.visible_to(request.user).get(pk=gid)
-    except Guild.DoesNotExist:
-        raise Http404("no such guild") from None
+    return guild
 
 
 def page_config(guild: Guild, **extra) -> dict:
@@ -38,7 +37,7 @@ def page_config(guild: Guild, **extra) -> dict:
 
 
 def home(request):
-    guilds = Guild.objects.visible_to(request.user).annotate(
+    guilds = access.visible_guilds(request.user).annotate(
         channel_total=Count("channels", filter=Q(channels__deleted=False), distinct=True)
     )
     return render(request, "stats/home.html", {"guilds": guilds})
@@ -61,7 +60,7 @@ def member(request, gid: int, uid: int):
 def channel(request, gid: int, cid: int):
     g = visible_guild_or_404(request, gid)
     c = Channel.objects.filter(guild=g, pk=cid).first() if cid <= MAX_SNOWFLAKE else None
-    if c is None:
+    if c is None or not access.can_view_channel(request.user, c):
         raise Http404("no such channel")
     config = page_config(g, channel_id=str(c.id))
     return render(request, "stats/channel.html", {"guild": g, "channel": c, "config": config})

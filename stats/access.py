@@ -1,0 +1,70 @@
+"""Who may see what: the one rule behind the pages, the API (JSON and CSV) and the websockets.
+
+A guild is visible to staff always, to anybody when it is public, and to the
+viewers granted it when it is private. Unknown and invisible guilds look the
+same to callers (they answer 404, or close a socket with 4403). Excluded
+channels are visible to staff only. Open sockets re-check through the same
+functions (stats/live.py), so a revoked grant closes them.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+
+from stats.models import Channel, Guild
+
+MAX_SNOWFLAKE = 2**63 - 1
+
+
+def is_staff(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def visible_guilds(user) -> QuerySet[Guild]:
+    """Guilds this viewer may see: all for staff, public ones, and private ones granted to them."""
+    if is_staff(user):
+        return Guild.objects.all()
+    if user is not None and user.is_authenticated and user.is_active:
+        return Guild.objects.filter(Q(visibility=Guild.Visibility.PUBLIC) | Q(viewers=user)).distinct()
+    return Guild.objects.filter(visibility=Guild.Visibility.PUBLIC)
+
+
+def guild_for(user, guild_id: int) -> Guild | None:
+    """The guild if this viewer may see it, else None (unknown or not theirs)."""
+    if not 0 <= guild_id <= MAX_SNOWFLAKE:
+        return None
+    return visible_guilds(user).filter(pk=guild_id).first()
+
+
+def can_view(user, guild_id: int) -> bool:
+    return guild_for(user, guild_id) is not None
+
+
+def can_view_channel(user, channel: Channel) -> bool:
+    """A channel excluded from the stats is shown to staff only."""
+    return is_staff(user) or not channel.guild.excluded_channels.filter(pk=channel.pk).exists()
+
+
+def session_user(session_key: str | None):
+    """The user a session belongs to now: anonymous once it is signed out, expired or deactivated."""
+    if not session_key:
+        return AnonymousUser()
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=store))
+
+
+def still_allowed(viewers: set[tuple[str | None, int]]) -> set[tuple[str | None, int]]:
+    """Which (session key, guild id) pairs of open sockets may still see their guild."""
+    users: dict[str | None, object] = {}
+    allowed = set()
+    for key, guild_id in viewers:
+        if key not in users:
+            users[key] = session_user(key)
+        if can_view(users[key], guild_id):
+            allowed.add((key, guild_id))
+    return allowed
