@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Callable, Literal, Optional
 
 import orjson
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
@@ -81,15 +82,26 @@ def visible_guild(request: HttpRequest, gid: int) -> Guild:
     return guild
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def respond(doc: dict, fmt: str, name: str, table: Callable[[dict], tuple[list, list]]) -> HttpResponse:
     """The document as JSON, or its table as CSV."""
     if fmt != "csv":
         return HttpResponse(orjson.dumps(doc), content_type="application/json")
     header, rows = table(doc)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180's CRLF: the writer then also quotes cells holding a lone CR, which "\n" would not.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
@@ -114,7 +126,11 @@ def guild_stats(
     request, gid: Snowflake, days: Optional[Days] = None, interval: Literal["day", "hour"] = "day", format: Format = "json"
 ):
     guild = visible_guild(request, gid)
-    doc = results.stats(guild, days or results.default_days(guild), interval)
+    days = days or results.default_days(guild)
+    if interval == "hour" and days > settings.MOCHA_API_HOURLY_MAX_DAYS:
+        # An hour per point: 90 days is 2,160 points; ten years would be 87,600.
+        raise HttpError(400, f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; use interval=day")
+    doc = results.stats(guild, days, interval)
     return respond(doc, format, f"mocha-{gid}-stats", series_table)
 
 

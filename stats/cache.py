@@ -37,6 +37,11 @@ class Counters:
 
 
 counters = Counters()
+_this_thread = threading.local()  # misses of the current thread: what one request computed
+
+
+def thread_misses() -> int:
+    return getattr(_this_thread, "misses", 0)
 _trim_lock = threading.Lock()
 _last_trim = 0.0
 
@@ -85,6 +90,7 @@ def cached(guild, name: str, params: dict, compute: Callable[[], T]) -> T:
         counters.hits += 1
         return value
     counters.misses += 1
+    _this_thread.misses = thread_misses() + 1
     value = compute()
     c.set(key, value, timeout=settings.MOCHA_RESULT_CACHE_TTL)
     maybe_trim()
@@ -99,11 +105,11 @@ def file_cache_dir(alias: str = CACHE_ALIAS) -> Path | None:
     return Path(config["LOCATION"]) if config["BACKEND"].endswith("FileBasedCache") else None
 
 
-def redis_client(alias: str = CACHE_ALIAS):
+def redis_client(alias: str = CACHE_ALIAS, write: bool = False):
     """The raw redis client of a RedisCache, or None for other backends."""
     c = caches[alias]
     inner = getattr(c, "_cache", None)
-    return inner.get_client(write=False) if inner is not None and hasattr(inner, "get_client") else None
+    return inner.get_client(write=write) if inner is not None and hasattr(inner, "get_client") else None
 
 
 def cache_files(directory: Path) -> list[os.DirEntry]:

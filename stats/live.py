@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db.models import Count, Max
 
-from stats.models import Channel, CollectorState, Member, RecentEvent
+from stats import access
+from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +60,31 @@ def latest_event_id() -> int:
 
 
 def feed_items(rows: list[RecentEvent]) -> list[dict]:
-    """Feed entries in CONTRACT shape, oldest first; names joined in two bulk queries."""
+    """Feed entries, oldest first; names joined in bulk, each within its own guild.
+
+    Events in a channel now excluded from the stats (also those from before the
+    exclusion) are left out: an excluded channel shows nowhere.
+    """
     guild_ids = {r.guild_id for r in rows}
-    user_ids = {r.user_id for r in rows}
     channel_ids = {r.channel_id for r in rows if r.channel_id}
+    excluded = set(
+        Guild.excluded_channels.through.objects.filter(guild_id__in=guild_ids, channel_id__in=channel_ids)
+        .values_list("guild_id", "channel_id")
+    ) if channel_ids else set()
+    rows = [r for r in rows if (r.guild_id, r.channel_id) not in excluded]
+    user_ids = {r.user_id for r in rows}
     names = {
         (m.guild_id, m.user_id): m.display_name
         for m in Member.objects.filter(guild_id__in=guild_ids, user_id__in=user_ids).only(
             "guild_id", "user_id", "username", "global_name", "nick"
         )
     }
-    channels = dict(Channel.objects.filter(id__in=channel_ids).values_list("id", "name")) if channel_ids else {}
+    channels = {
+        (gid, cid): name
+        for gid, cid, name in Channel.objects.filter(guild_id__in=guild_ids, id__in=channel_ids).values_list(
+            "guild_id", "id", "name"
+        )
+    } if channel_ids else {}
     return [
         {
             "id": r.id,
@@ -76,7 +92,7 @@ def feed_items(rows: list[RecentEvent]) -> list[dict]:
             "user_id": str(r.user_id),
             "name": names.get((r.guild_id, r.user_id), str(r.user_id)),
             "channel_id": str(r.channel_id) if r.channel_id else None,
-            "channel": channels.get(r.channel_id) if r.channel_id else None,
+            "channel": channels.get((r.guild_id, r.channel_id)) if r.channel_id else None,
             "t": iso(r.at),
         }
         for r in sorted(rows, key=lambda r: r.id)
@@ -177,10 +193,17 @@ class Outbox:
     read wait behind that first tick.
     """
 
-    __slots__ = ("send", "backlog", "held", "task")
+    __slots__ = ("send", "backlog", "held", "task", "viewer", "revoke")
 
-    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        viewer: str | None = None,
+        revoke: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.send = send
+        self.viewer = viewer  # the socket's session key, re-checked while it is open
+        self.revoke = revoke  # closes the socket when its viewer lost access
         self.backlog: deque[str] = deque(maxlen=OUTBOX_MAX)
         self.held = True
         self.task: asyncio.Task | None = None
@@ -233,6 +256,8 @@ class LiveHub:
         self.last_id: int | None = None
         self.task: asyncio.Task | None = None
         self.health_task: asyncio.Task | None = None
+        self.recheck_due = 0.0
+        self.clients: Counter[str] = Counter()  # open sockets per client address
 
     @property
     def health_watchers(self) -> int:
@@ -298,6 +323,12 @@ class LiveHub:
                 await self.poll()
             except Exception:  # a bad poll must not end the feed for everybody
                 log.exception("live poll failed")
+            if started >= self.recheck_due:
+                self.recheck_due = started + settings.MOCHA_WS_RECHECK_S
+                try:
+                    await self.recheck()
+                except Exception:
+                    log.exception("live access re-check failed")
             await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - started)))
         # Nobody watches: the next poller starts from the newest row, not from a backlog of the idle time.
         self.last_id = None
@@ -325,8 +356,29 @@ class LiveHub:
                 self.top_due[gid] = now + LEADERBOARD_EVERY_S
                 await self.push_leaderboards(gid)
 
+    async def recheck(self) -> None:
+        """Close, with 4403, the sockets whose viewer may no longer see their guild.
+
+        One check per (session, guild) pair, whatever the number of sockets: a grant
+        removed, the guild made private, the viewer signed out or deactivated.
+        """
+        open_ = [(gid, o) for gid, outboxes in self.watchers.items() for o in outboxes if o.revoke]
+        pairs = {(o.viewer, gid) for gid, o in open_}
+        if not pairs:
+            return
+        allowed = await database_sync_to_async(access.still_allowed)(pairs)
+        for gid, outbox in open_:
+            if (outbox.viewer, gid) not in allowed:
+                self.unwatch(gid, outbox)
+                asyncio.get_running_loop().create_task(outbox.revoke())
+
     def tick(self, guild_id: int, now: float, feed: list[dict], collector: dict) -> dict:
-        return {"type": "tick", "t": now_iso(), "rates": self.rates(guild_id, now), "feed": feed, "collector": collector}
+        # Only whether the collector is up: its shard count and last event time are global
+        # figures (other guilds' activity included), which /metrics shows to staff alone.
+        return {
+            "type": "tick", "t": now_iso(), "rates": self.rates(guild_id, now), "feed": feed,
+            "collector": {"connected": collector.get("connected", False)},
+        }
 
     @staticmethod
     def sample(guild_id: int, batch: Batch, elapsed: float) -> dict[str, float]:

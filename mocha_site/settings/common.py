@@ -10,7 +10,9 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("MOCHA_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# var/ holds the database, the cache and the secret key: the owner's alone (0700, files 0600).
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -20,18 +22,37 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    return [v.strip() for v in (os.environ.get(name) or default).split(",") if v.strip()]
+
+
 def stored_secret_key() -> str:
-    """A key generated on first use and kept under var/, so sessions survive restarts."""
+    """A key generated on first use and kept under var/, so sessions survive restarts.
+
+    Written to a private temporary file and linked into place: a worker starting at the same
+    moment sees either no key or the whole key, and the first writer's key wins.
+    """
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        tmp = VAR_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(50).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # fails if another process got there first: its key is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
 SECRET_KEY = os.environ.get("MOCHA_SECRET_KEY") or stored_secret_key()
 DEBUG = env_bool("MOCHA_DEBUG", False)
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("MOCHA_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
+ALLOWED_HOSTS = env_list("MOCHA_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "cachalot",
+    "axes",
     "stats",
     "collector",
     "simulator",
@@ -62,6 +84,7 @@ MIDDLEWARE = [
     "stats.middleware.JsonErrorMiddleware",
     "stats.middleware.ContentSecurityPolicyMiddleware",
     "stats.throttle.ApiThrottleMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with 429
 ]
 
 ROOT_URLCONF = "mocha_site.urls"
@@ -101,12 +124,26 @@ SQLITE_TIMEOUT_S = 20
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'mocha.sqlite3'}"
 
 
+def private_file(path: Path) -> None:
+    """Create the file 0600 if missing (an empty file is an empty SQLite database), else make it 0600.
+
+    SQLite gives its -wal and -shm files the database file's mode.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:  # a read-only or foreign location: SQLite reports the real problem
+        pass
+
+
 def database_config(url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         name = Path(config["NAME"])
         if not name.is_absolute() and str(name) != ":memory:":
             config["NAME"] = str(BASE_DIR / name)
+        if config["NAME"] != ":memory:":
+            private_file(Path(config["NAME"]))
         config["CONN_MAX_AGE"] = 0 if config["NAME"] == ":memory:" else 600
         config["OPTIONS"] = {
             "init_command": "".join(f"PRAGMA {k}={v};" for k, v in SQLITE_PRAGMAS.items()),
@@ -181,11 +218,21 @@ MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector withi
 MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
 MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
 MOCHA_RECENT_EVENTS_MAX = 5000  # per guild, feeds the live activity feed
-# Per-client budget of uncached API requests (stats.throttle): tokens per second, bucket size; 0 = off.
+# Per-client budget of API work (stats.throttle): tokens per second, bucket size; 0 = off.
 MOCHA_API_RATE = float(os.environ.get("MOCHA_API_RATE") or 20)
 MOCHA_API_BURST = int(os.environ.get("MOCHA_API_BURST") or 40)
-MOCHA_API_RATE_EXEMPT = frozenset({"127.0.0.1", "::1"})  # the local user, the benchmark, the tests
-MOCHA_BEHIND_PROXY = env_bool("MOCHA_BEHIND_PROXY", False)  # client address = last X-Forwarded-For hop
+# Client addresses never limited: none unless set (dev.py exempts the local user on loopback).
+MOCHA_API_RATE_EXEMPT = frozenset(env_list("MOCHA_API_RATE_EXEMPT"))
+MOCHA_API_HOURLY_MAX_DAYS = 90  # longest window of an hourly series; longer ones are daily (400)
+# Client address (stats.clients): X-Forwarded-For is read only from these proxies (addresses or
+# networks), right to left, and the first hop that is not one of them is the client.
+MOCHA_BEHIND_PROXY = env_bool("MOCHA_BEHIND_PROXY", False)
+MOCHA_TRUSTED_PROXIES = env_list("MOCHA_TRUSTED_PROXIES", "127.0.0.1,::1")
+# Websockets: open sockets per client per worker (frames are capped in mocha_site/workers.py).
+MOCHA_WS_PER_CLIENT = int(os.environ.get("MOCHA_WS_PER_CLIENT") or 20)
+MOCHA_WS_RECHECK_S = 5.0  # open sockets re-check their viewer's access this often
+# /metrics, /metrics/prometheus, /health/ and /ws/health/: staff, or this bearer token (scrapers).
+MOCHA_METRICS_TOKEN = os.environ.get("MOCHA_METRICS_TOKEN") or None
 MOCHA_HEALTH_PANELS = [
     "stats.panels.memory.MemoryPanel",
     "stats.panels.cache.CachePanel",
@@ -200,6 +247,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (django-axes), for the login page and the admin alike: after AXES_FAILURE_LIMIT
+# wrong passwords an account is locked, and so is the address they came from, for an hour.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "stats.clients.request_client"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

@@ -11,6 +11,8 @@ from .common import CACHES, DATABASES, VAR_DIR
 
 RUN_ID = os.environ.setdefault("MOCHA_TEST_RUN", str(os.getpid()))
 
+# The test client talks from 127.0.0.1; throttle tests set their own exemptions.
+MOCHA_API_RATE_EXEMPT = frozenset({"127.0.0.1", "::1"})
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{RUN_ID}.sqlite3")}

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -56,19 +58,27 @@ def e2e_env(subprocess_env, monkeypatch) -> dict:
     return {**subprocess_env, "DJANGO_SETTINGS_MODULE": "tests.e2e.settings", "MOCHA_LOG_LEVEL": "warning"}
 
 
-@pytest.fixture
-def server(e2e_env) -> str:
-    """gunicorn with the project's config (uvicorn worker, one worker) on a free port; yields its base URL."""
+@contextmanager
+def gunicorn_server(env: dict, workers: int = 1) -> Iterator[str]:
+    """gunicorn with the project's config (uvicorn worker) on a free port; yields its base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=ROOT, env=e2e_env,
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers)],
+        cwd=ROOT, env=env,
     )
     try:
         wait_listening(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
+
+
+@pytest.fixture
+def server(e2e_env) -> str:
+    """One worker under the browser tests' settings."""
+    with gunicorn_server(e2e_env) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

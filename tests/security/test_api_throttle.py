@@ -1,7 +1,9 @@
 """Bounded cost of expensive API queries: a long window on a big guild stays fast, and a client
-flooding uncached requests gets 429 with Retry-After while cached answers cost nothing."""
+flooding requests gets 429 with Retry-After; cached answers cost less than computed ones.
+(The same attacks against a live server: test_live_attacks.py.)"""
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timezone
 
@@ -10,12 +12,18 @@ from django.test import override_settings
 
 from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, hour_of
-from stats.throttle import TokenBucket
+from stats import throttle
 
 pytestmark = pytest.mark.django_db
 GID = 7170
 FOREIGN = {"REMOTE_ADDR": "203.0.113.7"}
 TIGHT = dict(MOCHA_API_RATE=1.0, MOCHA_API_BURST=3, MOCHA_API_RATE_EXEMPT=frozenset(), MOCHA_BEHIND_PROXY=False)
+
+
+@pytest.fixture
+def size_is_free(monkeypatch):
+    """Tests of the bucket's arithmetic: only the per-request costs, not the response sizes."""
+    monkeypatch.setattr(throttle, "BYTES_PER_TOKEN", math.inf)
 
 
 @pytest.fixture
@@ -62,7 +70,7 @@ def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed
         f"/api/guilds/{GID}/leaderboard?metric=messages&days=3650&limit=100",
         f"/api/guilds/{GID}/leaderboard?metric=voice&days=3650&limit=100",
         f"/api/guilds/{GID}/stats?days=3650&interval=day",
-        f"/api/guilds/{GID}/stats?days=3650&interval=hour",
+        f"/api/guilds/{GID}/stats?days=90&interval=hour",
         f"/api/guilds/{GID}/channels?days=3650",
         f"/api/guilds/{GID}/heatmap?days=3650",
         f"/api/guilds/{GID}/members/1007?days=3650",
@@ -75,7 +83,7 @@ def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed
 
 
 @override_settings(**TIGHT)
-def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(client, small_guild):
+def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(client, small_guild, size_is_free):
     statuses = [client.get(f"/api/guilds/{GID}/stats?days={d}", **FOREIGN).status_code for d in range(1, 8)]
     assert statuses[:3] == [200, 200, 200]
     assert 429 in statuses[3:]
@@ -90,16 +98,28 @@ def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(client
     assert client.get(f"/guilds/{GID}/", **FOREIGN).status_code == 200
 
 
+def test_hourly_series_are_bounded_to_90_days(client, small_guild):
+    ok = client.get(f"/api/guilds/{GID}/stats?days=90&interval=hour")
+    assert ok.status_code == 200 and len(ok.json()["series"]) <= 91 * 24
+    refused = client.get(f"/api/guilds/{GID}/stats?days=91&interval=hour")
+    assert refused.status_code == 400
+    assert refused.json() == {"error": "interval=hour is limited to 90 days; use interval=day"}
+    assert client.get(f"/api/guilds/{GID}/stats?days=3650&interval=day").status_code == 200
+
+
 @override_settings(**TIGHT)
-def test_cached_answers_cost_no_budget(client, small_guild):
+def test_cached_answers_cost_a_fifth_of_computed_ones(client, small_guild, monkeypatch, size_is_free):
+    monkeypatch.setattr("stats.throttle.clock", lambda: 1_000_000.0)  # no refill
     path = f"/api/guilds/{GID}/leaderboard?days=3650"
-    for _ in range(20):  # one miss, then hits
-        assert client.get(path, **FOREIGN).status_code == 200
-    assert client.get("/api/guilds", **FOREIGN).status_code == 200
+    statuses = [client.get(path, **FOREIGN).status_code for _ in range(12)]  # one miss, then hits
+    # 3 tokens: 1 for the computed answer, then 0.2 per hit while a whole token is left to admit one
+    # (6 hits, or 5 when 5 × 0.2 rounds just above 1.0).
+    served = statuses.index(429)
+    assert served in (6, 7) and statuses[served:] == [429] * (12 - served)
 
 
 @override_settings(**TIGHT)
-def test_the_budget_refills_with_time(client, small_guild, monkeypatch):
+def test_the_budget_refills_with_time(client, small_guild, monkeypatch, size_is_free):
     clock = [1_000_000.0]
     monkeypatch.setattr("stats.throttle.clock", lambda: clock[0])
     for d in range(1, 4):
@@ -111,26 +131,45 @@ def test_the_budget_refills_with_time(client, small_guild, monkeypatch):
 
 
 @override_settings(**TIGHT)
-def test_forwarded_for_is_ignored_unless_behind_a_proxy(client, small_guild):
+def test_forwarded_for_is_ignored_unless_behind_a_proxy(client, small_guild, size_is_free):
     spoofed = [client.get(f"/api/guilds/{GID}/stats?days={d}", HTTP_X_FORWARDED_FOR=f"10.0.0.{d}", **FOREIGN).status_code
                for d in range(1, 6)]
     assert 429 in spoofed  # rotating the header does not buy a fresh bucket
-    with override_settings(MOCHA_BEHIND_PROXY=True):
+    with override_settings(MOCHA_BEHIND_PROXY=True, MOCHA_TRUSTED_PROXIES=["203.0.113.7"]):
         assert client.get(f"/api/guilds/{GID}/stats?days=9", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.9.9.9",
                           **FOREIGN).status_code == 200  # keyed by the proxy's hop: a new client
 
 
-def test_loopback_clients_are_exempt_by_default(client, small_guild, settings):
-    """The test client, the benchmark and a local user talk from 127.0.0.1: never limited."""
+def test_loopback_clients_are_exempt_in_tests(client, small_guild, settings):
+    """The test client talks from 127.0.0.1: the test settings exempt it (production exempts nobody)."""
     assert settings.MOCHA_API_RATE > 0 and "127.0.0.1" in settings.MOCHA_API_RATE_EXEMPT
     with override_settings(MOCHA_API_RATE=1.0, MOCHA_API_BURST=1):
         assert all(client.get(f"/api/guilds/{GID}/stats?days={d}").status_code == 200 for d in range(1, 6))
 
 
 def test_token_bucket_arithmetic():
-    bucket = TokenBucket("198.51.100.1", rate=2.0, burst=4, now=100.0)
-    assert bucket.tokens == 4 and bucket.retry_after() == 0
-    bucket.spend(4.5)
-    later = TokenBucket("198.51.100.1", rate=2.0, burst=4, now=100.5)
-    assert later.tokens == pytest.approx(0.5) and later.retry_after() == 1
-    assert TokenBucket("198.51.100.1", rate=2.0, burst=4, now=200.0).tokens == 4  # capped at the burst
+    args = dict(rate=2.0, burst=4)
+    assert throttle.charge("198.51.100.1", 4.5, 1, now=100.0, **args) == (True, pytest.approx(-0.5))
+    assert throttle.charge("198.51.100.1", 1, 1, now=100.5, **args) == (False, pytest.approx(0.5))
+    assert throttle.retry_after(0.5, 2.0) == 1
+    assert throttle.charge("198.51.100.1", 0, 1, now=200.0, **args) == (True, 4)  # capped at the burst
+    assert throttle.cost_of(False, 0) == throttle.HIT_COST
+    assert throttle.cost_of(True, 2 * throttle.BYTES_PER_TOKEN) == throttle.COMPUTED_COST + 2
+
+
+@pytest.mark.parametrize(
+    "proxies, peer, header, client",
+    [
+        (["127.0.0.1"], "127.0.0.1", "203.0.113.9", "203.0.113.9"),
+        (["127.0.0.1"], "127.0.0.1", "127.0.0.1, 203.0.113.9", "203.0.113.9"),  # spoofed left part ignored
+        (["127.0.0.1"], "127.0.0.1", "", "127.0.0.1"),  # a proxy that sets no header: the proxy is the client
+        (["127.0.0.1"], "198.51.100.4", "127.0.0.1", "198.51.100.4"),  # not a proxy: its header is ignored
+        (["127.0.0.1", "10.0.0.0/8"], "127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.2.3", "203.0.113.9"),
+        (["127.0.0.1"], "127.0.0.1", "127.0.0.1", "127.0.0.1"),  # all hops trusted: the left-most
+    ],
+)
+def test_client_address_is_the_right_most_untrusted_hop(settings, proxies, peer, header, client):
+    from stats.clients import client_ip
+
+    settings.MOCHA_BEHIND_PROXY, settings.MOCHA_TRUSTED_PROXIES = True, proxies
+    assert client_ip(peer, header) == client

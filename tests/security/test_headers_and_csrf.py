@@ -29,7 +29,7 @@ def guild(db) -> Guild:
     [
         ("/", 200),
         ("/guilds/5150/", 200),
-        ("/health/", 200),
+        ("/health/", 302),  # staff only: anonymous visitors are sent to sign in
         ("/accounts/login/", 200),
         ("/admin/login/", 200),
         ("/guilds/404404/", 404),
@@ -38,7 +38,7 @@ def guild(db) -> Guild:
         ("/api/guilds/5150/stats?days=0", 400),
         ("/api/guilds/404404/stats", 404),
         ("/api/openapi.json", 200),
-        ("/metrics", 200),
+        ("/metrics", 403),
     ],
 )
 def test_security_headers_on_pages_and_api(client, guild, path, status):

@@ -193,9 +193,11 @@ def test_leaderboard_is_pushed_when_the_top_ten_changes(hub, guilds):
     run(scenario())
 
 
-def test_health_socket_streams_the_metrics_document_with_panels(hub, guilds):
+def test_health_socket_streams_the_metrics_document_with_panels(hub, guilds, django_user_model):
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+
     async def scenario():
-        comm, _ = await connect("/ws/health/")
+        comm, _ = await connect("/ws/health/", user=staff)
         first = json.loads(await comm.receive_from(timeout=5))
         second = json.loads(await comm.receive_from(timeout=5))
         await comm.disconnect()

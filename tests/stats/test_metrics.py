@@ -76,8 +76,8 @@ def test_cache_hit_rate_follows_the_counters(db, monkeypatch):
     assert (doc["cache_hits"], doc["cache_misses"], doc["cache_hit_rate"]) == (3, 1, 0.75)
 
 
-def test_metrics_endpoint_is_json(shards, client):
-    response = client.get("/metrics")
+def test_metrics_endpoint_is_json(shards, admin_client):
+    response = admin_client.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert FIELDS <= set(response.json())
 
@@ -107,8 +107,8 @@ def parse_prometheus(text: str) -> dict[str, list[tuple[str, float]]]:
     return families
 
 
-def test_prometheus_text_parses(shards, client):
-    response = client.get("/metrics/prometheus")
+def test_prometheus_text_parses(shards, admin_client):
+    response = admin_client.get("/metrics/prometheus")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     families = parse_prometheus(response.content.decode())
