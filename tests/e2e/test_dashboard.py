@@ -78,8 +78,14 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
     assert page.errors == []
 
 
-def test_health_panel_fills_live(server, page, demo_guild):
+def test_health_panel_fills_live(server, page, demo_guild, django_user_model):
+    """Staff only: the visitor is sent to sign in (the login page, with django-axes watching) first."""
+    django_user_model.objects.create_user("ops", password="ops-password-123", is_staff=True)
     page.goto(f"{server}/health/")
+    page.fill('input[name="username"]', "ops")
+    page.fill('input[name="password"]', "ops-password-123")
+    page.click('button[type="submit"], input[type="submit"]')
+    page.wait_for_url(f"{server}/health/")
     # The page CSP forbids eval, so waits use selectors rather than wait_for_function(string).
     page.wait_for_selector('body[data-health-updates="2"]', state="attached", timeout=10_000)
     titles = page.locator(".panel h2").all_inner_texts()

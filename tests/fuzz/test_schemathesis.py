@@ -92,3 +92,59 @@ def test_api_conforms_to_its_schema_and_never_fails(case, gid, uid, guilds_with_
     assert response.status_code in (200, 400, 404), (response.status_code, response.text[:200])
     if response.headers.get("Content-Type", [""])[0].startswith("application/json") and response.status_code != 200:
         assert set(response.json()) == {"error"}
+
+
+# --- Cross-guild: a viewer of one private guild never sees anything of another ---------------
+
+OTHER = 5454545454  # a private guild the viewer is not granted
+MALLORY = 7373737373  # a member of that guild only
+OTHER_MARKS = [str(OTHER), str(MALLORY), "Forbidden Guild", "forbidden-plans", "mallory-secret"]
+
+
+@pytest.fixture
+def viewer_session(guilds_with_data, django_user_model) -> str:
+    """A viewer granted PRIVATE only, signed in; OTHER holds names and ids that must never show."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    viewer = django_user_model.objects.create_user("granted-viewer", password="x")
+    Guild.objects.get(pk=PRIVATE).viewers.add(viewer)
+    other = Guild.objects.create(id=OTHER, name="Forbidden Guild", visibility="private")
+    Channel.objects.create(id=OTHER + 1, guild=other, name="forbidden-plans")
+    Member.objects.create(guild=other, user_id=MALLORY, username="mallory-secret")
+    now = hour_of(datetime.now(timezone.utc))
+    HourlyStat.objects.bulk_create([HourlyStat(guild_id=OTHER, hour=now - h, channel_id=OTHER + 1, user_id=MALLORY, messages=3)
+                                    for h in range(48)])
+    rollups.rebuild(OTHER)
+    store = SessionStore()
+    store.update({"_auth_user_id": str(viewer.pk), "_auth_user_hash": viewer.get_session_auth_hash(),
+                  "_auth_user_backend": "django.contrib.auth.backends.ModelBackend"})
+    store.create()
+    return store.session_key
+
+
+CROSS_GUILD_IDS = st.sampled_from([None, str(PRIVATE), str(PRIVATE), str(OTHER), str(PUBLIC)])
+CROSS_USER_IDS = st.sampled_from([None, str(ALICE), str(MALLORY)])
+
+
+@schema.parametrize()
+@schema.given(gid=CROSS_GUILD_IDS, uid=CROSS_USER_IDS)
+@settings(
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_a_private_guild_viewer_never_sees_another_private_guild(case, gid, uid, viewer_session):
+    if gid is not None and "gid" in (case.path_parameters or {}):
+        case.path_parameters["gid"] = gid
+    if uid is not None and "uid" in (case.path_parameters or {}):
+        case.path_parameters["uid"] = uid
+    response = case.call(headers={"Cookie": f"sessionid={viewer_session}"})
+    case.validate_response(response, checks=CHECKS)
+    leaked = [mark for mark in OTHER_MARKS if mark in response.text]
+    assert not leaked, (case.path, case.path_parameters, case.query, leaked)
+    if (case.path_parameters or {}).get("gid") == str(OTHER):
+        assert response.status_code in (400, 404)
+    if (case.path_parameters or {}).get("gid") == str(PRIVATE) and "{uid}" not in case.path:
+        assert response.status_code in (200, 400)  # signed in: the granted guild answers
