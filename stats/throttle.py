@@ -61,6 +61,7 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 return {charged, tostring(tokens)}
 """
 _thread_lock = threading.Lock()
+ALWAYS = -1e18  # a `need` every bucket meets (Lua's tonumber reads no "-inf")
 
 
 def refill(tokens: float, at: float, now: float, rate: float, burst: int) -> float:
@@ -150,5 +151,5 @@ class ApiThrottleMiddleware:
         size = 0 if response.streaming else len(response.content)
         extra = cost_of(computed, size) - COMPUTED_COST
         if extra:
-            charge(client, extra, -math.inf, rate, burst, clock())
+            charge(client, extra, ALWAYS, rate, burst, clock())
         return response
