@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, Max, OuterRef
 
 from stats import access
 from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
@@ -67,10 +67,16 @@ def feed_items(rows: list[RecentEvent]) -> list[dict]:
     """
     guild_ids = {r.guild_id for r in rows}
     channel_ids = {r.channel_id for r in rows if r.channel_id}
-    excluded = set(
-        Guild.excluded_channels.through.objects.filter(guild_id__in=guild_ids, channel_id__in=channel_ids)
-        .values_list("guild_id", "channel_id")
-    ) if channel_ids else set()
+    channels, excluded = {}, set()
+    if channel_ids:
+        exclusions = Guild.excluded_channels.through.objects
+        is_excluded = exclusions.filter(guild_id=OuterRef("guild_id"), channel_id=OuterRef("pk"))
+        for gid, cid, name, out in Channel.objects.filter(guild_id__in=guild_ids, id__in=channel_ids).values_list(
+            "guild_id", "id", "name", Exists(is_excluded)
+        ):
+            channels[(gid, cid)] = name
+            if out:
+                excluded.add((gid, cid))
     rows = [r for r in rows if (r.guild_id, r.channel_id) not in excluded]
     user_ids = {r.user_id for r in rows}
     names = {
@@ -79,12 +85,6 @@ def feed_items(rows: list[RecentEvent]) -> list[dict]:
             "guild_id", "user_id", "username", "global_name", "nick"
         )
     }
-    channels = {
-        (gid, cid): name
-        for gid, cid, name in Channel.objects.filter(guild_id__in=guild_ids, id__in=channel_ids).values_list(
-            "guild_id", "id", "name"
-        )
-    } if channel_ids else {}
     return [
         {
             "id": r.id,

@@ -140,7 +140,7 @@ def test_a_private_guild_viewer_never_sees_another_private_guild(case, gid, uid,
         case.path_parameters["gid"] = gid
     if uid is not None and "uid" in (case.path_parameters or {}):
         case.path_parameters["uid"] = uid
-    response = case.call(headers={"Cookie": f"sessionid={viewer_session}"})
+    response = case.call(cookies={"sessionid": viewer_session})
     case.validate_response(response, checks=CHECKS)
     leaked = [mark for mark in OTHER_MARKS if mark in response.text]
     assert not leaked, (case.path, case.path_parameters, case.query, leaked)
