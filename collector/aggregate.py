@@ -9,11 +9,16 @@ the next one and nothing counted is lost.
 """
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from collector.events import ChannelInfo, UserInfo, channel_info, hour_from_timestamp, parse_time, user_info
+from collector import events
+from collector.events import THREAD_TYPES, ChannelInfo, UserInfo
+from collector.fields import Invalid, opt_snowflake
+
+log = logging.getLogger("mocha.collector")
 
 FEED_PER_GUILD = 50  # live-feed items kept per guild per flush; counts stay exact regardless
 SEEN_IDS = 50_000  # message ids remembered in-process (per generation), against replays within a run
@@ -40,6 +45,7 @@ class GuildInfo:
     afk_channel_id: int | None
     icon: str = ""
     available: bool = True
+    removed: bool = False  # the bot was removed from the guild (GUILD_DELETE without `unavailable`)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Batch:
     feed: dict[int, deque] = field(default_factory=dict)  # guild -> (kind, channel, user, at)
     cursors: dict[int, tuple[int, int]] = field(default_factory=dict)  # channel -> (guild, max message id)
     voice: dict[tuple[int, int, float], tuple[int, int, float | None]] = field(default_factory=dict)
+    deleted_channels: set[int] = field(default_factory=set)
     guild_counts: dict[int, list[int]] = field(default_factory=dict)  # messages, voice joins, member joins
     events: int = 0
 
@@ -83,6 +90,7 @@ class Batch:
             if mid > self.cursors.get(cid, (gid, 0))[1]:
                 self.cursors[cid] = (gid, mid)
         self.voice.update(newer.voice)
+        self.deleted_channels |= newer.deleted_channels
         for gid, counts in newer.guild_counts.items():
             mine = self.guild_counts.setdefault(gid, [0, 0, 0])
             for i, n in enumerate(counts):
@@ -109,6 +117,7 @@ class Aggregator:
         self.cursors: dict[int, int] = dict(cursors or {})  # persisted by earlier runs
         self._seen: set[int] = set()
         self._seen_before: set[int] = set()
+        self.skipped: dict[str, int] = {}  # reason -> payloads (or parts of one) skipped
 
     # --- configuration --------------------------------------------------
     def set_config(self, configs: dict[int, GuildConfig], now: float) -> None:
@@ -121,32 +130,34 @@ class Aggregator:
     def _cfg(self, gid: int) -> GuildConfig:
         return self.config.get(gid, DEFAULT_CONFIG)
 
+    # --- rejected payloads ----------------------------------------------------
+    def skip(self, event: str, problem: Invalid) -> None:
+        """One WARNING line and one count per payload (or part of one) that cannot be counted."""
+        self.skipped[problem.reason] = self.skipped.get(problem.reason, 0) + 1
+        log.warning("skipped %s: %s", event, problem)
+
     # --- messages (the hot path) ------------------------------------------
     def message(self, d: dict) -> None:
         """MESSAGE_CREATE payload → the counting rules → `count_message`."""
-        gid = d.get("guild_id")
-        if gid is None:
+        msg = events.message(d)
+        if msg is None:
             return  # a DM
-        gid = int(gid)
+        gid = msg.guild_id
         cfg = self.config.get(gid, DEFAULT_CONFIG)
-        if not cfg.tracking:
+        if not cfg.tracking or (msg.from_bot and not cfg.count_bots):
             return
-        author = d["author"]
-        if (author.get("bot") or d.get("webhook_id")) and not cfg.count_bots:
-            return
-        cid = int(d["channel_id"])
+        cid = msg.channel_id
         parent = self.thread_parent.get(cid, cid)
         if parent in cfg.excluded or cid in cfg.excluded:
             return
-        uid = int(author["id"])
-        ts = d["timestamp"]
-        if not self.count_message(gid, parent, uid, hour_from_timestamp(ts), int(d["id"]), cid, ts):
+        uid = msg.user_id
+        if not self.count_message(gid, parent, uid, msg.hour, msg.message_id, cid, msg.timestamp):
             return
-        member = d.get("member")
+        author, member = d["author"], events.message_member(d)
         raw = (author.get("username"), author.get("global_name"), member.get("nick") if member else None)
         if self._raw_names.get((gid, uid)) != raw:  # names change rarely: skip the work when they don't
             self._raw_names[(gid, uid)] = raw
-            self._note_user(gid, author, member)
+            self._note_user(gid, events.user_info(author, member, "author"), member is not None)
 
     def count_message(self, gid: int, cid: int, uid: int, hour: int, mid: int, source: int, ts: str) -> bool:
         """Count one normalised message (channel = parent of a thread; source = where it was posted).
@@ -182,9 +193,8 @@ class Aggregator:
         batch.events += 1
         return True
 
-    def _note_user(self, gid: int, user: dict, member: dict | None, joined_at: datetime | None = None) -> None:
-        info = user_info(user, member)
-        if member is None:  # a message without member data keeps the known nickname
+    def _note_user(self, gid: int, info: UserInfo, has_member: bool, joined_at: datetime | None = None) -> None:
+        if not has_member:  # a payload without member data keeps the known nickname
             known = self.names.get((gid, info.user_id))
             if known is not None:
                 info = info._replace(nick=known.nick)
@@ -207,76 +217,103 @@ class Aggregator:
 
     # --- guilds, channels, members ------------------------------------------
     def guild_create(self, d: dict, now: float) -> None:
-        gid = int(d["id"])
-        if d.get("unavailable"):
+        if d.get("unavailable") is True:
             return
-        self.guild_update(d)
-        for ch in [*d.get("channels", []), *d.get("threads", [])]:
-            self.channel_update(ch, gid)
-        for m in d.get("members", []):
-            if "user" in m:
-                self._note_user(gid, m["user"], m)
-        present = {}
-        for vs in d.get("voice_states", []):
-            if vs.get("channel_id"):
-                present[int(vs["user_id"])] = (int(vs["channel_id"]), vs)
+        created = events.guild_create(d)
+        for problem in created.problems:
+            self.skip("GUILD_CREATE", problem)
+        gid = created.guild.guild_id
+        self._guild(created.guild, now)
+        for info in created.channels:
+            self._channel(info)
+        for info, m in created.members:
+            self._note_user(gid, info, True)
         # Sessions we believed open but Discord no longer lists ended while we were away.
         for (g, uid), sess in list(self.voice.items()):
-            if g == gid and (uid not in present or present[uid][0] != sess.channel_id):
+            if g == gid and created.voice.get(uid) != sess.channel_id:
                 self._close_voice(gid, uid, sess, sess.credited_until)
-        for uid, (cid, vs) in present.items():
+        for uid, cid in created.voice.items():
             if (gid, uid) not in self.voice:
                 # GUILD_CREATE's voice states carry no user: the bot flag comes from its members list.
                 known = self.names.get((gid, uid))
                 self._open_voice(gid, uid, cid, now, bot=known is not None and known.bot, feed=False)
 
-    def guild_update(self, d: dict) -> None:
-        gid = int(d["id"])
-        afk = d.get("afk_channel_id")
-        old = self.guild_info.get(gid)
-        count = d.get("member_count", old.member_count if old else 0)
-        self.guild_info[gid] = self.batch.guilds[gid] = GuildInfo(
-            name=(d.get("name") or "")[:100],
-            member_count=int(count or 0),
-            afk_channel_id=int(afk) if afk else None,
-            icon=d.get("icon") or "",
-        )
+    def guild_update(self, d: dict, now: float) -> None:
+        self._guild(events.guild_info(d), now)
 
-    def channel_update(self, d: dict, guild_id: int | None = None) -> None:
-        info = channel_info(d, guild_id)
-        if info is None:
-            return
-        if info.type in (10, 11, 12) and info.parent_id:
+    def _guild(self, rec: events.GuildInfoRecord, now: float) -> None:
+        """A guild's names and AFK channel; sessions in a channel that just became AFK stop counting."""
+        old = self.guild_info.get(rec.guild_id)
+        count = rec.member_count if rec.member_count is not None else (old.member_count if old else 0)
+        self.guild_info[rec.guild_id] = self.batch.guilds[rec.guild_id] = GuildInfo(
+            name=rec.name, member_count=count, afk_channel_id=rec.afk_channel_id, icon=rec.icon
+        )
+        if rec.afk_channel_id is not None:
+            for (gid, uid), sess in list(self.voice.items()):
+                if gid == rec.guild_id and sess.channel_id == rec.afk_channel_id:
+                    self._close_voice(gid, uid, sess, now)
+
+    def guild_delete(self, d: dict, now: float) -> None:
+        """An outage (`unavailable`) or the bot being removed: open voice sessions end now either way.
+
+        What happens in an outage is unknown; the next GUILD_CREATE lists who is in voice then.
+        """
+        gid, outage = events.guild_delete(d)
+        for (g, uid), sess in list(self.voice.items()):
+            if g == gid:
+                self._close_voice(gid, uid, sess, now)
+        info = self.guild_info.get(gid)
+        if info is not None:
+            info.available, info.removed = False, not outage
+            self.batch.guilds[gid] = info
+
+    def channel_update(self, d: dict, guild_id: int | str | None = None) -> None:
+        info = events.channel_info(d, opt_snowflake(guild_id, "guild_id"))
+        if info is not None:
+            self._channel(info)
+
+    def _channel(self, info: ChannelInfo) -> None:
+        if info.type in THREAD_TYPES and info.parent_id:
             self.thread_parent[info.channel_id] = self.thread_parent.get(info.parent_id, info.parent_id)
         self.batch.channels[info.channel_id] = info
 
+    def channel_delete(self, d: dict, now: float) -> None:
+        """CHANNEL_DELETE / THREAD_DELETE: the channel is marked deleted, its counts stay."""
+        gid, cid = events.channel_delete(d)
+        if gid is None:
+            return
+        for (g, uid), sess in list(self.voice.items()):
+            if g == gid and sess.channel_id == cid:
+                self._close_voice(gid, uid, sess, now)
+        self.batch.deleted_channels.add(cid)
+
     def member_add(self, d: dict, now: float) -> None:
-        gid = int(d["guild_id"])
-        at = parse_time(d.get("joined_at")) or _epoch_to_dt(now)
-        self._note_user(gid, d["user"], d, joined_at=at)
+        gid, info = events.member(d)
+        at = events.joined_at(d) or _epoch_to_dt(now)
+        self._note_user(gid, info, True, joined_at=at)
         self._member_count(gid, +1)
         if self._cfg(gid).tracking:
-            uid = int(d["user"]["id"])
-            self.batch.member_events.append((1, gid, uid, at))
-            self._feed(gid, "member_join", None, uid, at, 2)
+            self.batch.member_events.append((1, gid, info.user_id, at))
+            self._feed(gid, "member_join", None, info.user_id, at, 2)
             self.batch.events += 1
 
     def member_remove(self, d: dict, now: float) -> None:
-        gid = int(d["guild_id"])
-        self._note_user(gid, d["user"], None)  # so the leave is recorded even for a member never seen
+        gid, info = events.member(d)
+        uid = info.user_id
+        self._note_user(gid, info, False)  # so the leave is recorded even for a member never seen
         self._member_count(gid, -1)
         if self._cfg(gid).tracking:
-            uid = int(d["user"]["id"])
             at = _epoch_to_dt(now)
             self.batch.member_events.append((2, gid, uid, at))
             self._feed(gid, "member_leave", None, uid, at, -1)
             self.batch.events += 1
-        session = self.voice.get((gid, int(d["user"]["id"])))
+        session = self.voice.get((gid, uid))
         if session is not None:
-            self._close_voice(gid, int(d["user"]["id"]), session, now)
+            self._close_voice(gid, uid, session, now)
 
     def member_update(self, d: dict) -> None:
-        self._note_user(int(d["guild_id"]), d["user"], d)
+        gid, info = events.member(d)
+        self._note_user(gid, info, True)
 
     def _member_count(self, gid: int, delta: int) -> None:
         info = self.guild_info.get(gid)
@@ -293,21 +330,19 @@ class Aggregator:
         return (info is None or cid != info.afk_channel_id) and cid not in cfg.excluded
 
     def voice_state(self, d: dict, now: float) -> None:
-        gid = d.get("guild_id")
-        if gid is None:
+        vs = events.voice_state(d)
+        if vs is None:
             return
-        gid, uid = int(gid), int(d["user_id"])
-        member = d.get("member") or {}
-        if member.get("user"):
-            self._note_user(gid, member["user"], member)
-        cid = int(d["channel_id"]) if d.get("channel_id") else None
+        gid, uid, cid = vs.guild_id, vs.user_id, vs.channel_id
+        if vs.user is not None:
+            self._note_user(gid, vs.user, True)
         session = self.voice.get((gid, uid))
         if session is not None and session.channel_id == cid:
             return  # mute, deafen, video: no change of channel
         if session is not None:
             self._close_voice(gid, uid, session, now)
         if cid is not None:
-            self._open_voice(gid, uid, cid, now, bot=bool(member.get("user", {}).get("bot")), feed=True)
+            self._open_voice(gid, uid, cid, now, bot=vs.user is not None and vs.user.bot, feed=True)
         self.batch.events += 1
 
     def _open_voice(self, gid: int, uid: int, cid: int, now: float, bot: bool, feed: bool) -> None:

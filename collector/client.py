@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.state import AutoShardedConnectionState, ConnectionState
 
+from collector.fields import Invalid
+
 if TYPE_CHECKING:
     from collector.service import Collector
 
@@ -38,64 +40,82 @@ class CountingMixin:
             self.collector.errors += 1
             log.warning("discord.py could not parse a payload (%s: %s); counting goes on", type(exc).__name__, exc)
 
-    def _count(self, count, *args) -> None:
-        """Count a payload; a malformed one is logged and skipped, never allowed to stop the collector."""
+    def _count(self, event: str, count, *args) -> None:
+        """Count a payload; an invalid one is skipped (one line, one count), never allowed to stop the collector."""
         try:
             count(*args)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except Invalid as problem:
+            self.collector.agg.skip(event, problem)
+        except Exception as exc:  # a rule's own bug: counted as an error, the gateway goes on
             self.collector.errors += 1
-            log.warning("skipped a malformed payload (%s: %s)", type(exc).__name__, exc)
+            log.warning("could not count %s (%s: %s)", event, type(exc).__name__, exc)
 
     def parse_message_create(self, data: dict) -> None:
         self.collector.received += 1
         try:
             self.collector.agg.message(data)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except Invalid as problem:
+            self.collector.agg.skip("MESSAGE_CREATE", problem)
+        except Exception as exc:
             self.collector.errors += 1
-            log.warning("skipped a malformed MESSAGE_CREATE (%s: %s)", type(exc).__name__, exc)
+            log.warning("could not count MESSAGE_CREATE (%s: %s)", type(exc).__name__, exc)
 
     def parse_voice_state_update(self, data: dict) -> None:
         self.collector.on_payload()
-        self._count(self.collector.agg.voice_state, data, self.collector.now())
+        self._count("VOICE_STATE_UPDATE", self.collector.agg.voice_state, data, self.collector.now())
 
     def parse_guild_member_add(self, data: dict) -> None:
         self.collector.on_payload()
-        self._count(self.collector.agg.member_add, data, self.collector.now())
+        self._count("GUILD_MEMBER_ADD", self.collector.agg.member_add, data, self.collector.now())
 
     def parse_guild_member_remove(self, data: dict) -> None:
         self.collector.on_payload()
-        self._count(self.collector.agg.member_remove, data, self.collector.now())
+        self._count("GUILD_MEMBER_REMOVE", self.collector.agg.member_remove, data, self.collector.now())
 
     def parse_guild_member_update(self, data: dict) -> None:
-        self._count(self.collector.agg.member_update, data)
+        self._count("GUILD_MEMBER_UPDATE", self.collector.agg.member_update, data)
 
     def parse_guild_create(self, data: dict) -> None:
-        self._count(self.collector.agg.guild_create, data, self.collector.now())
+        self._count("GUILD_CREATE", self.collector.agg.guild_create, data, self.collector.now())
         self._also_discord(super().parse_guild_create, data)
 
     def parse_guild_update(self, data: dict) -> None:
-        self._count(self.collector.agg.guild_update, data)
+        self._count("GUILD_UPDATE", self.collector.agg.guild_update, data, self.collector.now())
         self._also_discord(super().parse_guild_update, data)
 
+    def parse_guild_delete(self, data: dict) -> None:
+        self._count("GUILD_DELETE", self.collector.agg.guild_delete, data, self.collector.now())
+        self._also_discord(super().parse_guild_delete, data)
+
     def parse_channel_create(self, data: dict) -> None:
-        self._count(self.collector.agg.channel_update, data)
+        self._count("CHANNEL_CREATE", self.collector.agg.channel_update, data)
         self._also_discord(super().parse_channel_create, data)
 
     def parse_channel_update(self, data: dict) -> None:
-        self._count(self.collector.agg.channel_update, data)
+        self._count("CHANNEL_UPDATE", self.collector.agg.channel_update, data)
         self._also_discord(super().parse_channel_update, data)
 
+    def parse_channel_delete(self, data: dict) -> None:
+        self._count("CHANNEL_DELETE", self.collector.agg.channel_delete, data, self.collector.now())
+        self._also_discord(super().parse_channel_delete, data)
+
     def parse_thread_create(self, data: dict) -> None:
-        self._count(self.collector.agg.channel_update, data)
+        self._count("THREAD_CREATE", self.collector.agg.channel_update, data)
         self._also_discord(super().parse_thread_create, data)
 
     def parse_thread_update(self, data: dict) -> None:
-        self._count(self.collector.agg.channel_update, data)
+        self._count("THREAD_UPDATE", self.collector.agg.channel_update, data)
         self._also_discord(super().parse_thread_update, data)
 
+    def parse_thread_delete(self, data: dict) -> None:
+        self._count("THREAD_DELETE", self.collector.agg.channel_delete, data, self.collector.now())
+        self._also_discord(super().parse_thread_delete, data)
+
     def parse_thread_list_sync(self, data: dict) -> None:
-        for thread in data.get("threads", []):
-            self._count(self.collector.agg.channel_update, thread, data.get("guild_id"))
+        threads = data.get("threads")
+        for thread in threads if isinstance(threads, list) else []:
+            if isinstance(thread, dict):
+                self._count("THREAD_LIST_SYNC", self.collector.agg.channel_update, thread, data.get("guild_id"))
         self._also_discord(super().parse_thread_list_sync, data)
 
     def parse_ready(self, data: dict) -> None:

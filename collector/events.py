@@ -1,30 +1,34 @@
-"""Normalise Discord payloads into the few facts Mocha counts.
+"""Raw gateway payloads → the small, checked records the aggregator counts.
 
-Functions here take the raw gateway `d` dicts (as Discord sends them) and
-return small tuples or None; no Django, no I/O, so the hot path stays cheap
-and every rule is testable on plain dicts.
+Each function takes a `d` dict exactly as Discord sends it and either returns
+a record whose every field is safe to count and to store, or raises
+`fields.Invalid` naming the field that is not. Nothing after this module
+checks its input again. No Django, no I/O: every rule is testable on plain
+dicts.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-_hour_cache: dict[str, int] = {}
+from collector.fields import (
+    Invalid,
+    channel_type,
+    clamped_int,
+    flag,
+    obj,
+    opt_obj,
+    opt_snowflake,
+    snowflake,
+    text,
+    timestamp,
+)
 
-
-def hour_from_timestamp(ts: str) -> int:
-    """Whole hours since the epoch (UTC) of an ISO-8601 timestamp, memoised by its hour prefix."""
-    # Discord always sends UTC ("+00:00"); any other offset takes the slow, exact path.
-    if ts.endswith("+00:00") or ts.endswith("Z"):
-        key = ts[:13]
-        hour = _hour_cache.get(key)
-        if hour is None:
-            hour = int(datetime.fromisoformat(key + ":00:00+00:00").timestamp()) // 3600
-            if len(_hour_cache) > 100_000:
-                _hour_cache.clear()
-            _hour_cache[key] = hour
-        return hour
-    return int(datetime.fromisoformat(ts).timestamp()) // 3600
+NAME_MAX = 64  # Member.username / global_name / nick
+CHANNEL_NAME_MAX = 100
+GUILD_NAME_MAX = 100
+ICON_MAX = 64
+THREAD_TYPES = frozenset({10, 11, 12})
 
 
 def parse_time(ts: str | None) -> datetime | None:
@@ -32,7 +36,7 @@ def parse_time(ts: str | None) -> datetime | None:
     if not ts:
         return None
     try:
-        dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(ts)
     except ValueError:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
@@ -46,17 +50,6 @@ class UserInfo(NamedTuple):
     bot: bool
 
 
-def user_info(user: dict, member: dict | None = None) -> UserInfo:
-    """Names and bot flag of a user object (and guild member object, for the nickname)."""
-    return UserInfo(
-        int(user["id"]),
-        (user.get("username") or "")[:64],
-        (user.get("global_name") or "")[:64],
-        ((member or {}).get("nick") or "")[:64],
-        bool(user.get("bot")) or bool(user.get("system")),
-    )
-
-
 class ChannelInfo(NamedTuple):
     channel_id: int
     guild_id: int
@@ -66,17 +59,175 @@ class ChannelInfo(NamedTuple):
     position: int
 
 
-def channel_info(data: dict, guild_id: int | None = None) -> ChannelInfo | None:
-    """A channel or thread object; None when it belongs to no guild (a DM)."""
-    gid = data.get("guild_id") or guild_id
+class Message(NamedTuple):
+    guild_id: int
+    channel_id: int
+    user_id: int
+    message_id: int
+    hour: int
+    timestamp: str
+    from_bot: bool  # a bot, system user or webhook
+
+
+class GuildInfoRecord(NamedTuple):
+    guild_id: int
+    name: str
+    member_count: int | None  # None: the payload does not say
+    afk_channel_id: int | None
+    icon: str
+
+
+class VoiceState(NamedTuple):
+    guild_id: int
+    user_id: int
+    channel_id: int | None
+    user: UserInfo | None
+    member: dict | None
+
+
+class GuildCreate(NamedTuple):
+    guild: GuildInfoRecord
+    channels: list[ChannelInfo]
+    members: list[tuple[UserInfo, dict]]
+    voice: dict[int, int]  # user -> channel
+    problems: list[Invalid]  # parts of the guild left out
+
+
+def user_info(user: dict, member: dict | None = None, field: str = "user") -> UserInfo:
+    """Names and bot flag of a user object (and guild member object, for the nickname)."""
+    return UserInfo(
+        snowflake(user.get("id"), f"{field}.id"),
+        text(user.get("username"), NAME_MAX),
+        text(user.get("global_name"), NAME_MAX),
+        text(member.get("nick"), NAME_MAX) if member else "",
+        flag(user.get("bot")) or flag(user.get("system")),
+    )
+
+
+def message(d: dict) -> Message | None:
+    """A MESSAGE_CREATE; None for a direct message (no guild)."""
+    gid = d.get("guild_id")
     if gid is None:
         return None
-    parent = data.get("parent_id")
-    return ChannelInfo(
-        int(data["id"]),
-        int(gid),
-        (data.get("name") or "")[:100],
-        int(data.get("type") or 0),
-        int(parent) if parent else None,
-        int(data.get("position") or 0),
+    author = obj(d.get("author"), "author")
+    ts = d.get("timestamp")
+    at = timestamp(ts, "timestamp")
+    return Message(
+        snowflake(gid, "guild_id"),
+        snowflake(d.get("channel_id"), "channel_id"),
+        snowflake(author.get("id"), "author.id"),
+        snowflake(d.get("id"), "id"),
+        int(at.timestamp()) // 3600,
+        ts,  # type: ignore[arg-type]  # a string: timestamp() checked it
+        flag(author.get("bot")) or flag(author.get("system")) or d.get("webhook_id") is not None,
     )
+
+
+def message_member(d: dict) -> dict | None:
+    """The member object of a message, when it is one."""
+    member = d.get("member")
+    return member if isinstance(member, dict) else None
+
+
+def channel_info(data: dict, guild_id: int | None = None, field: str = "") -> ChannelInfo | None:
+    """A channel or thread object; None when it belongs to no guild (a DM)."""
+    gid = opt_snowflake(data.get("guild_id"), f"{field}guild_id") or guild_id
+    if gid is None:
+        return None
+    return ChannelInfo(
+        snowflake(data.get("id"), f"{field}id"),
+        gid,
+        text(data.get("name"), CHANNEL_NAME_MAX),
+        channel_type(data.get("type")),
+        opt_snowflake(data.get("parent_id"), f"{field}parent_id"),
+        clamped_int(data.get("position"), 0),
+    )
+
+
+def channel_delete(d: dict) -> tuple[int | None, int]:
+    """CHANNEL_DELETE / THREAD_DELETE: (guild, channel)."""
+    return opt_snowflake(d.get("guild_id"), "guild_id"), snowflake(d.get("id"), "id")
+
+
+def guild_info(d: dict) -> GuildInfoRecord:
+    """The guild fields of GUILD_CREATE and GUILD_UPDATE."""
+    count = d.get("member_count")
+    return GuildInfoRecord(
+        snowflake(d.get("id"), "id"),
+        text(d.get("name"), GUILD_NAME_MAX),
+        clamped_int(count, 0, 0) if type(count) is int else None,
+        opt_snowflake(d.get("afk_channel_id"), "afk_channel_id"),
+        text(d.get("icon"), ICON_MAX),
+    )
+
+
+def guild_delete(d: dict) -> tuple[int, bool]:
+    """GUILD_DELETE: (guild, whether it is an outage rather than the bot being removed)."""
+    return snowflake(d.get("id"), "id"), flag(d.get("unavailable"))
+
+
+def _items(d: dict, key: str) -> list:
+    value = d.get(key)
+    return value if isinstance(value, list) else []
+
+
+def guild_create(d: dict) -> GuildCreate:
+    """A GUILD_CREATE; a bad channel, member or voice state is left out (and reported), not the guild."""
+    guild = guild_info(d)
+    problems: list[Invalid] = []
+    channels: list[ChannelInfo] = []
+    for key in ("channels", "threads"):
+        for i, ch in enumerate(_items(d, key)):
+            try:
+                info = channel_info(obj(ch, f"{key}[{i}]"), guild.guild_id, f"{key}[{i}].")
+            except Invalid as exc:
+                problems.append(exc)
+            else:
+                if info is not None:
+                    channels.append(info._replace(guild_id=guild.guild_id))
+    members = []
+    for i, m in enumerate(_items(d, "members")):
+        try:
+            m = obj(m, f"members[{i}]")
+            members.append((user_info(obj(m.get("user"), f"members[{i}].user"), m, f"members[{i}].user"), m))
+        except Invalid as exc:
+            problems.append(exc)
+    voice = {}
+    for i, vs in enumerate(_items(d, "voice_states")):
+        try:
+            vs = obj(vs, f"voice_states[{i}]")
+            cid = opt_snowflake(vs.get("channel_id"), f"voice_states[{i}].channel_id")
+            uid = snowflake(vs.get("user_id"), f"voice_states[{i}].user_id")
+        except Invalid as exc:
+            problems.append(exc)
+        else:
+            if cid is not None:
+                voice[uid] = cid
+    return GuildCreate(guild, channels, members, voice, problems)
+
+
+def member(d: dict) -> tuple[int, UserInfo]:
+    """GUILD_MEMBER_ADD / _UPDATE / _REMOVE: the guild and the user (with the nickname when sent)."""
+    gid = snowflake(d.get("guild_id"), "guild_id")
+    return gid, user_info(obj(d.get("user"), "user"), d)
+
+
+def joined_at(d: dict) -> datetime | None:
+    """GUILD_MEMBER_ADD's join time; None when absent, Invalid when it is not a time."""
+    value = d.get("joined_at")
+    return None if value is None else timestamp(value, "joined_at")
+
+
+def voice_state(d: dict) -> VoiceState | None:
+    """A VOICE_STATE_UPDATE; None outside a guild."""
+    gid = opt_snowflake(d.get("guild_id"), "guild_id")
+    if gid is None:
+        return None
+    uid = snowflake(d.get("user_id"), "user_id")
+    cid = opt_snowflake(d.get("channel_id"), "channel_id")
+    member = opt_obj(d.get("member"), "member")
+    user = opt_obj(member.get("user"), "member.user") if member else None
+    info = user_info(user, member, "member.user") if user else None
+    if info is not None and info.user_id != uid:
+        raise Invalid("member.user.id", "bad_snowflake", user.get("id"))  # type: ignore[union-attr]
+    return VoiceState(gid, uid, cid, info, member)

@@ -21,6 +21,7 @@ import psutil
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from collector import quarantine
 from collector.aggregate import Aggregator, Batch
 from collector.client import CountingClient, ShardedCountingClient
 from collector.writer import Writer, bump_versions_of
@@ -113,11 +114,16 @@ class Collector:
         health = self.health(now, batch)
         started = time.perf_counter()
         try:
-            await self.in_db(self.writer.write, batch, health)
+            left, quarantined = await self.in_db(quarantine.write, self.writer, batch, health)
         except Exception as exc:  # database stalled or unreachable: keep counting in memory
-            self.pending = batch
+            left, quarantined = batch, 0
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        else:
+            reason = "the database failed while rows it refused were set aside"
+        if left is not None:
+            self.pending = left
             self.errors += 1
-            log.warning("flush failed (%s); %d keys kept for the next flush", str(exc).splitlines()[0], len(batch.counters))
+            log.warning("flush failed (%s); %d keys kept for the next flush", reason, len(left.counters))
             return False
         self.last_flush_ms = (time.perf_counter() - started) * 1000
         self.last_flush_at = now
@@ -186,6 +192,7 @@ class Collector:
             "rss_bytes": psutil.Process().memory_info().rss,
             "errors": self.errors,
             "gaps": self.gaps,
+            "skipped": dict(self.agg.skipped),
             "started_at": _dt(self.started_at),
             "updated_at": _dt(now),
             "rates": rates,

@@ -7,6 +7,8 @@ batch's. The same statement runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from django.db import connection, transaction
@@ -119,7 +121,7 @@ class Writer:
 
     # --- one flush ------------------------------------------------------------
     def write(self, batch: Batch, health: dict[int, dict]) -> None:
-        with transaction.atomic():
+        with self._known_guilds_kept_on_failure(), transaction.atomic():
             self._write_dimensions(batch)
             if batch.counters:
                 self._write_rollups(batch.counters)
@@ -133,7 +135,20 @@ class Writer:
             self.flushes += 1
             if self.flushes % PRUNE_EVERY == 0:
                 self._prune_feed()
-        bump_versions_of({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
+        try:
+            bump_versions_of({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
+        except Exception as exc:  # committed already: a cache outage must not make the batch look unwritten
+            log.warning("could not mark cached results stale (%s)", exc)
+
+    @contextmanager
+    def _known_guilds_kept_on_failure(self) -> Iterator[None]:
+        """Guilds of a rolled-back write are not in the database: forget them again."""
+        known = self.known_guilds
+        try:
+            yield
+        except BaseException:
+            self.known_guilds = known
+            raise
 
     def _write_rollups(self, counters: dict) -> None:
         """The hourly truth, plus the rollups the queries read, all from the same counters."""
@@ -178,14 +193,14 @@ class Writer:
             Guild.objects.bulk_create(
                 [
                     Guild(id=gid, name=g.name or str(gid), member_count=g.member_count, afk_channel_id=g.afk_channel_id,
-                          icon=g.icon[:64], available=g.available, visibility=visibility)
+                          icon=g.icon, available=g.available, removed=g.removed, visibility=visibility)
                     for gid, g in batch.guilds.items()
                 ],
                 update_conflicts=True,
                 unique_fields=["id"],
-                update_fields=["name", "member_count", "afk_channel_id", "icon", "available"],
+                update_fields=["name", "member_count", "afk_channel_id", "icon", "available", "removed"],
             )
-            self.known_guilds |= set(batch.guilds)
+            self.known_guilds = self.known_guilds | set(batch.guilds)
         channels = [c for c in batch.channels.values() if c.guild_id in self.known_guilds]
         if channels:
             Channel.objects.bulk_create(
@@ -195,6 +210,8 @@ class Writer:
                 unique_fields=["id"],
                 update_fields=["name", "type", "parent_id", "position"],
             )
+        if batch.deleted_channels:  # its counts stay; the pages say "deleted"
+            Channel.objects.filter(id__in=batch.deleted_channels).update(deleted=True)
         members = [(k, v) for k, v in batch.members.items() if k[0] in self.known_guilds]
         for joined in (False, True):
             rows = [

@@ -58,9 +58,15 @@ def dispatch_tail(event: str, data_json: str | bytes) -> str:
 
 
 def guild_of(event: str, data: dict) -> int | None:
-    """The guild a dispatch belongs to (routes it to its shard)."""
+    """The guild a dispatch belongs to (routes it to its shard); None (shard 0) when there is none.
+
+    A guild id that is not a number is played as it is, on shard 0: scenarios may hold payloads
+    no well-behaved Discord sends, to test what the collector does with them.
+    """
     raw = data.get("id") if event.startswith("GUILD_") and "guild_id" not in data else data.get("guild_id")
-    return int(raw) if raw is not None else None
+    if type(raw) is str and raw.isascii() and raw.isdigit() and len(raw) <= 40:
+        return int(raw)
+    return raw if type(raw) is int else None
 
 
 def make_dispatch(event: str, data: dict) -> Dispatch:
@@ -88,10 +94,6 @@ def _parse_line(obj: object) -> Step | dict:
         raise ValueError("a dispatch needs a string 't'")
     if not isinstance(data, dict):
         raise ValueError("a dispatch needs an object 'd'")
-    try:
-        guild_of(event, data)
-    except (TypeError, ValueError):
-        raise ValueError("guild id is not a snowflake") from None
     if event == "GUILD_CREATE":
         if "id" not in data:
             raise ValueError("GUILD_CREATE without 'id'")

@@ -20,7 +20,17 @@ from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 
 from stats import guild_config, maintenance, rollups
-from stats.models import Channel, CollectorState, Guild, HourlyStat, Member, RecentEvent, VoiceSession, hour_of
+from stats.models import (
+    Channel,
+    CollectorState,
+    Guild,
+    HourlyStat,
+    Member,
+    QuarantinedRow,
+    RecentEvent,
+    VoiceSession,
+    hour_of,
+)
 
 MAX_SNOWFLAKE = 2**63 - 1
 CHANNEL_KINDS = {0: "text", 2: "voice", 4: "category", 5: "announcement", 10: "thread", 11: "thread", 12: "thread",
@@ -128,9 +138,9 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
     search_fields = ["name"]
     search_help_text = "Name, or a guild id."
     filter_horizontal = ["excluded_channels", "viewers"]
-    readonly_fields = ["id_text", "name", "member_count", "messages_7d", "last_event"]
+    readonly_fields = ["id_text", "name", "member_count", "messages_7d", "last_event", "available", "removed"]
     fieldsets = [
-        (None, {"fields": ["name", "id_text", "member_count", "messages_7d", "last_event"]}),
+        (None, {"fields": ["name", "id_text", "member_count", "messages_7d", "last_event", "available", "removed"]}),
         ("Counting", {"fields": ["tracking", "count_bots", "track_voice", "excluded_channels"],
                       "description": "The collector picks up changes within a few seconds, without a restart."}),
         ("Dashboard", {"fields": ["visibility", "viewers", "timezone", "default_days"]}),
@@ -351,3 +361,11 @@ class CollectorStateAdmin(ReadOnlyAdmin):
     list_display = ["shard_id", "connected", "pid", "events_processed", "events_per_sec", "queue_depth",
                     "last_flush_ms", "last_event_at", "errors", "gaps", "updated_at"]
     exclude = ["rates"]
+
+
+@admin.register(QuarantinedRow)
+class QuarantinedRowAdmin(ReadOnlyAdmin):
+    """Rows a flush could not write because the database refused their data (see docs)."""
+
+    list_display = ["created_at", "kind", "error", "row"]
+    list_filter = ["kind"]

@@ -18,7 +18,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from stats import cache as result_cache
-from stats.models import CollectorState
+from stats.models import CollectorState, QuarantinedRow
 
 STALE_S = 30
 _process = psutil.Process()
@@ -117,9 +117,21 @@ def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
         "last_event_at": iso(max(last_events)) if last_events else None,
         "queue_depth": sum(s["queue_depth"] for s in shards),
         "last_flush_ms": max((s["last_flush_ms"] for s in shards), default=None),
+        "skipped": skipped_by_reason(rows),
+        "quarantined": QuarantinedRow.objects.count(),
         "shards": shards,
     }
     return collector, shards
+
+
+def skipped_by_reason(rows: list[CollectorState]) -> dict[str, int]:
+    """Invalid payloads skipped, by reason; shards of one process share one count, so once per process."""
+    per_process = {(s.pid, s.started_at): s.skipped for s in rows if isinstance(s.skipped, dict)}
+    total: dict[str, int] = {}
+    for skipped in per_process.values():
+        for reason, n in skipped.items():
+            total[reason] = total.get(reason, 0) + int(n)
+    return dict(sorted(total.items()))
 
 
 def snapshot() -> dict:
@@ -177,6 +189,10 @@ def prometheus(doc: dict | None = None) -> str:
         ("mocha_collector_latency_ms", GAUGE, "Highest gateway heartbeat latency", [({}, collector["latency_ms"])]),
         ("mocha_collector_queue_depth", GAUGE, "Events waiting to be flushed", [({}, collector["queue_depth"])]),
         ("mocha_collector_last_flush_ms", GAUGE, "Duration of the slowest shard's last flush", [({}, collector["last_flush_ms"])]),
+        ("mocha_collector_skipped_total", COUNTER, "Invalid gateway payloads skipped, by reason",
+         [({"reason": r}, n) for r, n in collector["skipped"].items()]),
+        ("mocha_collector_quarantined_rows", GAUGE, "Rows the database refused, set aside for an operator",
+         [({}, collector["quarantined"])]),
         ("mocha_collector_shard_connected", GAUGE, "1 when the shard is connected",
          [({"shard": s["shard_id"]}, int(s["connected"])) for s in collector["shards"]]),
         ("mocha_collector_shard_events_processed_total", COUNTER, "Events processed per shard",

@@ -48,7 +48,8 @@ class Guild(models.Model):
     icon = models.CharField(max_length=64, blank=True, default="")
     member_count = models.PositiveIntegerField(default=0)
     afk_channel_id = models.BigIntegerField(null=True, blank=True)
-    available = models.BooleanField(default=True)
+    available = models.BooleanField(default=True, help_text="False during a Discord outage of the guild")
+    removed = models.BooleanField(default=False, help_text="The bot was removed from the guild; its counts stay")
     # Configuration (CONTRACT section 7).
     tracking = models.BooleanField(default=True, help_text="Count this guild's events.")
     count_bots = models.BooleanField(default=False, help_text="Count messages from bots and webhooks.")
@@ -300,8 +301,25 @@ class CollectorState(models.Model):
     rss_bytes = models.BigIntegerField(default=0)
     errors = models.IntegerField(default=0)
     gaps = models.IntegerField(default=0, help_text="Sessions lost without replay (non-resumable INVALID_SESSION)")
+    skipped = models.JSONField(default=dict, help_text='Invalid payloads skipped since start, by reason: {"bad_snowflake": n}')
     rates = models.JSONField(
         default=dict, help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}'
     )
     started_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(null=True)
+
+
+class QuarantinedRow(models.Model):
+    """A row of a flush the database refused for its data, set aside so the rest could be written.
+
+    Rows come from the collector's in-memory batch (a counter, a member, a channel…); the value is
+    kept as escaped ASCII text, so it can always be stored, whatever made the database refuse it.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=32, help_text="Which part of the batch: counters, members, channels…")
+    row = models.TextField(help_text="The refused row, as escaped text")
+    error = models.CharField(max_length=300, help_text="What the database said")
+
+    class Meta:
+        ordering = ["-id"]
