@@ -6,11 +6,12 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Sum
 
 from stats.models import Channel, Guild, HourlyStat
 from tests.collector import payloads as p
+from tests.collector.dblock import write_lock
 from tests.collector.harness import run_collect
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -88,19 +89,9 @@ def test_afk_channel_time_is_not_voice_time():
 
 def hold_write_lock(seconds: float, ready: threading.Event) -> None:
     """Another writer holds the database for a while, as a long admin action or a backup would."""
-    conn = connections.create_connection("default")
-    try:
-        with conn.cursor() as cur:
-            if conn.vendor == "sqlite":
-                cur.execute("BEGIN IMMEDIATE")
-            else:
-                cur.execute("BEGIN")
-                cur.execute(f"LOCK TABLE {HourlyStat._meta.db_table} IN ACCESS EXCLUSIVE MODE")
-            ready.set()
-            time.sleep(seconds)
-            cur.execute("ROLLBACK")
-    finally:
-        conn.close()
+    with write_lock():
+        ready.set()
+        time.sleep(seconds)
 
 
 def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
@@ -131,4 +122,4 @@ def test_malformed_payloads_are_skipped_and_counting_goes_on():
     ]
     collector = run_collect(lines, sleep_scale=0)
     assert messages_by_channel() == {11: 1}
-    assert collector.errors >= 3
+    assert collector.agg.skipped == {"missing_field": 2, "bad_timestamp": 1}
