@@ -114,12 +114,12 @@ class Collector:
         health = self.health(now, batch)
         started = time.perf_counter()
         try:
-            left, quarantined = await self.in_db(quarantine.write, self.writer, batch, health)
+            left, _ = await self.in_db(quarantine.write, self.writer, batch, health)
         except Exception as exc:  # database stalled or unreachable: keep counting in memory
-            left, quarantined = batch, 0
+            left = batch
             reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         else:
-            reason = "the database failed while rows it refused were set aside"
+            reason = "the database stalled while the rows it refuses were set aside"
         if left is not None:
             self.pending = left
             self.errors += 1

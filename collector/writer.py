@@ -7,14 +7,15 @@ batch's. The same statement runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from django.db import connection, transaction
 
 from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
+from stats.cache import bump_versions
 from stats.models import (
     Channel,
     ChannelMember,
@@ -30,7 +31,6 @@ from stats.models import (
     RecentEvent,
     VoiceSession,
 )
-from stats.cache import bump_versions
 from stats.rollups import local_day
 
 log = logging.getLogger("mocha.collector")

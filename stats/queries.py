@@ -221,11 +221,12 @@ def member_names(guild: Guild, user_ids: Iterable[int]) -> dict[int, str]:
     return {uid: names.get(uid, str(uid)) for uid in ids}
 
 
-def channel_names(guild: Guild, channel_ids: Iterable[int]) -> dict[int, str]:
-    """Channel names (the id as text when unknown)."""
+def channel_labels(guild: Guild, channel_ids: Iterable[int]) -> dict[int, tuple[str, bool]]:
+    """Channel names (the id as text when unknown) and whether Discord deleted the channel."""
     ids = list(channel_ids)
-    names = dict(Channel.objects.filter(guild_id=guild.id, id__in=ids).values_list("id", "name"))
-    return {cid: names.get(cid, str(cid)) for cid in ids}
+    rows = Channel.objects.filter(guild_id=guild.id, id__in=ids).values_list("id", "name", "deleted")
+    known = {cid: (name, deleted) for cid, name, deleted in rows}
+    return {cid: known.get(cid, (str(cid), False)) for cid in ids}
 
 
 def metric_value(metric: str, raw: int) -> int | float:
@@ -279,7 +280,7 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
         " GROUP BY channel_id ORDER BY m DESC, v DESC, channel_id ASC",
         params,
     )
-    names = channel_names(guild, [cid for cid, _, _ in rows]) if rows else {}
+    labels = channel_labels(guild, [cid for cid, _, _ in rows]) if rows else {}
     messages = sum(m for _, m, _ in rows)
     voice = sum(v for _, _, v in rows)
     return {
@@ -291,7 +292,9 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
         "voice_minutes": voice / 60,
         "rank": member_ranks(guild, win, user_id, messages, voice),
         "channels": [
-            {"channel_id": str(cid), "name": names[cid], "messages": m, "voice_minutes": v / 60} for cid, m, v in rows
+            {"channel_id": str(cid), "name": labels[cid][0], "deleted": labels[cid][1], "messages": m,
+             "voice_minutes": v / 60}
+            for cid, m, v in rows
         ],
         "series": series(guild, win, "day", user_id),
     }
@@ -310,14 +313,14 @@ def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
         " ORDER BY m DESC, v DESC, channel_id ASC",
         params,
     )
-    names = channel_names(guild, [row[0] for row in rows]) if rows else {}
+    labels = channel_labels(guild, [row[0] for row in rows]) if rows else {}
     active = channel_members(guild, win) if rows else {}
     return {
         "guild_id": str(guild.id),
         "days": days,
         "channels": [
-            {"channel_id": str(cid), "name": names[cid], "messages": m, "voice_minutes": v / 60,
-             "active_members": active.get(cid, 0)}
+            {"channel_id": str(cid), "name": labels[cid][0], "deleted": labels[cid][1], "messages": m,
+             "voice_minutes": v / 60, "active_members": active.get(cid, 0)}
             for cid, m, v in rows
         ],
     }

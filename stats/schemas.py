@@ -67,6 +67,7 @@ class Ranks(Schema):
 class MemberChannel(Schema):
     channel_id: str
     name: str
+    deleted: bool
     messages: int
     voice_minutes: float
 
@@ -86,6 +87,7 @@ class MemberOut(Schema):
 class ChannelOut(Schema):
     channel_id: str
     name: str
+    deleted: bool
     messages: int
     voice_minutes: float
     active_members: int

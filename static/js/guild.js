@@ -57,7 +57,8 @@
     }
     for (const c of rows) {
       body.append(M.el("tr", {},
-        M.el("td", {}, M.el("a", { href: `${cfg.guild_url}channels/${c.channel_id}/` }, c.name || c.channel_id)),
+        M.el("td", {}, M.el("a", { href: `${cfg.guild_url}channels/${c.channel_id}/` }, c.name || c.channel_id),
+          c.deleted ? M.el("span", { class: "muted" }, " · deleted") : null),
         M.el("td", { class: "num" }, M.compact(c.messages)),
         M.el("td", { class: "num" }, M.duration(c.voice_minutes)),
         M.el("td", { class: "num" }, M.compact(c.active_members))));

@@ -38,7 +38,8 @@
     if (!rows.length) body.append(M.el("tr", {}, M.el("td", { colspan: "3", class: "empty-note" }, "No channel activity in this period.")));
     for (const c of rows) {
       body.append(M.el("tr", {},
-        M.el("td", {}, M.el("a", { href: `${cfg.guild_url}channels/${c.channel_id}/` }, c.name || c.channel_id)),
+        M.el("td", {}, M.el("a", { href: `${cfg.guild_url}channels/${c.channel_id}/` }, c.name || c.channel_id),
+          c.deleted ? M.el("span", { class: "muted" }, " · deleted") : null),
         M.el("td", { class: "num" }, M.compact(c.messages)),
         M.el("td", { class: "num" }, M.duration(c.voice_minutes))));
     }

@@ -123,3 +123,40 @@ def test_malformed_payloads_are_skipped_and_counting_goes_on():
     collector = run_collect(lines, sleep_scale=0)
     assert messages_by_channel() == {11: 1}
     assert collector.agg.skipped == {"missing_field": 2, "bad_timestamp": 1}
+
+
+def test_what_exists_changes_with_deletes_and_updates_and_counts_stay(client):
+    renamed = {**p.channel(11, "general-renamed"), "topic": "new"}
+    lines = guild_lines() + [
+        line("MESSAGE_CREATE", p.message(1, 11, TS)),
+        line("MESSAGE_CREATE", p.message(2, 900, TS)),
+        line("VOICE_STATE_UPDATE", p.voice(3, 51)),
+        json.dumps({"op": "sleep", "ms": 1200}),
+        line("CHANNEL_UPDATE", renamed),
+        line("THREAD_DELETE", {"id": "900", "guild_id": str(G), "parent_id": "11", "type": 11}),
+        line("GUILD_UPDATE", {"id": str(G), "name": "Renamed guild", "afk_channel_id": "51", "icon": None}),
+        line("CHANNEL_DELETE", p.channel(12, "secret")),
+        line("GUILD_DELETE", {"id": str(OTHER)}),  # the bot was removed from the other guild
+        line("GUILD_DELETE", {"id": str(G), "unavailable": True}),  # an outage of this one…
+        json.dumps({"op": "sleep", "ms": 300}),
+        line("GUILD_CREATE", {**p.guild_create(channels=[renamed, p.channel(51, "voice", 2), p.channel(61, "afk", 2)],
+                                               members=[1, 2, 3], afk=51), "name": "Renamed guild"}),  # …that ends
+        line("MESSAGE_CREATE", p.message(1, 11, TS)),
+    ]
+    run_collect(lines, sleep_scale=1.0)
+    assert messages_by_channel() == {11: 3}  # the deleted thread's message stays with its parent
+    channels = {c.id: c for c in Channel.objects.filter(guild_id=G)}
+    assert channels[11].name == "general-renamed" and not channels[11].deleted
+    assert channels[12].deleted and channels[900].deleted
+    guild, other = Guild.objects.get(id=G), Guild.objects.get(id=OTHER)
+    assert (guild.name, guild.afk_channel_id, guild.available, guild.removed) == ("Renamed guild", 51, True, False)
+    assert (other.available, other.removed) == (False, True)
+    voice = HourlyStat.objects.filter(guild_id=G, user_id=3).aggregate(v=Sum("voice_seconds"))["v"]
+    assert 1 <= voice <= 3  # voice in 51 stopped counting when it became the AFK channel
+    guild.visibility = Guild.Visibility.PUBLIC
+    guild.save()
+    Channel.objects.filter(id=11).update(deleted=True)
+    page = client.get(f"/guilds/{G}/channels/11/").content.decode()
+    assert "deleted" in page
+    api = client.get(f"/api/guilds/{G}/channels?days=3650").json()
+    assert {c["channel_id"]: c["deleted"] for c in api["channels"]} == {"11": True, "51": False}

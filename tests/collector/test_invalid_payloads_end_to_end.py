@@ -14,7 +14,12 @@ import pytest
 
 from stats.models import Member, QuarantinedRow
 from tests.collector.harness import scenario_lines
-from tests.collector.processes import collector_process, sim_status, simulator_process, wait_for
+from tests.collector.processes import (
+    collector_process,
+    sim_status,
+    simulator_process,
+    wait_for,
+)
 from tests.collector.test_collect_scenarios import GUILD, totals
 from tests.conftest import FIXTURES
 

@@ -24,7 +24,11 @@ from stats.models import CollectorState, MemberEvent, QuarantinedRow
 from tests.collector import payloads as p
 from tests.collector.harness import scenario_lines
 from tests.collector.test_collect_scenarios import totals
-from tests.collector.test_invalid_payloads_end_to_end import SKIPPED_LINE, interleave, play_to_collect
+from tests.collector.test_invalid_payloads_end_to_end import (
+    SKIPPED_LINE,
+    interleave,
+    play_to_collect,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 G = 700000000000000001

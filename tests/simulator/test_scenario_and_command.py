@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from simulator.scenario import Control, Dispatch, ScenarioError, load_scenario
+from simulator.scenario import Control, Dispatch, ScenarioError, load_scenario, parse_scenario
 from tests.simulator.harness import basic_lines
 from mocha_site.loopback import free_port
 
@@ -33,6 +33,16 @@ def test_unreadable_line_names_file_and_line(tmp_path, bad):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(ScenarioError, match=r"broken\.jsonl:4: "):
         load_scenario(path)
+
+
+@pytest.mark.parametrize("gid", ["abc", None, -5, str(2**64), [1]])
+def test_a_dispatch_whose_guild_id_is_not_a_snowflake_is_still_played(gid):
+    """Scenarios may hold payloads no well-behaved Discord sends: the collector must meet them."""
+    bad = json.dumps({"t": "MESSAGE_CREATE", "d": {"guild_id": gid, "id": "1"}})
+    scenario = parse_scenario(basic_lines()[:1] + [bad])
+    (dispatch,) = scenario.steps
+    assert json.loads('{"op":0,"s":1' + dispatch.tail)["d"]["guild_id"] == gid
+    assert dispatch.guild_id in (None, -5, 2**64)  # routed to shard 0, or by its number
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from stats import queries, rollups
-from stats.models import Guild, HourlyStat
+from stats.models import Channel, Guild, HourlyStat
 from stats.rollups import local_day
 from tests.stats.conftest import ALICE, BOB, CAROL, DAVE, GENERAL, GID, NOW, RANDOM, VOICE, h
 
@@ -147,9 +147,9 @@ def test_member_stats_with_ranks_channels_and_series(activity, django_assert_max
     assert doc["messages"] == 7 and doc["voice_minutes"] == 10.0
     assert doc["rank"] == {"messages": 1, "voice": 1}
     assert doc["channels"] == [
-        {"channel_id": str(GENERAL), "name": "general", "messages": 5, "voice_minutes": 0.0},
-        {"channel_id": str(RANDOM), "name": "random", "messages": 2, "voice_minutes": 0.0},
-        {"channel_id": str(VOICE), "name": "Lounge", "messages": 0, "voice_minutes": 10.0},
+        {"channel_id": str(GENERAL), "name": "general", "deleted": False, "messages": 5, "voice_minutes": 0.0},
+        {"channel_id": str(RANDOM), "name": "random", "deleted": False, "messages": 2, "voice_minutes": 0.0},
+        {"channel_id": str(VOICE), "name": "Lounge", "deleted": False, "messages": 0, "voice_minutes": 10.0},
     ]
     assert [(p["messages"], p["voice_minutes"], p["active_members"]) for p in doc["series"]] == [(2, 10.0, 1), (5, 0.0, 1)]
 
@@ -167,13 +167,17 @@ def test_unknown_member_is_none(activity):
     assert queries.member_stats(activity, 999, 2, NOW) is None
 
 
-def test_top_channels(activity, django_assert_max_num_queries):
+def test_top_channels_keep_the_counts_of_a_deleted_channel_and_say_so(activity, django_assert_max_num_queries):
+    Channel.objects.filter(id=RANDOM).update(deleted=True)
     with django_assert_max_num_queries(4):  # excluded channels, sums, names, distinct members
         doc = queries.top_channels(activity, 2, NOW)
     assert doc["channels"] == [
-        {"channel_id": str(GENERAL), "name": "general", "messages": 15, "voice_minutes": 0.0, "active_members": 3},
-        {"channel_id": str(RANDOM), "name": "random", "messages": 7, "voice_minutes": 0.0, "active_members": 3},
-        {"channel_id": str(VOICE), "name": "Lounge", "messages": 0, "voice_minutes": 11.5, "active_members": 2},
+        {"channel_id": str(GENERAL), "name": "general", "deleted": False, "messages": 15, "voice_minutes": 0.0,
+         "active_members": 3},
+        {"channel_id": str(RANDOM), "name": "random", "deleted": True, "messages": 7, "voice_minutes": 0.0,
+         "active_members": 3},
+        {"channel_id": str(VOICE), "name": "Lounge", "deleted": False, "messages": 0, "voice_minutes": 11.5,
+         "active_members": 2},
     ]
 
 
