@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from collector.fields import (
+    MAX_SNOWFLAKE,
     Invalid,
     channel_type,
     clamped_int,
@@ -22,6 +23,7 @@ from collector.fields import (
     snowflake,
     text,
     timestamp,
+    timestamp_hour,
 )
 
 NAME_MAX = 64  # Member.username / global_name / nick
@@ -110,15 +112,21 @@ def message(d: dict) -> Message | None:
     if gid is None:
         return None
     author = obj(d.get("author"), "author")
+    cid, uid, mid = d.get("channel_id"), author.get("id"), d.get("id")
+    try:  # the hot path: four ids as Discord sends them (strings), checked at once
+        g, c, u, m = int(gid), int(cid), int(uid), int(mid)  # type: ignore[arg-type]
+        fast = type(gid) is str and type(cid) is str and type(uid) is str and type(mid) is str
+    except (TypeError, ValueError, OverflowError):
+        fast = False
+    if not (fast and 0 < g <= MAX_SNOWFLAKE and 0 < c <= MAX_SNOWFLAKE and 0 < u <= MAX_SNOWFLAKE
+            and 0 < m <= MAX_SNOWFLAKE):
+        g, c, u, m = (snowflake(gid, "guild_id"), snowflake(cid, "channel_id"), snowflake(uid, "author.id"),
+                      snowflake(mid, "id"))
     ts = d.get("timestamp")
-    at = timestamp(ts, "timestamp")
     return Message(
-        snowflake(gid, "guild_id"),
-        snowflake(d.get("channel_id"), "channel_id"),
-        snowflake(author.get("id"), "author.id"),
-        snowflake(d.get("id"), "id"),
-        int(at.timestamp()) // 3600,
-        ts,  # type: ignore[arg-type]  # a string: timestamp() checked it
+        g, c, u, m,
+        timestamp_hour(ts, "timestamp"),
+        ts,  # type: ignore[arg-type]  # a string: timestamp_hour() checked it
         flag(author.get("bot")) or flag(author.get("system")) or d.get("webhook_id") is not None,
     )
 

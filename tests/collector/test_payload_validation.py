@@ -34,7 +34,7 @@ def test_snowflakes_in_range_are_accepted(value):
     assert snowflake(value, "id") == int(value)
 
 
-@pytest.mark.parametrize("value", ["0", 0, "-5", -5, str(2**63), 2**64, "1e5", "１２", "", " 12", 1.0, True, [], {}])
+@pytest.mark.parametrize("value", ["0", 0, "-5", -5, str(2**63), 2**64, "1e5", "12a", "", "9" * 5000, 1.0, True, [], {}])
 def test_anything_else_is_not_a_snowflake(value):
     with pytest.raises(Invalid) as err:
         snowflake(value, "author.id")
@@ -155,3 +155,15 @@ def test_guild_update_renames_and_a_new_afk_channel_stops_counting_voice_there()
     batch = agg.take_batch(T0 + 100)
     assert batch.guilds[p.GUILD].name == "Renamed" and batch.guilds[p.GUILD].afk_channel_id == 51
     assert {k[3]: v[1] for k, v in batch.counters.items()} == {1: 40}
+
+
+@pytest.mark.parametrize("value, counted", [(123, True), ("123", True), (1.0, False), (True, False),
+                                            (str(2**63), False), ("9" * 5000, False), ([123], False)])
+def test_a_message_id_is_checked_the_same_on_the_fast_path(value, counted):
+    agg = Aggregator()
+    try:
+        agg.message(with_(p.message(1, 11), "id", value))
+    except Invalid as exc:
+        assert not counted and exc.field == "id"
+    else:
+        assert counted and sum(m for m, _ in agg.batch.counters.values()) == 1
