@@ -12,7 +12,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("MOCHA_VAR_DIR", BASE_DIR / "var"))
 # var/ holds the database, the cache and the secret key: the owner's alone (0700, files 0600).
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-VAR_DIR.chmod(0o700)
+try:
+    VAR_DIR.chmod(0o700)  # also an existing var/ made 0755 by an earlier version
+except PermissionError:  # not ours to change (a shared, read-only deployment): leave it
+    pass
 
 
 def env_bool(name: str, default: bool = False) -> bool:
