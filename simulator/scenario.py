@@ -14,6 +14,8 @@ from typing import Iterable, Union
 
 import orjson
 
+from simulator.intents import required_intent
+
 CONTROL_OPS = ("sleep", "drop", "reconnect", "invalid_session")
 
 
@@ -23,10 +25,18 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:
-    """One gateway dispatch: the guild it belongs to (None for DMs) and its pre-serialised frame tail."""
+    """One gateway dispatch: the guild it belongs to (None for DMs) and its pre-serialised frame tail.
+
+    ``intent`` is the intent bit a session needs to receive it (0: every session does).
+    """
 
     guild_id: int | None
     tail: str
+    intent: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        event = self.tail[6:self.tail.index('"', 6)]  # the tail starts with ',"t":"EVENT"'
+        object.__setattr__(self, "intent", required_intent(event, self.guild_id is not None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,8 @@ from typing import Iterable
 import orjson
 from aiohttp import WSMsgType, web
 
-from simulator import player
-from simulator.gateway import Link, Session
+from simulator import intents, player
+from simulator.gateway import COMPRESSIONS, Link, Session
 from simulator.generator import TrafficGenerator
 from simulator.scenario import Dispatch, Scenario, dispatch_tail, load_scenario
 
@@ -61,8 +61,9 @@ class Simulator:
                  guilds: int = 1, members: int = 200, channels: int = 8, backfill_days: int = 0,
                  seed: int = 0, token: str | None = None, burst: int = 0, shards: int = 1,
                  sleep_scale: float = 1.0, start_delay: float = 0.3, ready_timeout: float = 10.0,
-                 replay_buffer: int = 200_000, start=None) -> None:
+                 replay_buffer: int = 200_000, start=None, disallow_intents: int = 0) -> None:
         self.token = token
+        self.disallow_intents = disallow_intents  # privileged intents "not enabled in the portal": 4014
         self.rate = rate
         self.burst = burst
         self.recommended_shards = shards
@@ -82,6 +83,10 @@ class Simulator:
         # Serialised once; every IDENTIFY of every shard reuses the same strings.
         self.guilds: dict[int, str] = {int(g["id"]): dispatch_tail("GUILD_CREATE", orjson.dumps(g))
                                        for g in guild_payloads}
+        # What a session without the presences intent gets instead (see intents.guild_create_for).
+        self.guilds_bare: dict[int, str] = {
+            int(g["id"]): dispatch_tail("GUILD_CREATE", orjson.dumps(intents.guild_create_for(g, 0, BOT_ID)))
+            for g in guild_payloads}
         self.members: dict[int, list] = {int(g["id"]): g.get("members", []) for g in guild_payloads}
         self.sessions: dict[str, Session] = {}
         self.by_shard: dict[int, Session] = {}
@@ -156,7 +161,7 @@ class Simulator:
         gid = dispatch.guild_id
         session = self.by_shard.get((gid >> 22) % self.shard_count if gid else 0)
         if session is not None:
-            session.dispatch(dispatch.tail)
+            session.offer(dispatch)
 
     async def flush(self) -> None:
         """Write queued frames on every link, then wait for slow readers."""
@@ -194,9 +199,14 @@ class Simulator:
 
     # ---- gateway ------------------------------------------------------------------------------------
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        compression = request.query.get("compress")
+        if compression is not None and compression not in COMPRESSIONS:
+            return json_response({"message": f"unsupported compress {compression!r}", "code": 0}, status=400)
+        if request.query.get("encoding", "json") != "json":
+            return json_response({"message": "only encoding=json is supported", "code": 0}, status=400)
         ws = web.WebSocketResponse(compress=False, max_msg_size=0, autoping=True)
         await ws.prepare(request)
-        link = Link(ws, request)
+        link = Link(ws, request, compression)
         self.links.add(link)
         self.stats["connections"] += 1
         link.send_now(orjson.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS,
@@ -238,8 +248,12 @@ class Simulator:
         if not isinstance(data, dict) or (self.token and data.get("token") != self.token):
             await link.close(4004)  # authentication failed
             return None
-        if not isinstance(data.get("intents"), int):
+        wanted = data.get("intents")
+        if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 0 or wanted & ~intents.KNOWN:
             await link.close(4013)  # invalid intents
+            return None
+        if wanted & self.disallow_intents:
+            await link.close(4014)  # disallowed intents: a privileged intent not enabled for the app
             return None
         shard = data.get("shard") or [0, 1]
         if (not isinstance(shard, list) or len(shard) != 2 or not all(isinstance(x, int) for x in shard)
@@ -251,7 +265,7 @@ class Simulator:
         old = self.by_shard.get(shard_id)
         if old is not None:
             self.sessions.pop(old.id, None)
-        session = Session(os.urandom(16).hex(), shard_id, count, self.replay_buffer)
+        session = Session(os.urandom(16).hex(), shard_id, count, self.replay_buffer, wanted)
         self.sessions[session.id] = session
         self.by_shard[shard_id] = session
         session.link = link
@@ -262,8 +276,10 @@ class Simulator:
                  "private_channels": [], "relationships": [], "presences": [], "guild_join_requests": [],
                  "geo_ordered_rtc_regions": [], "user_settings": {}, "_trace": ["mocha-simulator"]}
         session.dispatch(dispatch_tail("READY", orjson.dumps(ready)))
-        for gid in mine:
-            session.dispatch(self.guilds[gid])
+        if wanted & intents.GUILDS:
+            guilds = self.guilds if wanted & intents.GUILD_PRESENCES else self.guilds_bare
+            for gid in mine:
+                session.dispatch(guilds[gid])
         link.flush()
         self.stats["identifies"] += 1
         self.identified.add(shard_id)

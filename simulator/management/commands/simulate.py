@@ -24,8 +24,12 @@ class Command(MochaCommand):
         parser.add_argument("--shards", type=int, default=1, help="shard count /gateway/bot recommends")
         parser.add_argument("--burst", type=int, default=0,
                             help="benchmarks: send N generated MESSAGE_CREATE as fast as possible, then stop")
+        parser.add_argument("--disallow-intents", metavar="members,presences,message_content",
+                            help="play an application without these privileged intents: IDENTIFY asking "
+                                 "for one is closed with 4014")
 
     def handle(self, *args, **opts) -> None:
+        from simulator.intents import parse_privileged
         from simulator.scenario import ScenarioError
         from simulator.server import Simulator
 
@@ -37,9 +41,14 @@ class Command(MochaCommand):
         if opts["backfill_days"] < 0 or opts["burst"] < 0 or (opts["rate"] is not None and opts["rate"] < 0):
             raise self.fail("--backfill-days and --rate must not be negative")
         try:
+            disallowed = parse_privileged(opts["disallow_intents"])
+        except ValueError as exc:
+            raise self.fail(f"--disallow-intents: {exc}") from None
+        try:
             sim = Simulator(opts["scenario"], rate=opts["rate"], guilds=opts["guilds"], members=opts["members"],
                             channels=opts["channels"], backfill_days=opts["backfill_days"], seed=opts["seed"],
-                            token=opts["token"], shards=opts["shards"], burst=opts["burst"])
+                            token=opts["token"], shards=opts["shards"], burst=opts["burst"],
+                            disallow_intents=disallowed)
         except ScenarioError as exc:
             raise self.fail(str(exc)) from None
         try:
