@@ -25,6 +25,19 @@ INTENTS.guilds = True
 INTENTS.guild_messages = True
 INTENTS.voice_states = True
 INTENTS.members = True
+# The one privileged intent Mocha asks for, and what is lost without it.
+MEMBERS = "members"
+MISSING_MEMBERS = (
+    'Discord refused the Server Members intent (close code 4014): turn on "Server Members Intent" under '
+    "Privileged Gateway Intents on your application's Bot page in the Discord developer portal "
+    "(https://discord.com/developers/applications), or set MOCHA_ALLOW_MISSING_INTENTS=1 to count "
+    "without joins and leaves"
+)
+
+
+def intents_without(missing: list[str]) -> discord.Intents:
+    """Mocha's intents less the privileged ones Discord refused."""
+    return discord.Intents(**{name: value for name, value in INTENTS if name not in missing})
 
 
 class CountingMixin:
@@ -136,10 +149,10 @@ class ClientMixin:
 
     state_class: type = CountingState
 
-    def __init__(self, collector: "Collector", **options: Any) -> None:
+    def __init__(self, collector: "Collector", intents: discord.Intents = INTENTS, **options: Any) -> None:
         self._collector = collector
         super().__init__(  # type: ignore[call-arg]
-            intents=INTENTS,
+            intents=intents,
             max_messages=None,
             chunk_guilds_at_startup=False,
             member_cache_flags=discord.MemberCacheFlags.none(),

@@ -23,7 +23,7 @@ from django.db import close_old_connections, connection
 
 from collector import quarantine
 from collector.aggregate import Aggregator, Batch
-from collector.client import CountingClient, ShardedCountingClient
+from collector.client import MEMBERS, MISSING_MEMBERS, CountingClient, ShardedCountingClient, intents_without
 from collector.writer import Writer, bump_versions_of
 from stats import rollups
 
@@ -62,10 +62,14 @@ class Collector:
         self._rate_mark = (self.started_at, 0)
         self.events_per_sec = 0.0
         self.stopping = asyncio.Event()
+        self.missing_intents: list[str] = []  # privileged intents Discord refused; counted without
+        self.client: discord.Client = self.make_client()
+
+    def make_client(self) -> discord.Client:
+        intents = intents_without(self.missing_intents)
         if len(self.shard_ids) > 1:
-            self.client: discord.Client = ShardedCountingClient(self, shard_ids=self.shard_ids, shard_count=self.shard_count)
-        else:
-            self.client = CountingClient(self, shard_id=self.shard_ids[0], shard_count=self.shard_count)
+            return ShardedCountingClient(self, intents, shard_ids=self.shard_ids, shard_count=self.shard_count)
+        return CountingClient(self, intents, shard_id=self.shard_ids[0], shard_count=self.shard_count)
 
     # --- called from the client's state ---------------------------------------
     def on_payload(self) -> None:
@@ -196,6 +200,7 @@ class Collector:
             "started_at": _dt(self.started_at),
             "updated_at": _dt(now),
             "rates": rates,
+            "missing_intents": self.missing_intents,
         }
         return {shard: {**fields, **self.shard_health(shard)} for shard in self.shard_ids}
 
@@ -226,11 +231,26 @@ class Collector:
         if on_started:
             on_started()
         stop_task = asyncio.create_task(self.stopping.wait())
-        done, _ = await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        while True:
+            done, _ = await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            if not self.refused_members(client_task, done):
+                break
+            log.warning("%s; counting messages and voice without it (MOCHA_ALLOW_MISSING_INTENTS)",
+                        MISSING_MEMBERS.split(":")[0])
+            self.missing_intents = [MEMBERS]
+            await self.client.close()
+            self.client = self.make_client()
+            client_task = asyncio.create_task(self.client.start(self.token, reconnect=True))
         self.stopping.set()
         await self.shutdown(tasks, client_task)
         if client_task in done and client_task.exception() is not None:
             raise client_task.exception()
+
+    def refused_members(self, client_task: asyncio.Task, done: set) -> bool:
+        """The client stopped on 4014, and counting without the members intent is allowed."""
+        return (client_task in done and not client_task.cancelled() and settings.MOCHA_ALLOW_MISSING_INTENTS
+                and isinstance(client_task.exception(), discord.PrivilegedIntentsRequired)
+                and MEMBERS not in self.missing_intents)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -105,6 +105,7 @@ def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
                 "rss_bytes": s.rss_bytes,
                 "errors": s.errors,
                 "gaps": s.gaps,
+                "missing_intents": s.missing_intents or [],
                 "started_at": iso(s.started_at),
                 "updated_at": iso(s.updated_at),
             }
@@ -119,6 +120,7 @@ def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
         "last_flush_ms": max((s["last_flush_ms"] for s in shards), default=None),
         "skipped": skipped_by_reason(rows),
         "quarantined": QuarantinedRow.objects.count(),
+        "missing_intents": sorted({i for s in shards for i in s["missing_intents"]}),
         "shards": shards,
     }
     return collector, shards

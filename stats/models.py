@@ -305,6 +305,9 @@ class CollectorState(models.Model):
     rates = models.JSONField(
         default=dict, help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}'
     )
+    missing_intents = models.JSONField(
+        default=list, help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]'
+    )
     started_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(null=True)
 

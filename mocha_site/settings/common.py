@@ -217,6 +217,8 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
 DISCORD_TOKEN = os.environ.get("DISCORD_TOKEN") or None
 DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE") or None
 MOCHA_FLUSH_MS = int(os.environ.get("MOCHA_FLUSH_MS") or 1000)
+# When Discord refuses the Server Members intent (close 4014): count without it instead of exiting.
+MOCHA_ALLOW_MISSING_INTENTS = env_bool("MOCHA_ALLOW_MISSING_INTENTS", False)
 MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector within this
 MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
 MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this

@@ -50,6 +50,9 @@ class CollectorPanel(Panel):
         warnings = []
         if not connected:
             warnings.append("collector not connected" if shards else "no collector has reported yet")
+        if "members" in (col.get("missing_intents") or []):
+            warnings.append("joins and leaves are not counted: turn on the Server Members Intent on the Bot "
+                            "page of the Discord developer portal, then restart the collector")
         stale = age_s(col.get("last_event_at"))
         if connected and stale is not None and stale > STALE_AFTER_S:
             warnings.append(f"no event for {fmt_duration(stale)}")

@@ -49,6 +49,7 @@ class Command(MochaCommand):
             pass
 
     async def collect(self, token, shard_ids, shard_count, simulate, public, scenario) -> None:
+        from collector.client import MISSING_MEMBERS
         from collector.endpoints import configure_discord
         from collector.service import Collector
 
@@ -70,8 +71,12 @@ class Command(MochaCommand):
             where = gateway or "Discord"
             self.stdout.write(f"collecting from {where} (shards {collector.shard_ids} of {collector.shard_count}); Ctrl-C stops")
 
+        import discord
+
         try:
             await collector.run(on_started=started)
+        except discord.PrivilegedIntentsRequired:
+            raise self.fail(MISSING_MEMBERS) from None
         except Exception as exc:  # login refused, gateway gone: one line, not a traceback
             raise self.fail(f"collector stopped: {exc}") from None
         finally:
