@@ -18,7 +18,8 @@ dispatches (default: as fast as possible, with the scenario's own sleep lines).
 Playback starts once every shard of the first IDENTIFY's shard count has identified (or
 ``ready_timeout`` passed). Dispatches go only to the session of their guild's shard,
 ``(guild_id >> 22) % shard_count``; dispatches without a guild go to shard 0.
-``GET /_sim/status`` → ``{"sent", "total", "done", "connections", "resumes", ...}``; in generated
+``GET /_sim/status`` → ``{"sent", "total", "done", "connections", "resumes", "transports", ...}``
+(``transports``: connections per frame format, ``{"zlib-stream": 2, "text": 1}``); in generated
 mode ``total`` is the backfill (or burst) size and ``done`` means it was all sent (live traffic
 continues, ``sent`` keeps counting).
 """
@@ -96,7 +97,7 @@ class Simulator:
         self.first_identify = asyncio.Event()
         self.all_identified = asyncio.Event()
         self.stats = {"sent": 0, "total": 0, "done": False, "connections": 0, "resumes": 0, "identifies": 0,
-                      "invalid_sessions": 0, "replayed": 0}
+                      "invalid_sessions": 0, "replayed": 0, "transports": {}}
         if self.scenario is not None:
             self.stats["total"] = len(self.scenario.steps)
         elif burst:
@@ -209,6 +210,8 @@ class Simulator:
         link = Link(ws, request, compression)
         self.links.add(link)
         self.stats["connections"] += 1
+        transports = self.stats["transports"]
+        transports[compression or "text"] = transports.get(compression or "text", 0) + 1
         link.send_now(orjson.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS,
                                                      "_trace": ["mocha-simulator"]}}).decode())
         session: Session | None = None

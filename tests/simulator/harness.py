@@ -45,9 +45,10 @@ def running(sim: Simulator) -> Iterator[Simulator]:
 class CountingClient(discord.Client):
     """A plain Client with Mocha's settings; it only counts dispatch types and message ids."""
 
-    def __init__(self, **kwargs) -> None:
-        intents = discord.Intents.none()
-        intents.guilds = intents.guild_messages = intents.voice_states = intents.members = True
+    def __init__(self, intents: discord.Intents | None = None, **kwargs) -> None:
+        if intents is None:
+            intents = discord.Intents.none()
+            intents.guilds = intents.guild_messages = intents.voice_states = intents.members = True
         super().__init__(intents=intents, max_messages=None, chunk_guilds_at_startup=False, **kwargs)
         self.events: collections.Counter[str] = collections.Counter()
         self.ids: list[int] = []

@@ -59,7 +59,8 @@ def test_command_on_a_busy_port_says_so_in_one_line(manage_py, basic_scenario):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args, needle", [(["--port", "70000"], "port"), (["--port", "x"], "port"),
-                                          (["--port", "1", "--scenario", "/nonexistent.jsonl"], "nonexistent")])
+                                          (["--port", "1", "--scenario", "/nonexistent.jsonl"], "nonexistent"),
+                                          (["--port", "1", "--disallow-intents", "members,typing"], "typing")])
 def test_command_bad_arguments_one_line_exit_2(manage_py, args, needle):
     run = subprocess.run([*manage_py, "simulate", *args], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1 and needle in run.stderr
