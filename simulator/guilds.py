@@ -132,6 +132,9 @@ def build_guild(index: int, seed: int, members: int, channels: int, rng: random.
     shown = [_member(model.users[u]) for u in uids[:250]]  # Discord sends at most large_threshold members
     model.payload = {
         "id": str(gid), "name": f"Demo Guild {index + 1}" if index else "Mocha Demo", "icon": None,
+        "splash": None, "discovery_splash": None, "application_id": None, "max_members": 500000,
+        "max_video_channel_users": 25, "max_stage_video_channel_users": 50, "safety_alerts_channel_id": None,
+        "widget_enabled": False,
         "owner_id": str(humans[0]), "afk_channel_id": str(afk), "afk_timeout": 300, "verification_level": 0,
         "default_message_notifications": 0, "explicit_content_filter": 0,
         "roles": [{"id": str(gid), "name": "@everyone", "permissions": "1071698660929", "position": 0, "color": 0,

@@ -217,8 +217,8 @@ class Simulator:
         session: Session | None = None
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue  # clients may send their JSON in either (hikari sends binary)
                 try:
                     payload = orjson.loads(msg.data)
                     op, data = payload.get("op"), payload.get("d")
