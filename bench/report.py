@@ -21,8 +21,9 @@ GOALS = [
     ("web_rss_mb", "<=", 100, "MB"),
 ]
 # Context figures printed under the goals.
-EXTRAS = ("stock_client_eps", "naive_orm_eps", "sqlite_floor_eps", "web_rss_anon_mb", "ws_tick_p50_ms",
-          "ws_tick_spread_p99_ms", "ws_feed_event_p95_ms", "ws_web_rss_mb", "ws_web_rss_anon_mb")
+EXTRAS = ("stock_client_eps", "ingest_gateway_uncompressed_eps", "stock_client_uncompressed_eps", "naive_orm_eps",
+          "sqlite_floor_eps", "web_rss_anon_mb", "ws_tick_p50_ms", "ws_tick_spread_p99_ms", "ws_feed_event_p95_ms",
+          "ws_web_rss_mb", "ws_web_rss_anon_mb")
 
 
 def percentile(values: Iterable[float], pct: float) -> float | None:
@@ -82,12 +83,12 @@ def fmt(value) -> str:
 
 def table(doc: dict) -> str:
     """The goals with their measured values, then the API latencies per endpoint."""
-    lines = [f"{'figure':<24} {'measured':>12}  {'goal':>12}  verdict"]
+    lines = [f"{'figure':<32} {'measured':>12}  {'goal':>12}  verdict"]
     for field, op, goal, unit in GOALS:
-        lines.append(f"{field:<24} {fmt(doc.get(field)):>12}  {op + ' ' + fmt(goal) + ' ' + unit:>12}  {verdict(doc, field, op, goal)}")
+        lines.append(f"{field:<32} {fmt(doc.get(field)):>12}  {op + ' ' + fmt(goal) + ' ' + unit:>12}  {verdict(doc, field, op, goal)}")
     for field in EXTRAS:
         if field in doc:
-            lines.append(f"{field:<24} {fmt(doc[field]):>12}")
+            lines.append(f"{field:<32} {fmt(doc[field]):>12}")
     endpoints = doc.get("api_p99_ms") or {}
     if endpoints:
         lines.append("")

@@ -49,6 +49,9 @@ def test_quick_run_writes_every_contract_field(tmp_path, manage_py):
         assert all(isinstance(v, (int, float)) and v > 0 for v in doc[field].values()), doc[field]
     assert all(doc["api_p50_ms"][e] <= doc["api_p99_ms"][e] for e in ENDPOINTS)
     assert doc["api_p99_ms_max"] == max(doc["api_p99_ms"].values())
+    # Measured with zlib-stream, as discord.py asks Discord; the plain-text figures beside them.
+    assert doc["gateway_compression"] == "zlib-stream"
+    assert doc["ingest_gateway_uncompressed_eps"] > 0 and doc["stock_client_uncompressed_eps"] > 0
     assert doc["ws_clients"] >= 100 and doc["ws_tick_p99_ms"] > 0
     assert doc["web_rss_mb"] > 10 and doc["collector_rss_mb"] > 10
     assert doc["machine"]["cpu_count"] >= 1 and doc["machine"]["python"]

@@ -13,7 +13,7 @@ from bench import isolation, report
 from stats.management.base import MochaCommand
 
 RESERVED = {"machine", "quick", "duration_s", "started_at", "command", "phases", "errors"}
-TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 45, 1800
+TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 90, 1800  # per phase; gateway plays four bursts (two transports, two clients)
 
 
 class Command(MochaCommand):
