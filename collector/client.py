@@ -27,8 +27,9 @@ INTENTS.voice_states = True
 INTENTS.members = True
 # The one privileged intent Mocha asks for, and what is lost without it.
 MEMBERS = "members"
+REFUSED_MEMBERS = "Discord refused the Server Members intent (close code 4014)"
 MISSING_MEMBERS = (
-    'Discord refused the Server Members intent (close code 4014): turn on "Server Members Intent" under '
+    REFUSED_MEMBERS + ': turn on "Server Members Intent" under '
     "Privileged Gateway Intents on your application's Bot page in the Discord developer portal "
     "(https://discord.com/developers/applications), or set MOCHA_ALLOW_MISSING_INTENTS=1 to count "
     "without joins and leaves"

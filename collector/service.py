@@ -23,7 +23,7 @@ from django.db import close_old_connections, connection
 
 from collector import quarantine
 from collector.aggregate import Aggregator, Batch
-from collector.client import MEMBERS, MISSING_MEMBERS, CountingClient, ShardedCountingClient, intents_without
+from collector.client import MEMBERS, REFUSED_MEMBERS, CountingClient, ShardedCountingClient, intents_without
 from collector.writer import Writer, bump_versions_of
 from stats import rollups
 
@@ -235,8 +235,7 @@ class Collector:
             done, _ = await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
             if not self.refused_members(client_task, done):
                 break
-            log.warning("%s; counting messages and voice without it (MOCHA_ALLOW_MISSING_INTENTS)",
-                        MISSING_MEMBERS.split(":")[0])
+            log.warning("%s; counting messages and voice without it (MOCHA_ALLOW_MISSING_INTENTS)", REFUSED_MEMBERS)
             self.missing_intents = [MEMBERS]
             await self.client.close()
             self.client = self.make_client()

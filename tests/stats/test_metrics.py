@@ -64,7 +64,7 @@ def test_stale_collector_counts_as_disconnected(shards):
 def test_no_collector_yet(db):
     collector = metrics.snapshot()["collector"]
     assert collector == {"connected": False, "latency_ms": None, "last_event_at": None, "queue_depth": 0,
-                         "last_flush_ms": None, "skipped": {}, "quarantined": 0,
+                         "last_flush_ms": None, "skipped": {}, "quarantined": 0, "missing_intents": [],
                          "shards": []}
 
 

@@ -13,7 +13,9 @@ from bench import isolation, report
 from stats.management.base import MochaCommand
 
 RESERVED = {"machine", "quick", "duration_s", "started_at", "command", "phases", "errors"}
-TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 90, 1800  # per phase; gateway plays four bursts (two transports, two clients)
+# Per phase, against hangs: a quick phase takes 10-40 s on an idle 2-core machine, several times
+# that when it is shared (gateway plays four bursts: two transports, two clients).
+TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 180, 1800
 
 
 class Command(MochaCommand):
