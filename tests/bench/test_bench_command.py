@@ -33,14 +33,14 @@ def workspaces(tmp: str | None = None) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # generous: five phases on a shared machine; each has its own limit
 def test_quick_run_writes_every_contract_field(tmp_path, manage_py):
     """Its duration is reported (duration_s), not asserted: CI machines are shared and noisy."""
     out = tmp_path / "out.json"
     tmp = tmp_path / "tmp"  # its own temporary directory: other benchmarks may run on this machine
     tmp.mkdir()
     result = subprocess.run([*manage_py, "bench", "--quick", "--json", str(out)],
-                            env={**bench_env(), "TMPDIR": str(tmp)}, capture_output=True, text=True,
-                            timeout=900)  # generous: five phases on a shared machine; each has its own limit
+                            env={**bench_env(), "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     doc = json.loads(out.read_text())
     assert doc["quick"] is True and doc["errors"] == {}
