@@ -58,7 +58,7 @@ def play_to_collect(manage_py, env, lines: list[str], tmp_path, done) -> tuple[i
 
 
 def test_the_issues_scenario_counts_every_valid_event_exactly(basic_scenario, basic_expected, subprocess_env,
-                                                              manage_py, tmp_path, client):
+                                                              manage_py, tmp_path, admin_client):
     odd = scenario_lines(FIXTURES / "invalid_payloads.jsonl")
     expected = json.loads((FIXTURES / "invalid_payloads.expected.json").read_text())
     per_user = {**basic_expected["per_user"], **expected["counted_beyond_basic"]["per_user"]}
@@ -80,8 +80,8 @@ def test_the_issues_scenario_counts_every_valid_event_exactly(basic_scenario, ba
     assert "flush failed" not in err and not QuarantinedRow.objects.exists()
     for uid, length in expected["trimmed_username"].items():
         assert len(Member.objects.get(guild_id=GUILD, user_id=int(uid)).username) == length
-    doc = client.get("/metrics").json()
+    doc = admin_client.get("/metrics").json()
     assert doc["collector"]["skipped"] == expected["skipped"]
     assert doc["collector"]["quarantined"] == 0
-    prometheus = client.get("/metrics/prometheus").content.decode()
+    prometheus = admin_client.get("/metrics/prometheus").content.decode()
     assert 'mocha_collector_skipped_total{reason="bad_snowflake"} 4.0' in prometheus
