@@ -33,6 +33,7 @@ class GuildConfig:
     track_voice: bool = True
     excluded: frozenset[int] = frozenset()
     timezone: str = "UTC"
+    opted_out: frozenset[int] = frozenset()  # members who asked not to be counted here
 
 
 DEFAULT_CONFIG = GuildConfig()
@@ -124,7 +125,9 @@ class Aggregator:
         """Adopt reloaded configuration; voice sessions that stop counting are closed now."""
         self.config = configs
         for (gid, uid), sess in list(self.voice.items()):
-            if not self._voice_countable(gid, sess.channel_id, False):
+            if uid in self._cfg(gid).opted_out:
+                del self.voice[(gid, uid)]  # not credited further; their stored rows are erased
+            elif not self._voice_countable(gid, sess.channel_id, False):
                 self._close_voice(gid, uid, sess, now)
 
     def _cfg(self, gid: int) -> GuildConfig:
@@ -151,6 +154,8 @@ class Aggregator:
         if parent in cfg.excluded or cid in cfg.excluded:
             return
         uid = msg.user_id
+        if uid in cfg.opted_out:
+            return
         if not self.count_message(gid, parent, uid, msg.hour, msg.message_id, cid, msg.timestamp):
             return
         author, member = d["author"], events.message_member(d)
@@ -194,6 +199,8 @@ class Aggregator:
         return True
 
     def _note_user(self, gid: int, info: UserInfo, has_member: bool, joined_at: datetime | None = None) -> None:
+        if info.user_id in self._cfg(gid).opted_out:
+            return  # not even their name
         if not has_member:  # a payload without member data keeps the known nickname
             known = self.names.get((gid, info.user_id))
             if known is not None:
@@ -292,7 +299,7 @@ class Aggregator:
         at = events.joined_at(d) or _epoch_to_dt(now)
         self._note_user(gid, info, True, joined_at=at)
         self._member_count(gid, +1)
-        if self._cfg(gid).tracking:
+        if self._cfg(gid).tracking and info.user_id not in self._cfg(gid).opted_out:
             self.batch.member_events.append((1, gid, info.user_id, at))
             self._feed(gid, "member_join", None, info.user_id, at, 2)
             self.batch.events += 1
@@ -302,7 +309,7 @@ class Aggregator:
         uid = info.user_id
         self._note_user(gid, info, False)  # so the leave is recorded even for a member never seen
         self._member_count(gid, -1)
-        if self._cfg(gid).tracking:
+        if self._cfg(gid).tracking and uid not in self._cfg(gid).opted_out:
             at = _epoch_to_dt(now)
             self.batch.member_events.append((2, gid, uid, at))
             self._feed(gid, "member_leave", None, uid, at, -1)
@@ -346,7 +353,7 @@ class Aggregator:
         self.batch.events += 1
 
     def _open_voice(self, gid: int, uid: int, cid: int, now: float, bot: bool, feed: bool) -> None:
-        if not self._voice_countable(gid, cid, bot):
+        if not self._voice_countable(gid, cid, bot) or uid in self._cfg(gid).opted_out:
             return
         self.voice[(gid, uid)] = VoiceSession(cid, now, int(now))
         self.batch.voice[(gid, uid, now)] = (cid, int(now), None)

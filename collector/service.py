@@ -25,7 +25,7 @@ from collector import quarantine
 from collector.aggregate import Aggregator, Batch
 from collector.client import MEMBERS, REFUSED_MEMBERS, CountingClient, ShardedCountingClient, intents_without
 from collector.writer import Writer, bump_versions_of
-from stats import rollups
+from stats import maintenance, rollups
 
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
@@ -50,6 +50,7 @@ class Collector:
         self.writer = Writer(public_new_guilds=public_new_guilds)
         self.db = ThreadPoolExecutor(1, thread_name_prefix="mocha-db")
         self.pending: Batch | None = None
+        self.to_erase: set[tuple[int, int]] = set()  # (guild, user) to erase once counted events are in
         self.received = 0  # MESSAGE_CREATE payloads seen
         self.other_events = 0
         self.errors = 0
@@ -165,10 +166,17 @@ class Collector:
         self.agg.set_config(configs, self.now())
         changed = [gid for gid, c in configs.items()
                    if gid in before and (before[gid].timezone, before[gid].excluded) != (c.timezone, c.excluded)]
-        if changed and await self.flush():
+        # Members who opted out since the last load: the web erased their rows, but what this process
+        # counted of them until now may have been committed since (or still be in memory).
+        self.to_erase |= {(gid, uid) for gid, c in configs.items() if gid in before and self.owns_guild(gid)
+                          for uid in c.opted_out - before[gid].opted_out}
+        if (changed or self.to_erase) and await self.flush():
             for gid in changed:
                 await self.in_db(rollups.rebuild_config_dependent, gid)
             await self.in_db(bump_versions_of, changed)
+            for gid, uid in sorted(self.to_erase):
+                await self.in_db(maintenance.purge_member, gid, uid)
+            self.to_erase.clear()
 
     # --- health ------------------------------------------------------------------
     def health(self, now: float, batch: Batch) -> dict[int, dict]:

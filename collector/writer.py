@@ -28,6 +28,7 @@ from stats.models import (
     Member,
     MemberEvent,
     MessageCursor,
+    OptOut,
     RecentEvent,
     VoiceSession,
 )
@@ -98,14 +99,18 @@ class Writer:
         return dict(MessageCursor.objects.values_list("channel_id", "last_message_id"))
 
     def load_configs(self) -> dict[int, GuildConfig]:
-        """Every guild's counting configuration (two queries, cached by cachalot)."""
+        """Every guild's counting configuration (three queries, cached by cachalot)."""
         excluded: dict[int, set[int]] = {}
         for gid, cid in Guild.excluded_channels.through.objects.values_list("guild_id", "channel_id"):
             excluded.setdefault(gid, set()).add(cid)
+        opted_out: dict[int, set[int]] = {}
+        for gid, uid in OptOut.objects.values_list("guild_id", "user_id"):
+            opted_out.setdefault(gid, set()).add(uid)
         configs = {}
         rows = Guild.objects.values_list("id", "tracking", "count_bots", "track_voice", "timezone")
         for gid, tracking, bots, voice, tz in rows:
-            configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())), tz)
+            configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())), tz,
+                                       frozenset(opted_out.get(gid, ())))
         self.known_guilds = set(configs)
         self.timezones = {gid: c.timezone for gid, c in configs.items()}
         self.excluded = {gid: c.excluded for gid, c in configs.items()}

@@ -238,7 +238,8 @@ class TrafficGenerator:
             if rng.random() < 0.6 or len(g.humans) < 5:
                 out.append((g.member_add(ms), None))
             else:
-                leaving = rng.choice([m for m in g.humans if m not in g.in_voice] or g.humans)
+                leaving = rng.choice([m for m in g.humans if m not in g.in_voice and m not in g.staff]
+                                     or g.humans[len(g.staff):])
                 out.append((g.member_remove(leaving), None))
             out.append((None, (rng.expovariate(1 / 150), ("member", g, 0, 0))))
         return out

@@ -15,6 +15,8 @@ VOICE_NAMES = ("Lounge", "Gaming", "Music", "Study", "Chill", "Meeting")
 FIRST = ("Ava", "Noah", "Mia", "Liam", "Zoe", "Leo", "Ivy", "Kai", "Ada", "Max", "Eva", "Sam", "Lea", "Tom",
          "Nia", "Ben", "Ola", "Ren", "Uma", "Jon")
 EPOCH_MS = 1420070400000
+ADMINISTRATOR, MANAGE_GUILD = 0x8, 0x20
+EVERYONE_PERMISSIONS = "1071698660929"  # Discord's default @everyone: neither of the two above
 GUILD_BASE_MS = 1609459200000  # 2021-01-01: guild and channel ids
 USER_BASE_MS = 1546300800000  # 2019-01-01: user ids
 JOINED = "2021-06-01T12:00:00.000000+00:00"
@@ -32,9 +34,14 @@ def _user(uid: int, n: int, bot: bool = False) -> dict:
     return user
 
 
-def _member(user: dict, joined_at: str = JOINED) -> dict:
-    return {"user": user, "roles": [], "joined_at": joined_at, "deaf": False, "mute": False, "flags": 0,
+def _member(user: dict, joined_at: str = JOINED, roles: list[str] | None = None) -> dict:
+    return {"user": user, "roles": roles or [], "joined_at": joined_at, "deaf": False, "mute": False, "flags": 0,
             "nick": None}
+
+
+def _role(rid: int, name: str, permissions: int | str, position: int) -> dict:
+    return {"id": str(rid), "name": name, "permissions": str(permissions), "position": position, "color": 0,
+            "hoist": False, "managed": False, "mentionable": False, "flags": 0}
 
 
 @dataclass
@@ -51,6 +58,7 @@ class GuildModel:
     human_weights: list[float]
     bots: list[int]
     users: dict[int, dict]
+    staff: dict[int, list[str]] = field(default_factory=dict)  # owner and role holders: never leave
     author_json: dict[int, str] = field(default_factory=dict)
     member_json: dict[int, str] = field(default_factory=dict)
     in_voice: dict[int, int] = field(default_factory=dict)
@@ -129,7 +137,15 @@ def build_guild(index: int, seed: int, members: int, channels: int, rng: random.
         model.remember(uid, _user(uid, j, bot=j < n_bots))
     for uid in rng.sample(humans, min(2, len(humans))):
         model.initial_voice[uid] = model.in_voice[uid] = rng.choice(voice)
-    shown = [_member(model.users[u]) for u in uids[:250]]  # Discord sends at most large_threshold members
+    # Sign-in needs every kind of member: humans[0] owns the guild, humans[1] manages it (Manage Server),
+    # humans[2] is an administrator, humans[3] a moderator (a role without either permission).
+    admins, managers, mods = _sf(g_ms, 301), _sf(g_ms, 302), _sf(g_ms, 303)
+    roles = [_role(gid, "@everyone", EVERYONE_PERMISSIONS, 0), _role(admins, "Admins", ADMINISTRATOR, 3),
+             _role(managers, "Managers", MANAGE_GUILD, 2), _role(mods, "Moderators", 0, 1)]
+    model.staff = {humans[0]: []} | {uid: [str(rid)] for uid, rid in zip(humans[1:4], (managers, admins, mods))}
+    # Discord sends at most large_threshold members; staff always among them
+    shown_ids = [*model.staff, *(u for u in uids if u not in model.staff)][:250]
+    shown = [_member(model.users[u], roles=model.staff.get(u)) for u in shown_ids]
     model.payload = {
         "id": str(gid), "name": f"Demo Guild {index + 1}" if index else "Mocha Demo", "icon": None,
         "splash": None, "discovery_splash": None, "application_id": None, "max_members": 500000,
@@ -137,8 +153,7 @@ def build_guild(index: int, seed: int, members: int, channels: int, rng: random.
         "widget_enabled": False,
         "owner_id": str(humans[0]), "afk_channel_id": str(afk), "afk_timeout": 300, "verification_level": 0,
         "default_message_notifications": 0, "explicit_content_filter": 0,
-        "roles": [{"id": str(gid), "name": "@everyone", "permissions": "1071698660929", "position": 0, "color": 0,
-                   "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+        "roles": roles,
         "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_id": str(text[0]),
         "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None, "description": None,
         "banner": None, "premium_tier": 0, "premium_subscription_count": 0, "preferred_locale": "en-US",

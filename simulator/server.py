@@ -37,6 +37,7 @@ from aiohttp import WSMsgType, web
 from simulator import intents, player
 from simulator.gateway import COMPRESSIONS, Link, Session
 from simulator.generator import TrafficGenerator
+from simulator.oauth import OAuthProvider
 from simulator.scenario import Dispatch, Scenario, dispatch_tail, load_scenario
 
 BOT_ID = "1100000000000000001"
@@ -89,6 +90,8 @@ class Simulator:
             int(g["id"]): dispatch_tail("GUILD_CREATE", orjson.dumps(intents.guild_create_for(g, 0, BOT_ID)))
             for g in guild_payloads}
         self.members: dict[int, list] = {int(g["id"]): g.get("members", []) for g in guild_payloads}
+        self.guild_payloads: dict[int, dict] = {int(g["id"]): g for g in guild_payloads}
+        self.oauth = OAuthProvider(self)
         self.sessions: dict[str, Session] = {}
         self.by_shard: dict[int, Session] = {}
         self.links: set[Link] = set()
@@ -116,6 +119,7 @@ class Simulator:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/_sim/status", self._status)
+        self.oauth.add_routes(app)
         app.router.add_route("*", "/api/{version}/{tail:.*}", self._rest)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -181,6 +185,8 @@ class Simulator:
 
     async def _rest(self, request: web.Request) -> web.Response:
         tail = request.match_info["tail"].rstrip("/")
+        if tail == "oauth2/token" or request.headers.get("Authorization", "").startswith("Bearer "):
+            return await self.oauth.rest(request, tail)  # a signed-in user, not the bot
         # The gateway URL is public here: configure_discord asks for it before any token is known.
         if (self.token and not tail.startswith("gateway")
                 and request.headers.get("Authorization") != f"Bot {self.token}"):

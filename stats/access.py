@@ -1,7 +1,11 @@
 """Who may see what: the one rule behind the pages, the API (JSON and CSV) and the websockets.
 
-A guild is visible to staff always, to anybody when it is public, and to the
-viewers granted it when it is private. Unknown and invisible guilds look the
+A guild is visible to staff always, to anybody when it is public, to users
+signed in with Discord who are in it when it is `members`, to its Discord
+managers (and holders of the roles it names) when it is `managers`, and to the
+viewers granted it at any level (the only ones, with staff, when it is private).
+Its settings page is open to staff and to its owner, Administrators and Manage
+Server holders. Unknown and invisible guilds look the
 same to callers (they answer 404, or close a socket with 4403). Excluded
 channels are visible to staff only. Open sockets re-check through the same
 functions (stats/live.py), so a revoked grant closes them.
@@ -16,6 +20,8 @@ from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
+from signin.membership import standings
+from signin.rules import is_manager, may_manage
 from stats.models import Channel, Guild
 
 MAX_SNOWFLAKE = 2**63 - 1
@@ -26,12 +32,38 @@ def is_staff(user) -> bool:
 
 
 def visible_guilds(user) -> QuerySet[Guild]:
-    """Guilds this viewer may see: all for staff, public ones, and private ones granted to them."""
+    """Guilds this viewer may see: all for staff; public ones; for a Discord sign-in, `members` ones
+    they are in and `managers` ones they manage or hold a named role in (as of the last membership
+    refresh); and those granted to them, at any level."""
     if is_staff(user):
         return Guild.objects.all()
-    if user is not None and user.is_authenticated and user.is_active:
-        return Guild.objects.filter(Q(visibility=Guild.Visibility.PUBLIC) | Q(viewers=user)).distinct()
-    return Guild.objects.filter(visibility=Guild.Visibility.PUBLIC)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Guild.objects.filter(visibility=Guild.Visibility.PUBLIC)
+    q = Q(visibility=Guild.Visibility.PUBLIC) | Q(viewers=user)
+    mine = standings(user)
+    if mine:
+        managers = Guild.objects.filter(visibility=Guild.Visibility.MANAGERS, id__in=list(mine))
+        led = [gid for gid, roles in managers.values_list("id", "manager_roles")
+               if is_manager(mine[gid], (int(r) for r in roles))]
+        q |= Q(visibility=Guild.Visibility.MEMBERS, id__in=list(mine)) | Q(id__in=led)
+    return Guild.objects.filter(q).distinct()
+
+
+def managed_guilds(user) -> QuerySet[Guild]:
+    """Guilds whose settings this user may change: all for staff; for a Discord sign-in, those they own
+    or hold Administrator or Manage Server in, whatever their visibility."""
+    if is_staff(user):
+        return Guild.objects.all()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Guild.objects.none()
+    return Guild.objects.filter(id__in=[gid for gid, s in standings(user).items() if may_manage(s)])
+
+
+def managed_guild_for(user, guild_id: int) -> Guild | None:
+    """The guild if this user may change its settings, else None (unknown or not theirs)."""
+    if not 0 <= guild_id <= MAX_SNOWFLAKE:
+        return None
+    return managed_guilds(user).filter(pk=guild_id).first()
 
 
 def guild_for(user, guild_id: int) -> Guild | None:

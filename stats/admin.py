@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import (
@@ -18,7 +17,6 @@ from django.db.models import (
     Exists,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -30,6 +28,7 @@ from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 
 from stats import guild_config, maintenance, rollups
+from stats.forms import GuildConfigForm, RoleIdsField, channel_choices
 from stats.models import (
     Channel,
     CollectorState,
@@ -118,26 +117,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --- Guilds ---------------------------------------------------------------------------------
 
 
-class GuildAdminForm(forms.ModelForm):
-    timezone = forms.TypedChoiceField(
-        choices=lambda: [(name, name) for name in guild_config.timezone_names()],
-        help_text="Day boundaries and the heatmap follow this zone.",
+class GuildAdminForm(GuildConfigForm):
+    manager_roles = RoleIdsField(
+        required=False, help_text="Role ids (comma-separated) whose holders see a guild set to Managers."
     )
 
     class Meta:
         model = Guild
         fields = ["tracking", "count_bots", "track_voice", "excluded_channels", "timezone", "default_days",
-                  "visibility", "viewers", "retention_days"]
-
-    def clean_default_days(self) -> int:
-        value = self.cleaned_data["default_days"]
-        guild_config.check_days("Default lookback", value)
-        return value
-
-    def clean_retention_days(self) -> int:
-        value = self.cleaned_data["retention_days"]
-        guild_config.check_days("Retention", value)
-        return value
+                  "visibility", "manager_roles", "viewers", "retention_days"]
 
 
 @admin.register(Guild)
@@ -153,7 +141,7 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "id_text", "member_count", "messages_7d", "last_event", "available", "removed"]}),
         ("Counting", {"fields": ["tracking", "count_bots", "track_voice", "excluded_channels"],
                       "description": "The collector picks up changes within a few seconds, without a restart."}),
-        ("Dashboard", {"fields": ["visibility", "viewers", "timezone", "default_days"]}),
+        ("Dashboard", {"fields": ["visibility", "manager_roles", "viewers", "timezone", "default_days"]}),
         ("Privacy", {"fields": ["retention_days"],
                      "description": "Raw recent events (the live feed) and ended voice sessions older than "
                                     "this are deleted by manage.py prune. Hourly totals are kept."}),
@@ -196,10 +184,7 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             guild = getattr(request, "_mocha_guild", None)
             queryset = Channel.objects.none()
             if guild is not None:
-                # Deleted channels are offered only while still excluded, so they can be let go of.
-                queryset = Channel.objects.filter(guild=guild).filter(
-                    Q(deleted=False) | Q(pk__in=guild.excluded_channels.values("pk"))
-                ).order_by("type", "position", "name")
+                queryset = channel_choices(guild)
             kwargs["queryset"] = queryset
             field = super().formfield_for_manytomany(db_field, request, **kwargs)
             field.label_from_instance = channel_label

@@ -13,7 +13,9 @@ from stats.models import Channel, Guild
 
 DAYS_MIN, DAYS_MAX = 1, 3650
 # The fields an owner edits; everything else on Guild comes from Discord.
-CONFIG_FIELDS = ["tracking", "count_bots", "track_voice", "timezone", "default_days", "visibility", "retention_days"]
+CONFIG_FIELDS = [
+    "tracking", "count_bots", "track_voice", "timezone", "default_days", "visibility", "manager_roles", "retention_days",
+]
 
 
 def check_days(label: str, value: int) -> None:
@@ -40,6 +42,7 @@ def as_dict(guild: Guild) -> dict:
         "timezone": guild.timezone,
         "default_days": guild.default_days,
         "visibility": guild.visibility,
+        "manager_roles": [str(rid) for rid in guild.manager_roles],
         "viewers": list(guild.viewers.order_by("username").values_list("username", flat=True)),
         "retention_days": guild.retention_days,
     }
@@ -74,3 +77,15 @@ def rebuild_if_needed(guild: Guild, before: tuple) -> None:
     if rollups.config_key(guild) != before:
         rollups.rebuild_config_dependent(guild.id)
         transaction.on_commit(lambda: bump_versions([guild.id]))
+
+
+@transaction.atomic
+def save_form(form) -> Guild:
+    """Save a configuration ModelForm (the settings page): configuration fields only, as the admin does,
+    so a concurrent collector flush keeps the name and member count it writes; then rollups."""
+    before = rollups.config_key(Guild.objects.get(pk=form.instance.pk))
+    guild = form.save(commit=False)
+    guild.save(update_fields=[*CONFIG_FIELDS, "updated_at"])
+    form.save_m2m()
+    rebuild_if_needed(guild, before)
+    return guild

@@ -38,6 +38,7 @@ from stats.models import (
     Member,
     MemberEvent,
     MessageCursor,
+    OptOut,
     RecentEvent,
     VoiceSession,
     hour_of,
@@ -116,6 +117,19 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
     rollups.rebuild(guild_id)  # channel sums and distinct counts held this member's share
     _bump([guild_id])
     return deleted
+
+
+@transaction.atomic
+def opt_out(guild_id: int, user_id: int) -> dict[str, int]:
+    """"Stop counting me": erase the member's rows in the guild; the collector skips them from now on
+    (it reloads opt-outs with the rest of the configuration, and erases what it counted meanwhile)."""
+    OptOut.objects.get_or_create(guild_id=guild_id, user_id=user_id)
+    return purge_member(guild_id, user_id)
+
+
+def opt_in(guild_id: int, user_id: int) -> bool:
+    """Count the member again from now on; what was erased stays erased."""
+    return OptOut.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0] > 0
 
 
 def rebuild_window(guild: Guild, now: datetime | None = None) -> tuple[int, int]:

@@ -41,6 +41,8 @@ class GuildQuerySet(models.QuerySet):
 class Guild(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public — anyone"
+        MEMBERS = "members", "Members — signed in with Discord and in the guild"
+        MANAGERS = "managers", "Managers — Administrator, Manage Server or a manager role"
         PRIVATE = "private", "Private — granted viewers and staff"
 
     id = models.BigIntegerField(primary_key=True, help_text="Discord snowflake")
@@ -59,7 +61,10 @@ class Guild(models.Model):
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     default_days = models.PositiveSmallIntegerField(default=30, help_text="Default lookback of the dashboard, in days.")
-    visibility = models.CharField(max_length=7, choices=Visibility.choices, default=Visibility.PRIVATE)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    manager_roles = models.JSONField(
+        default=list, blank=True, help_text="Discord role ids whose holders see a `managers` guild."
+    )
     viewers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="granted_guilds", help_text="Who may see a private guild."
     )
@@ -282,6 +287,17 @@ class MessageCursor(models.Model):
     channel_id = models.BigIntegerField(primary_key=True)
     guild_id = models.BigIntegerField()
     last_message_id = models.BigIntegerField()
+
+
+class OptOut(models.Model):
+    """A member who asked not to be counted in a guild: their stats are erased and the collector skips them."""
+
+    guild_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "user_id"], name="opt_out_key")]
 
 
 class CollectorState(models.Model):

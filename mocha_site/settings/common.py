@@ -5,6 +5,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -69,6 +70,10 @@ INSTALLED_APPS = [
     "channels",
     "cachalot",
     "axes",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "signin",
     "stats",
     "collector",
     "simulator",
@@ -83,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "stats.middleware.JsonErrorMiddleware",
     "stats.middleware.ContentSecurityPolicyMiddleware",
@@ -216,6 +222,13 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
 # --- Mocha ----------------------------------------------------------------
 DISCORD_TOKEN = os.environ.get("DISCORD_TOKEN") or None
 DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE") or None
+# Sign in with Discord (signin/): off until a client id is set; `make run`'s demo sets one for the simulator.
+DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID") or None
+DISCORD_CLIENT_SECRET = os.environ.get("DISCORD_CLIENT_SECRET") or ""
+DISCORD_OAUTH_API = (DISCORD_API_BASE or "https://discord.com/api/v10").rstrip("/")
+DISCORD_OAUTH_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(DISCORD_OAUTH_API))
+# Guilds and roles of a signed-in user are read again after this many seconds (and at each sign-in).
+MOCHA_MEMBERSHIP_REFRESH_S = int(os.environ.get("MOCHA_MEMBERSHIP_REFRESH_S") or 300)
 MOCHA_FLUSH_MS = int(os.environ.get("MOCHA_FLUSH_MS") or 1000)
 # When Discord refuses the Server Members intent (close 4014): count without it instead of exiting.
 MOCHA_ALLOW_MISSING_INTENTS = env_bool("MOCHA_ALLOW_MISSING_INTENTS", False)
@@ -254,13 +267,32 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sign-in lockout (django-axes), for the login page and the admin alike: after AXES_FAILURE_LIMIT
 # wrong passwords an account is locked, and so is the address they came from, for an hour.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Discord sign-ins (allauth) pass no password, so the lockout does not apply to them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "stats.clients.request_client"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# allauth serves only the Discord sign-in: no local sign-up, no e-mail, tokens kept by signin/ (encrypted).
+ACCOUNT_ADAPTER = "signin.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "signin.adapters.SocialAccountAdapter"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*"]
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_QUERY_EMAIL = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False  # a POST from our own page starts it (CSRF)
+SOCIALACCOUNT_PROVIDERS = {
+    "discord": {"APPS": [{"client_id": DISCORD_CLIENT_ID, "secret": DISCORD_CLIENT_SECRET}] if DISCORD_CLIENT_ID else []},
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -284,10 +316,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Pages load only their own scripts, styles and sockets (no inline script anywhere in templates/);
+# forms post to us, and "Sign in with Discord" is redirected on to the authorize page;
 # set by stats.middleware.ContentSecurityPolicyMiddleware, as Django 5.2 has no CSP setting.
 MOCHA_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
+    f"form-action 'self' {DISCORD_OAUTH_ORIGIN}; frame-ancestors 'none'"
 )
 SESSION_COOKIE_HTTPONLY = True
 

@@ -45,7 +45,8 @@ def home(request):
 
 def guild(request, gid: int):
     g = visible_guild_or_404(request, gid)
-    return render(request, "stats/guild.html", {"guild": g, "config": page_config(g)})
+    manages = access.managed_guild_for(request.user, g.id) is not None
+    return render(request, "stats/guild.html", {"guild": g, "config": page_config(g), "manages": manages})
 
 
 def member(request, gid: int, uid: int):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from stats.management.base import MochaCommand
 from stats.models import Guild
+from signin.rules import parse_role_ids
 from stats import guild_config
 
 
@@ -17,6 +18,13 @@ def on_off(value: str) -> bool:
 
 
 on_off.__name__ = "on|off"
+
+
+def role_ids(value: str) -> list[int]:
+    return parse_role_ids(value)
+
+
+role_ids.__name__ = "role id list"
 
 
 class Command(MochaCommand):
@@ -33,6 +41,8 @@ class Command(MochaCommand):
         parser.add_argument("--track-voice", type=on_off, metavar="on|off")
         parser.add_argument("--default-days", type=int, metavar="DAYS")
         parser.add_argument("--retention-days", type=int, metavar="DAYS")
+        parser.add_argument("--manager-roles", type=role_ids, metavar="RID,RID",
+                            help="role ids whose holders see a `managers` guild ('' for none)")
 
     def handle(self, *args, guild_id: int, **options) -> None:
         try:
@@ -47,6 +57,7 @@ class Command(MochaCommand):
             "track_voice": options["track_voice"],
             "default_days": options["default_days"],
             "retention_days": options["retention_days"],
+            "manager_roles": options["manager_roles"],
         }
         try:
             guild_config.update(

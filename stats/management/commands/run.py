@@ -126,10 +126,14 @@ class Command(MochaCommand):
                 sim = sup.start("simulator", manage + sim_args, env)
                 if not wait_for_port("127.0.0.1", sim_port, 60, lambda: sim.poll() is None):
                     raise self.fail("the simulator did not start")
-                collector_env = {**env, "DISCORD_API_BASE": f"http://127.0.0.1:{sim_port}/api/v10", "DISCORD_TOKEN": token}
+                api_base = f"http://127.0.0.1:{sim_port}/api/v10"
+                collector_env = {**env, "DISCORD_API_BASE": api_base, "DISCORD_TOKEN": token}
+                # "Sign in with Discord" against the simulator, which accepts any client id and secret.
+                env = {**env, "DISCORD_API_BASE": api_base, "DISCORD_CLIENT_ID": env.get("DISCORD_CLIENT_ID") or "mocha-demo",
+                       "DISCORD_CLIENT_SECRET": env.get("DISCORD_CLIENT_SECRET") or secrets.token_urlsafe(16)}
             else:
                 collector_env = env
-            # The web server keeps the original environment: without DISCORD_TOKEN it says "demo".
+            # The web server has no DISCORD_TOKEN in demo mode: it says "demo".
             sup.start("collector", manage + ["collect"] + (["--public"] if demo else []), collector_env)
             web_args = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"{host}:{port}"]
             web = sup.start("web", web_args + (["--workers", str(workers)] if workers else []), env)
