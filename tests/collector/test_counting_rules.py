@@ -151,3 +151,23 @@ def test_a_failed_batch_merged_with_the_next_loses_nothing():
     agg.message(p.message(2, 11))
     merged = first.merge_newer(agg.take_batch(T0))
     assert sum(v[0] for v in merged.counters.values()) == 3
+
+
+def test_an_opted_out_member_is_counted_nowhere_and_their_open_voice_stops():
+    agg = Aggregator()
+    agg.voice_state(p.voice(7, 21), T0)
+    agg.set_config({G: GuildConfig(opted_out=frozenset({7}))}, T0 + 60)
+    assert agg.voice == {}  # their session stops at once, without crediting more
+    agg.take_batch(T0 + 60)  # what was counted before (the collector then erases it)
+    agg.message(p.message(7, 11))
+    agg.message(p.message(8, 11))
+    agg.voice_state(p.voice(7, 22), T0 + 90)
+    agg.member_add(p.member_add(7), T0 + 100)
+    agg.member_remove(p.member_remove(7), T0 + 120)
+    batch = agg.take_batch(T0 + 3600)
+    assert {k[3] for k in batch.counters} == {8}
+    assert batch.member_events == [] and (G, 7) not in batch.members
+    assert all(uid != 7 for items in batch.feed.values() for _, _, uid, _ in items)
+    agg.set_config({G: GuildConfig()}, T0 + 3600)  # opted back in: counted from now on
+    agg.message(p.message(7, 11, ts="2026-11-26T19:40:16+00:00"))
+    assert totals(agg)[0] == {(11, 7): 1}
