@@ -69,6 +69,7 @@ def sign_in(chromium, base: str, user_id: int):
     page.select_option('select[name="user"]', str(user_id))
     page.click('button:has-text("Authorize")')
     page.wait_for_url(f"{base}/")
+    page.wait_for_selector('[data-role="notice"]:has-text("Successfully signed in")')
     return context, page
 
 
@@ -141,7 +142,7 @@ def test_manager_changes_the_timezone_and_the_collector_applies_it(world, chromi
         page.click('[data-role="settings-link"]')
         page.select_option('select[name="timezone"]', tz)
         page.click('button:has-text("Save")')
-        page.wait_for_selector('[data-role="notice"]')
+        page.wait_for_selector('[data-role="notice"]:has-text("Saved")')
         assert Guild.objects.get(pk=gid).timezone == tz
         saved = counted(gid)
         # The collector reloads configuration every 5 s: once more messages than that were
@@ -167,7 +168,7 @@ def test_member_stops_counting_and_is_not_counted_again(world, chromium):
         row = page.locator(f'[data-role="my-guilds"] tr[data-guild="{gid}"]')
         assert int(row.locator('[data-field="messages"]').inner_text().replace(",", "")) > 0
         row.locator('[data-role="stop-counting"]').click()
-        page.wait_for_selector('[data-role="notice"]')
+        page.wait_for_selector('[data-role="notice"]:has-text("no longer counted")')
         assert row.locator('[data-field="messages"]').inner_text() == "0"
         assert row.locator('[data-role="resume-counting"]').count() == 1
         assert OptOut.objects.filter(guild_id=gid, user_id=me).exists()

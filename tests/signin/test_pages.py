@@ -123,3 +123,14 @@ def test_me_refuses_what_is_not_yours(client, guild):
     client.force_login(get_user_model().objects.create_user("password-user"))
     assert b"sign in with Discord" in client.get("/me/").content
     assert client.get("/me/export.json").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/accounts/discord/login/callback/?error=access_denied&state=x",
+                                 "/accounts/discord/login/callback/?code=forged&state=forged",
+                                 "/accounts/discord/login/callback/", "/accounts/discord/login/",
+                                 "/accounts/3rdparty/login/cancelled/"])
+def test_failed_or_odd_sign_ins_get_our_pages_not_errors(client, db, settings, url):
+    settings.SOCIALACCOUNT_PROVIDERS = {"discord": {"APPS": [{"client_id": "c", "secret": "s"}]}}
+    answer = client.get(url)
+    assert answer.status_code in (200, 401) and b"Mocha" in answer.content
+    assert not client.session.get("_auth_user_id")
