@@ -96,3 +96,16 @@ def test_a_lost_session_is_reported_as_a_gap_and_nothing_is_invented(basic_scena
     for user, count in got["per_user"].items():
         assert count <= basic_expected["per_user"][user]
     assert CollectorState.objects.get(shard_id=0).gaps == 1
+
+
+def test_an_opt_out_stored_before_start_holds_across_restarts(basic_scenario, basic_expected):
+    from stats.models import Guild, Member, OptOut
+
+    quiet = max(basic_expected["per_user"], key=basic_expected["per_user"].get)  # the busiest member
+    Guild.objects.create(id=GUILD, name="Scenario Guild 1")
+    OptOut.objects.create(guild_id=GUILD, user_id=int(quiet))
+    run_collect(scenario_lines(basic_scenario))
+    got = totals()
+    assert quiet not in got["per_user"] and quiet not in got["voice"]
+    assert got["messages"] == basic_expected["messages"] - basic_expected["per_user"][quiet]
+    assert not Member.objects.filter(guild_id=GUILD, user_id=int(quiet)).exists()
