@@ -62,7 +62,8 @@ def me(request):
         names = dict(Guild.objects.filter(id__in=set(standings(request.user)) - known).values_list("id", "name"))
         rows += [{"guild_id": str(gid), "name": name, "messages": 0, "voice_minutes": 0, "first_day": None,
                   "last_day": None, "counted": True} for gid, name in sorted(names.items(), key=lambda kv: kv[1])]
-    return render(request, "signin/me.html", {"discord_id": discord_id, "guilds": rows})
+    managed = Guild.objects.managed_by(request.user).order_by("name") if discord_id is not None else []
+    return render(request, "signin/me.html", {"discord_id": discord_id, "guilds": rows, "managed": managed})
 
 
 @login_required

@@ -80,6 +80,7 @@ def test_only_managers_and_staff_open_settings(client, guild):
     assert client.get(f"/guilds/{2**64}/settings/").status_code == 404
     client.force_login(discord_user(6000, {GID: 0}, owner=True))
     assert client.get(f"/guilds/{GID}/settings/").status_code == 200
+    assert f'href="/guilds/{GID}/settings/"' in client.get("/me/").content.decode()  # also when it is private
     client.force_login(get_user_model().objects.create_user("staff", is_staff=True))
     assert client.get(f"/guilds/{GID}/settings/").status_code == 200
 
