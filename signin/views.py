@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from signin.membership import standings
 from signin.models import DiscordLink
-from stats import maintenance, personal
+from stats import access, maintenance, personal
 from stats.models import Guild
 
 
@@ -62,7 +62,7 @@ def me(request):
         names = dict(Guild.objects.filter(id__in=set(standings(request.user)) - known).values_list("id", "name"))
         rows += [{"guild_id": str(gid), "name": name, "messages": 0, "voice_minutes": 0, "first_day": None,
                   "last_day": None, "counted": True} for gid, name in sorted(names.items(), key=lambda kv: kv[1])]
-    managed = Guild.objects.managed_by(request.user).order_by("name") if discord_id is not None else []
+    managed = access.managed_guilds(request.user).order_by("name") if discord_id is not None else []
     return render(request, "signin/me.html", {"discord_id": discord_id, "guilds": rows, "managed": managed})
 
 
