@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 
 from stats.management.commands.run import ensure_admin
@@ -69,9 +70,27 @@ def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(subprocess_env, manage
             guilds = json.loads(get(f"http://127.0.0.1:{port}/api/guilds")[1])["guilds"]
             time.sleep(0.5)
         assert guilds, "the demo guild never appeared"
+        assert_discord_sign_in_works(f"http://127.0.0.1:{port}")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
         rest = proc.stdout.read()
         assert "Stopped." in rest
     finally:
         stop(proc)
+
+
+def assert_discord_sign_in_works(base: str) -> None:
+    """The demo's "Sign in with Discord" goes to the simulator and back, offline."""
+    session = requests.Session()
+    login = session.get(f"{base}/accounts/login/").text
+    assert "Sign in with Discord" in login
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
+    to_sim = session.post(f"{base}/accounts/discord/login/", data={"csrfmiddlewaretoken": token},
+                          headers={"Referer": f"{base}/accounts/login/"}, allow_redirects=False)
+    authorize = to_sim.headers["Location"]
+    assert authorize.startswith("http://127.0.0.1:") and "/oauth2/authorize?" in authorize
+    page = session.get(authorize).text
+    user = re.findall(r'<option value="(\d+)">', page)[1]  # the first is the user in no guild
+    form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    back = session.post(authorize.split("?")[0], data={**form, "user": user}, allow_redirects=True)
+    assert back.url == f"{base}/" and "via Discord" in back.text
