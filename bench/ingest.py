@@ -39,7 +39,8 @@ COMPRESSION = "zlib-stream"  # what discord.py asks Discord for unless the zstan
 
 
 def _events(n: int, seed: int = 3) -> list[tuple]:
-    """n normalised messages: (guild, channel, user, hour, message id, source channel, timestamp)."""
+    """n normalised messages: (guild, channel, user, hour, message id, source channel, timestamp,
+    start of the span the gateway covers with it)."""
     rng = random.Random(seed)
     users = rng.choices(range(5000), weights=[1 / (u + 1) ** 1.1 for u in range(5000)], k=n)
     channels = rng.choices(range(20), weights=[1 / (c + 1) for c in range(20)], k=n)
@@ -47,10 +48,14 @@ def _events(n: int, seed: int = 3) -> list[tuple]:
     base_hour = int(now.timestamp()) // 3600 - 4
     mid = itertools.count(((int(now.timestamp() * 1000) - 1420070400000) << 22) - (n << 1))
     out = []
+    last: dict[int, int] = {}  # per channel, the previous id: one gateway session covers the span
     for i, (u, c) in enumerate(zip(users, channels)):
         hour = base_hour + i * 4 // n  # at these rates a whole flush falls in one hour; the stream spans four
         cid = GUILD_ID + 100 + c
-        out.append((GUILD_ID, cid, GUILD_ID + 10_000 + u, hour, next(mid), cid, "2026-01-01T00:00:00+00:00"))
+        m = next(mid)
+        out.append((GUILD_ID, cid, GUILD_ID + 10_000 + u, hour, m, cid, "2026-01-01T00:00:00+00:00",
+                    last.get(cid, m)))
+        last[cid] = m
     return out
 
 
@@ -75,7 +80,7 @@ def pipeline(quick: bool = False) -> dict:
 
     naive_n = 3_000 if quick else 20_000
     started = time.perf_counter()
-    for gid, cid, uid, hour, mid, source, ts in events[:naive_n]:
+    for gid, cid, uid, hour, mid, source, ts, _ in events[:naive_n]:
         RecentEvent.objects.create(guild_id=gid, kind="message", channel_id=cid, user_id=uid,
                                    at=datetime.fromtimestamp(hour * 3600, tz=timezone.utc))
     naive_s = time.perf_counter() - started

@@ -24,12 +24,13 @@ DB_NAME = "bench.sqlite3"
 PHASES = {
     "pipeline": "bench.ingest:pipeline",
     "gateway": "bench.ingest:gateway",
+    "backfill": "bench.history:run",
     "dataset": "bench.dataset:build",
     "api": "bench.api:run",
     "ws": "bench.ws:run",
 }
 # Phases that share a workspace run in order in it: api and ws read the dataset phase's database.
-GROUPS = [["pipeline"], ["gateway"], ["dataset", "api", "ws"]]
+GROUPS = [["pipeline"], ["gateway"], ["backfill"], ["dataset", "api", "ws"]]
 
 
 def run_inline(name: str, quick: bool) -> dict:

@@ -21,7 +21,8 @@ GOALS = [
     ("web_rss_mb", "<=", 100, "MB"),
 ]
 # Context figures printed under the goals.
-EXTRAS = ("stock_client_eps", "ingest_gateway_uncompressed_eps", "stock_client_uncompressed_eps", "naive_orm_eps",
+EXTRAS = ("stock_client_eps", "backfill_eps", "rest_ceiling_eps",
+          "ingest_gateway_uncompressed_eps", "stock_client_uncompressed_eps", "naive_orm_eps",
           "sqlite_floor_eps", "web_rss_anon_mb", "ws_tick_p50_ms", "ws_tick_spread_p99_ms", "ws_feed_event_p95_ms",
           "ws_web_rss_mb", "ws_web_rss_anon_mb")
 

@@ -10,6 +10,7 @@ the next one and nothing counted is lost.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,11 +18,11 @@ from datetime import datetime, timezone
 from collector import events
 from collector.events import THREAD_TYPES, ChannelInfo, UserInfo
 from collector.fields import Invalid, opt_snowflake
+from collector.ranges import Ranges
 
 log = logging.getLogger("mocha.collector")
 
 FEED_PER_GUILD = 50  # live-feed items kept per guild per flush; counts stay exact regardless
-SEEN_IDS = 50_000  # message ids remembered in-process (per generation), against replays within a run
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,17 @@ class Batch:
     members: dict[tuple[int, int], tuple[UserInfo, datetime | None]] = field(default_factory=dict)
     member_events: list[tuple[int, int, int, datetime]] = field(default_factory=list)  # kind, guild, user, at
     feed: dict[int, deque] = field(default_factory=dict)  # guild -> (kind, channel, user, at)
-    cursors: dict[int, tuple[int, int]] = field(default_factory=dict)  # channel -> (guild, max message id)
+    # Per source channel (where a message was posted): the id ranges this batch covers, its guild
+    # and counted channel, and (id, hour, user) of each message it counted, so the writer can take
+    # back a message another process committed meanwhile.
+    claims: dict[int, Ranges] = field(default_factory=dict)
+    sources: dict[int, tuple[int, int]] = field(default_factory=dict)
+    counted: dict[int, array] = field(default_factory=dict)
     voice: dict[tuple[int, int, float], tuple[int, int, float | None]] = field(default_factory=dict)
     deleted_channels: set[int] = field(default_factory=set)
     guild_counts: dict[int, list[int]] = field(default_factory=dict)  # messages, voice joins, member joins
+    # When a shard was away: (shard, shard count, start, end).
+    outages: list[tuple[int, int, float, float]] = field(default_factory=list)
     events: int = 0
 
     def merge_newer(self, newer: "Batch") -> "Batch":
@@ -85,11 +93,12 @@ class Batch:
         self.channels.update(newer.channels)
         self.members.update(newer.members)
         self.member_events.extend(newer.member_events)
+        self.outages.extend(newer.outages)
         for gid, items in newer.feed.items():
             self.feed.setdefault(gid, deque(maxlen=FEED_PER_GUILD)).extend(items)
-        for cid, (gid, mid) in newer.cursors.items():
-            if mid > self.cursors.get(cid, (gid, 0))[1]:
-                self.cursors[cid] = (gid, mid)
+        for source, claim in newer.claims.items():
+            self.claim(source, *newer.sources[source]).update(claim)
+            self.counted[source].extend(newer.counted[source])
         self.voice.update(newer.voice)
         self.deleted_channels |= newer.deleted_channels
         for gid, counts in newer.guild_counts.items():
@@ -99,6 +108,15 @@ class Batch:
         self.events += newer.events
         return self
 
+    def claim(self, source: int, gid: int, cid: int) -> Ranges:
+        """The ranges this batch covers in `source` (created empty)."""
+        claim = self.claims.get(source)
+        if claim is None:
+            claim = self.claims[source] = Ranges()
+            self.sources[source] = (gid, cid)
+            self.counted[source] = array("q")
+        return claim
+
 
 def _epoch_to_dt(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
@@ -107,7 +125,7 @@ def _epoch_to_dt(seconds: float) -> datetime:
 class Aggregator:
     """Applies the counting rules of CONTRACT section 5 to raw gateway payloads."""
 
-    def __init__(self, cursors: dict[int, int] | None = None) -> None:
+    def __init__(self, cursors: dict[int, Ranges] | None = None) -> None:
         self.batch = Batch()
         self.config: dict[int, GuildConfig] = {}
         self.guild_info: dict[int, GuildInfo] = {}
@@ -115,9 +133,9 @@ class Aggregator:
         self.names: dict[tuple[int, int], UserInfo] = {}
         self._raw_names: dict[tuple[int, int], tuple] = {}
         self.voice: dict[tuple[int, int], VoiceSession] = {}
-        self.cursors: dict[int, int] = dict(cursors or {})  # persisted by earlier runs
-        self._seen: set[int] = set()
-        self._seen_before: set[int] = set()
+        self.ranges: dict[int, Ranges] = dict(cursors or {})  # per source channel: ids processed
+        self.tail: dict[int, int] = {}  # per source channel: newest id of this gateway session
+        self.source_guild: dict[int, int] = {}  # per source channel with ranges: its guild
         self.skipped: dict[str, int] = {}  # reason -> payloads (or parts of one) skipped
 
     # --- configuration --------------------------------------------------
@@ -140,8 +158,12 @@ class Aggregator:
         log.warning("skipped %s: %s", event, problem)
 
     # --- messages (the hot path) ------------------------------------------
-    def message(self, d: dict) -> None:
-        """MESSAGE_CREATE payload → the counting rules → `count_message`."""
+    def new_session(self) -> None:
+        """A gateway session that did not resume: its messages join no earlier range."""
+        self.tail.clear()
+
+    def message(self, d: dict, gateway: bool = True) -> None:
+        """MESSAGE_CREATE payload (or a message read from history) → the rules → `count_message`."""
         msg = events.message(d)
         if msg is None:
             return  # a DM
@@ -156,7 +178,15 @@ class Aggregator:
         uid = msg.user_id
         if uid in cfg.opted_out:
             return
-        if not self.count_message(gid, parent, uid, msg.hour, msg.message_id, cid, msg.timestamp):
+        mid = lo = msg.message_id
+        # One session delivers a channel's messages in order: no hole since the last one.
+        if gateway:
+            tail = self.tail.get(cid)
+            if tail is None or mid > tail:
+                self.tail[cid] = mid
+                if tail is not None:
+                    lo = tail
+        if not self.count_message(gid, parent, uid, msg.hour, mid, cid, msg.timestamp, lo):
             return
         author, member = d["author"], events.message_member(d)
         raw = (author.get("username"), author.get("global_name"), member.get("nick") if member else None)
@@ -164,29 +194,41 @@ class Aggregator:
             self._raw_names[(gid, uid)] = raw
             self._note_user(gid, events.user_info(author, member, "author"), member is not None)
 
-    def count_message(self, gid: int, cid: int, uid: int, hour: int, mid: int, source: int, ts: str) -> bool:
+    def count_message(self, gid: int, cid: int, uid: int, hour: int, mid: int, source: int, ts: str,
+                      lo: int | None = None) -> bool:
         """Count one normalised message (channel = parent of a thread; source = where it was posted).
 
-        Returns False for a message counted before: a replay in this run (by id), or an earlier
-        run's message (at or below the stored cursor of its source channel). This is the hot
-        path of the collector, hence the inlined dictionary work.
+        [lo, mid] is known processed along with it (lo defaults to mid). Returns False for a
+        message processed before, by this run or another (its id is in the source's ranges).
+        This is the hot path of the collector, hence the inlined dictionary work.
         """
-        if mid <= self.cursors.get(source, 0) or mid in self._seen or mid in self._seen_before:
-            return False
-        seen = self._seen
-        seen.add(mid)
-        if len(seen) >= SEEN_IDS:  # two generations: remembers the last SEEN_IDS..2*SEEN_IDS ids
-            self._seen_before, self._seen = seen, set()
         batch = self.batch
+        ranges = self.ranges.get(source)
+        if ranges is None:
+            ranges = self.ranges[source] = Ranges()
+            self.source_guild[source] = gid
+            known = False
+        else:
+            known = mid <= ranges.top and mid in ranges
+        if lo is None:
+            lo = mid
+        ranges.add(lo, mid)
+        claim = batch.claims.get(source)
+        if claim is None:
+            claim = batch.claim(source, gid, cid)
+        claim.add(lo, mid)
+        if known:
+            return False
+        ids = batch.counted[source]
+        ids.append(mid)
+        ids.append(hour)
+        ids.append(uid)
         key = (gid, hour, cid, uid)
         counter = batch.counters.get(key)
         if counter is None:
             batch.counters[key] = [1, 0]
         else:
             counter[0] += 1
-        cursor = batch.cursors.get(source)
-        if cursor is None or mid > cursor[1]:
-            batch.cursors[source] = (gid, mid)
         feed = batch.feed.get(gid)
         if feed is None:
             feed = batch.feed[gid] = deque(maxlen=FEED_PER_GUILD)
@@ -197,6 +239,17 @@ class Aggregator:
         counts[0] += 1
         batch.events += 1
         return True
+
+    def cover(self, gid: int, source: int, lo: int, hi: int) -> None:
+        """History read [lo, hi] of `source` without a hole: all of it went through `message`."""
+        self.ranges.setdefault(source, Ranges()).add(lo, hi)
+        self.source_guild[source] = gid
+        self.batch.claim(source, gid, self.thread_parent.get(source, source)).add(lo, hi)
+
+    def adopt(self, committed: dict[int, Ranges]) -> None:
+        """Ranges the database holds after a flush (other processes may have added some)."""
+        for source, ranges in committed.items():
+            self.ranges.setdefault(source, Ranges()).update(ranges)
 
     def _note_user(self, gid: int, info: UserInfo, has_member: bool, joined_at: datetime | None = None) -> None:
         if info.user_id in self._cfg(gid).opted_out:
@@ -303,6 +356,13 @@ class Aggregator:
             self.batch.member_events.append((1, gid, info.user_id, at))
             self._feed(gid, "member_join", None, info.user_id, at, 2)
             self.batch.events += 1
+
+    def past_join(self, gid: int, member: dict, at: datetime) -> None:
+        """A join read from the member list (`joined_at`); the writer keeps one per (member, time)."""
+        info = events.user_info(member["user"], member, "member")
+        self._note_user(gid, info, True, joined_at=at)
+        if self._cfg(gid).tracking:
+            self.batch.member_events.append((1, gid, info.user_id, at))
 
     def member_remove(self, d: dict, now: float) -> None:
         gid, info = events.member(d)

@@ -24,11 +24,13 @@ from django.db import close_old_connections, connection
 from collector import quarantine
 from collector.aggregate import Aggregator, Batch
 from collector.client import MEMBERS, REFUSED_MEMBERS, CountingClient, ShardedCountingClient, intents_without
+from collector.repair import GapRepair
 from collector.writer import Writer, bump_versions_of
 from stats import maintenance, rollups
 
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
+OUTAGE_MIN_S = 5.0  # a restart quicker than this is not shown as an outage
 
 
 class Collector:
@@ -63,6 +65,7 @@ class Collector:
         self._rate_mark = (self.started_at, 0)
         self.events_per_sec = 0.0
         self.stopping = asyncio.Event()
+        self.repair = GapRepair(self)
         self.missing_intents: list[str] = []  # privileged intents Discord refused; counted without
         self.client: discord.Client = self.make_client()
 
@@ -77,12 +80,21 @@ class Collector:
         self.other_events += 1
 
     def on_ready_payload(self, data: dict) -> None:
-        """A READY after the first one for a shard means a new session: what happened in between is a gap."""
+        """A READY after the first one for a shard means a new session: what happened in between
+        is a gap.
+
+        After any READY (the first after a start too) each channel's history since the last
+        message processed there is read again in the background.
+        """
         shard = (data.get("shard") or [self.shard_ids[0]])[0]
         if shard in self.ready_shards:
             self.gaps += 1
             log.warning("shard %s started a new session: events between sessions were not replayed", shard)
+            since = self.last_event_at or self.last_flush_at or self.started_at
+            self.agg.batch.outages.append((shard, self.shard_count, since, self.now()))
+        self.agg.new_session()
         self.ready_shards.add(shard)
+        self.repair.schedule()
 
     def owns_guild(self, guild_id: int) -> bool:
         return (guild_id >> 22) % self.shard_count in self.shard_ids
@@ -105,7 +117,12 @@ class Collector:
         closed = await self.in_db(self.writer.close_stale_sessions, self.owns_guild)
         if closed:
             log.info("closed %d voice sessions left open by an earlier run", closed)
-        self.agg.cursors = await self.in_db(self.writer.load_cursors)
+        now = self.now()
+        for shard, at in (await self.in_db(self.writer.last_reports, self.shard_ids)).items():
+            if now - at > max(OUTAGE_MIN_S, 3 * self.flush_s):  # the previous run's last word
+                self.agg.batch.outages.append((shard, self.shard_count, at, now))
+        self.agg.ranges = await self.in_db(self.writer.load_cursors)
+        self.agg.source_guild = await self.in_db(self.writer.load_cursor_guilds)
         self.agg.set_config(await self.in_db(self.writer.load_configs), self.now())
 
     # --- loops ------------------------------------------------------------------
@@ -130,6 +147,7 @@ class Collector:
             self.errors += 1
             log.warning("flush failed (%s); %d keys kept for the next flush", reason, len(left.counters))
             return False
+
         self.last_flush_ms = (time.perf_counter() - started) * 1000
         self.last_flush_at = now
         return True
@@ -205,6 +223,7 @@ class Collector:
             "errors": self.errors,
             "gaps": self.gaps,
             "skipped": dict(self.agg.skipped),
+            **{k: v for k, v in self.repair.health().items() if k != "messages_recovered"},
             "started_at": _dt(self.started_at),
             "updated_at": _dt(now),
             "rates": rates,
@@ -234,7 +253,8 @@ class Collector:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests): stop() is called directly
         await self.start_up()
-        tasks = [asyncio.create_task(self.flush_loop()), asyncio.create_task(self.config_loop())]
+        tasks = [asyncio.create_task(self.flush_loop()), asyncio.create_task(self.config_loop()),
+                 asyncio.create_task(self.repair.run())]
         client_task = asyncio.create_task(self.client.start(self.token, reconnect=True))
         if on_started:
             on_started()

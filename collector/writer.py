@@ -16,9 +16,11 @@ from django.db import connection, transaction
 from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
 from stats.cache import bump_versions
+from collector.ranges import Ranges
 from stats.models import (
     Channel,
     ChannelMember,
+    CollectorOutage,
     CollectorState,
     DailyMemberStat,
     Guild,
@@ -70,12 +72,12 @@ UPSERT_CHANNEL_MEMBER = (
     f"WHEN excluded.last_day > {CHANNEL_MEMBER}.last_day THEN excluded.last_day ELSE {CHANNEL_MEMBER}.last_day END"
 )
 IN_CHUNK = 500  # members per IN (...) list
-UPSERT_CURSOR = (
-    f"INSERT INTO {CURSOR} (channel_id, guild_id, last_message_id) VALUES (%s, %s, %s) "
-    f"ON CONFLICT (channel_id) DO UPDATE SET last_message_id = CASE "
-    f"WHEN excluded.last_message_id > {CURSOR}.last_message_id THEN excluded.last_message_id "
-    f"ELSE {CURSOR}.last_message_id END"
+INSERT_CURSOR = (
+    f"INSERT INTO {CURSOR} (channel_id, guild_id, last_message_id, ranges) "
+    f"VALUES (%s, %s, 0, '[]') "
+    f"ON CONFLICT (channel_id) DO NOTHING"
 )
+UPDATE_CURSOR = f"UPDATE {CURSOR} SET ranges = %s, last_message_id = %s WHERE channel_id = %s"
 FEED_KEEP_PER_GUILD = 5000
 PRUNE_EVERY = 60  # flushes
 
@@ -95,8 +97,22 @@ class Writer:
         self.flushes = 0
 
     # --- start-up -----------------------------------------------------------
-    def load_cursors(self) -> dict[int, int]:
-        return dict(MessageCursor.objects.values_list("channel_id", "last_message_id"))
+    def load_cursors(self, channel_ids: list[int] | None = None) -> dict[int, Ranges]:
+        """Per source channel, the message id ranges committed so far (all channels, or these)."""
+        rows = MessageCursor.objects.all()
+        if channel_ids is not None:
+            rows = rows.filter(channel_id__in=channel_ids)
+        return {cid: Ranges.from_json(text, last) for cid, text, last
+                in rows.values_list("channel_id", "ranges", "last_message_id").iterator()}
+
+    def last_reports(self, shard_ids: list[int]) -> dict[int, float]:
+        """When each shard's previous run last wrote its state (epoch seconds)."""
+        rows = CollectorState.objects.filter(shard_id__in=shard_ids, updated_at__isnull=False)
+        return {shard: at.timestamp() for shard, at in rows.values_list("shard_id", "updated_at")}
+
+    def load_cursor_guilds(self) -> dict[int, int]:
+        """The guild of every channel with stored ranges."""
+        return dict(MessageCursor.objects.values_list("channel_id", "guild_id").iterator())
 
     def load_configs(self) -> dict[int, GuildConfig]:
         """Every guild's counting configuration (three queries, cached by cachalot)."""
@@ -125,15 +141,21 @@ class Writer:
         return len(stale)
 
     # --- one flush ------------------------------------------------------------
-    def write(self, batch: Batch, health: dict[int, dict]) -> None:
+    def write(self, batch: Batch, health: dict[int, dict]) -> dict[int, Ranges]:
+        """Commit the batch; returns the committed ranges of the channels it touched."""
+        committed: dict[int, Ranges] = {}
         with self._known_guilds_kept_on_failure(), transaction.atomic():
             self._write_dimensions(batch)
-            if batch.counters:
-                self._write_rollups(batch.counters)
-            if batch.cursors:
-                with connection.cursor() as cur:
-                    cur.executemany(UPSERT_CURSOR, [(cid, gid, mid) for cid, (gid, mid) in batch.cursors.items()])
+            counters = batch.counters
+            if batch.claims:
+                committed, counters = self._write_ranges(batch)
+            if counters:
+                self._write_rollups(counters)
             self._write_member_events(batch)
+            if batch.outages:
+                CollectorOutage.objects.bulk_create(
+                    [CollectorOutage(shard_id=s, shard_count=n, start=_dt(a), end=_dt(b))
+                     for s, n, a, b in batch.outages])
             self._write_voice(batch)
             self._write_feed(batch)
             self._write_health(health)
@@ -144,6 +166,7 @@ class Writer:
             bump_versions_of({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
         except Exception as exc:  # committed already: a cache outage must not make the batch look unwritten
             log.warning("could not mark cached results stale (%s)", exc)
+        return committed
 
     @contextmanager
     def _known_guilds_kept_on_failure(self) -> Iterator[None]:
@@ -154,6 +177,42 @@ class Writer:
         except BaseException:
             self.known_guilds = known
             raise
+
+    def _write_ranges(self, batch: Batch) -> tuple[dict[int, Ranges], dict]:
+        """Merge the batch's ranges into the stored ones, under a lock on each channel's row.
+
+        A message the batch counted that another process (a history import, another collector)
+        committed since this one loaded its ranges is taken back out of the counters. The
+        batch itself is left untouched, so a failed write can be retried whole.
+        """
+        sources = sorted(batch.claims)
+        counters = batch.counters
+        with connection.cursor() as cur:
+            cur.executemany(INSERT_CURSOR, [(cid, batch.sources[cid][0]) for cid in sources])
+        committed: dict[int, Ranges] = {}
+        for i in range(0, len(sources), IN_CHUNK):
+            chunk = sources[i : i + IN_CHUNK]
+            rows = (MessageCursor.objects.select_for_update().filter(channel_id__in=chunk)
+                    .order_by("channel_id").values_list("channel_id", "ranges", "last_message_id"))
+            committed.update((cid, Ranges.from_json(text, last)) for cid, text, last in rows)
+        for source in sources:
+            stored = committed[source]
+            ids = batch.counted[source]
+            if stored and ids and min(ids[0::3]) <= stored.top:
+                gid, cid = batch.sources[source]
+                for k in range(0, len(ids), 3):
+                    if ids[k] in stored:
+                        if counters is batch.counters:
+                            counters = {key: list(v) for key, v in counters.items()}
+                        key = (gid, ids[k + 1], cid, ids[k + 2])
+                        counters[key][0] -= 1
+                        if counters[key] == [0, 0]:
+                            del counters[key]
+            stored.update(batch.claims[source])
+        with connection.cursor() as cur:
+            rows = [(committed[s].to_json(), committed[s].top, s) for s in sources]
+            cur.executemany(UPDATE_CURSOR, rows)
+        return committed, counters
 
     def _write_rollups(self, counters: dict) -> None:
         """The hourly truth, plus the rollups the queries read, all from the same counters."""

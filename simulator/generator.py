@@ -65,8 +65,10 @@ class TrafficGenerator:
         rng = self.rng
         content = "" if empty or rng.random() < 0.2 else " ".join(rng.choices(LOREM, k=rng.randint(1, 9)))
         mid = snowflake(ms, next(self._increment))
-        tail = MESSAGE_TAIL % (mid, channel, g.author_json[member], content, iso(ms), g.id, g.member_json[member])
-        return Dispatch(g.id, tail)
+        data = MESSAGE % (mid, channel, g.author_json[member], content, iso(ms), g.id,
+                          g.member_json[member])
+        return Dispatch(g.id, ',"t":"MESSAGE_CREATE","d":' + data + "}",
+                        ("MESSAGE_CREATE", data.encode(), channel, mid))
 
     def _conversation(self, g: GuildModel, t0_ms: int, end_ms: int, channel: int | None = None) -> list:
         """(ms, channel, member) of one burst of chat among a few members of one channel, before end_ms."""
@@ -105,7 +107,10 @@ class TrafficGenerator:
         return sum(sum(counts) for _, counts in self._hours())
 
     def backfill(self) -> Iterator[Dispatch]:
-        """`backfill_days` of history as MESSAGE_CREATE with past timestamps, oldest first."""
+        """`backfill_days` of history as MESSAGE_CREATE with past timestamps, oldest first.
+
+        The simulator keeps these in its channels' history (served over REST), never sends them.
+        """
         end = int(self.start.timestamp() * 1000)
         for h_ms, counts in self._hours():
             hour_end = min(h_ms + 3_600_000, end)
@@ -199,7 +204,9 @@ class TrafficGenerator:
                    "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
                                        "archive_timestamp": iso(ms), "create_timestamp": iso(ms)}}
         talk["channel"] = thread_id
-        return Dispatch(g.id, dispatch_tail("THREAD_CREATE", orjson.dumps(payload))), talk
+        tail = dispatch_tail("THREAD_CREATE", orjson.dumps(payload))
+        thread = Dispatch(g.id, tail, ("THREAD_CREATE", payload))
+        return thread, talk
 
     def _voice_duration(self) -> float:
         """Seconds in one channel: lognormal, median 20 minutes, between one minute and four hours."""

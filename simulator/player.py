@@ -5,7 +5,7 @@ import asyncio
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
-from simulator.scenario import Control, Dispatch
+from simulator.scenario import Control, Dispatch, HistoryOnly
 
 if TYPE_CHECKING:
     from simulator.server import Simulator
@@ -26,8 +26,7 @@ async def run(sim: Simulator) -> None:
         await play(sim, gen.burst(sim.burst), rate=sim.rate)
         sim.stats["done"] = True
         return
-    await play(sim, gen.backfill(), rate=None)
-    sim.stats["done"] = True
+    sim.stats["done"] = True  # generated backfill is history (loaded at start), not dispatched
     if sim.rate is None or sim.rate > 0:
         start = gen.start if gen.fixed_start else datetime.now(timezone.utc)
         await play_live(sim, gen.live(start, rate=sim.rate or 20.0))
@@ -43,16 +42,20 @@ async def wait_until_ready(sim: Simulator) -> None:
     await asyncio.sleep(sim.start_delay)
 
 
-async def play(sim: Simulator, steps: Iterable[Dispatch | Control], rate: float | None) -> None:
+async def play(sim: Simulator, steps: Iterable[Dispatch | Control | HistoryOnly],
+               rate: float | None) -> None:
     """Send steps in order; flush every BATCH dispatches, before every control line and when pacing."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     pending = sent = 0
     stats = sim.stats
     route = sim.route
+    record = sim.history.record
     for step in steps:
         if type(step) is Dispatch:
             route(step)
+            if step.record is not None:
+                record(*step.record)
             pending += 1
             sent += 1
             if rate:
@@ -68,6 +71,10 @@ async def play(sim: Simulator, steps: Iterable[Dispatch | Control], rate: float 
                 pending = 0
                 await sim.flush()
                 await asyncio.sleep(0)  # let heartbeats (and an in-process client) run
+            continue
+        if type(step) is HistoryOnly:
+            record(*step.record)
+            stats["sent"] += 1
             continue
         stats["sent"] += pending
         pending = 0
@@ -91,6 +98,8 @@ async def play_live(sim: Simulator, events: Iterable[tuple[float, Dispatch]]) ->
             await sim.flush()
             await asyncio.sleep(max(delay, 0))
         sim.route(dispatch)
+        if dispatch.record is not None:
+            sim.history.record(*dispatch.record)
         pending += 1
 
 

@@ -5,6 +5,8 @@ A dispatch line ``{"t": "MESSAGE_CREATE", "d": {...}}`` becomes a :class:`Dispat
 ``{"op":0,"s":N`` when it sends it. ``GUILD_CREATE`` lines before the first other line define the
 guilds announced in READY. Control lines: ``{"op": "sleep", "ms": N}``, ``{"op": "drop"}``,
 ``{"op": "reconnect"}``, ``{"op": "invalid_session", "resumable": bool}``.
+A dispatch line with ``"history_only": true`` is a :class:`HistoryOnly` step: it is recorded in the
+simulator's REST state (a message in its channel's history) when its turn comes, never dispatched.
 """
 from __future__ import annotations
 
@@ -32,11 +34,19 @@ class Dispatch:
 
     guild_id: int | None
     tail: str
+    record: tuple | None = None  # what the simulator's history keeps of it (History.record)
     intent: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         event = self.tail[6:self.tail.index('"', 6)]  # the tail starts with ',"t":"EVENT"'
         object.__setattr__(self, "intent", required_intent(event, self.guild_id is not None))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryOnly:
+    """A message (or thread change) that happened while nobody was connected: recorded, not sent."""
+
+    record: tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +58,9 @@ class Control:
     resumable: bool = False
 
 
-Step = Union[Dispatch, Control]
+Step = Union[Dispatch, Control, HistoryOnly]
+RECORDED = ("MESSAGE_CREATE", "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "CHANNEL_CREATE",
+            "CHANNEL_UPDATE")
 
 
 @dataclass
@@ -80,7 +92,19 @@ def guild_of(event: str, data: dict) -> int | None:
 
 
 def make_dispatch(event: str, data: dict) -> Dispatch:
-    return Dispatch(guild_of(event, data), dispatch_tail(event, orjson.dumps(data)))
+    raw = orjson.dumps(data)
+    tail = dispatch_tail(event, raw)
+    return Dispatch(guild_of(event, data), tail, history_record(event, data, raw))
+
+
+def history_record(event: str, data: dict, raw: bytes | None = None) -> tuple | None:
+    """Arguments of History.record for a line, prepared once (playback only stores them)."""
+    if event == "MESSAGE_CREATE":
+        try:
+            return event, raw or orjson.dumps(data), int(data["channel_id"]), int(data["id"])
+        except (KeyError, TypeError, ValueError):
+            return None  # not a message Discord would keep
+    return (event, data) if event in RECORDED else None
 
 
 def _parse_line(obj: object) -> Step | dict:
@@ -104,6 +128,13 @@ def _parse_line(obj: object) -> Step | dict:
         raise ValueError("a dispatch needs a string 't'")
     if not isinstance(data, dict):
         raise ValueError("a dispatch needs an object 'd'")
+    if obj.get("history_only") is True:
+        if event not in RECORDED:
+            raise ValueError(f"history_only does not apply to {event}")
+        ids = (data.get("id"), data.get("channel_id"))
+        if event == "MESSAGE_CREATE" and not all(isinstance(v, str) for v in ids):
+            raise ValueError("a message needs string 'id' and 'channel_id'")
+        return HistoryOnly(history_record(event, data))
     if event == "GUILD_CREATE":
         if "id" not in data:
             raise ValueError("GUILD_CREATE without 'id'")

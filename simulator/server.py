@@ -8,7 +8,8 @@ Usage in-process::
     ...; await sim.stop()
 
 Without a scenario it generates traffic (``simulator.generator``): ``guilds``, ``members``,
-``channels``, ``seed``, ``backfill_days`` of history sent fast, then live traffic at ``rate`` events/s.
+``channels``, ``seed``, ``backfill_days`` of history (kept for REST, not dispatched), then
+live traffic at ``rate`` events/s. ``rest_limits=False`` turns the REST rate limits off (``simulator.history``).
 ``burst=N`` (benchmarks): after the generated guilds are delivered, N MESSAGE_CREATE as fast as the
 clients take them, then ``done``; no backfill, no live traffic. ``rate`` on a scenario paces its
 dispatches (default: as fast as possible, with the scenario's own sleep lines).
@@ -22,6 +23,8 @@ Playback starts once every shard of the first IDENTIFY's shard count has identif
 (``transports``: connections per frame format, ``{"zlib-stream": 2, "text": 1}``); in generated
 mode ``total`` is the backfill (or burst) size and ``done`` means it was all sent (live traffic
 continues, ``sent`` keeps counting).
+``"history"``: messages kept for REST. ``POST /_sim/rate_limit {"count": N, "retry_after": S}``: the
+next N history requests answer 429.
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ from simulator import intents, player
 from simulator.gateway import COMPRESSIONS, Link, Session
 from simulator.generator import TrafficGenerator
 from simulator.oauth import OAuthProvider
+from simulator.history import History, HistoryApi, inject_rate_limit
+from simulator.ratelimit import RateLimits
 from simulator.scenario import Dispatch, Scenario, dispatch_tail, load_scenario
 
 BOT_ID = "1100000000000000001"
@@ -63,7 +68,8 @@ class Simulator:
                  guilds: int = 1, members: int = 200, channels: int = 8, backfill_days: int = 0,
                  seed: int = 0, token: str | None = None, burst: int = 0, shards: int = 1,
                  sleep_scale: float = 1.0, start_delay: float = 0.3, ready_timeout: float = 10.0,
-                 replay_buffer: int = 200_000, start=None, disallow_intents: int = 0) -> None:
+                 replay_buffer: int = 200_000, start=None, disallow_intents: int = 0,
+                 rest_limits: bool = True) -> None:
         self.token = token
         self.disallow_intents = disallow_intents  # privileged intents "not enabled in the portal": 4014
         self.rate = rate
@@ -92,6 +98,12 @@ class Simulator:
         self.members: dict[int, list] = {int(g["id"]): g.get("members", []) for g in guild_payloads}
         self.guild_payloads: dict[int, dict] = {int(g["id"]): g for g in guild_payloads}
         self.oauth = OAuthProvider(self)
+        self.history = History(guild_payloads, BOT_ID)
+        self.rate_limits = RateLimits(enabled=rest_limits)
+        self.history_api = HistoryApi(self.history, self.rate_limits)
+        if self.generator is not None and not burst:
+            for message in self.generator.backfill():
+                self.history.record(*message.record)  # type: ignore[misc]
         self.sessions: dict[str, Session] = {}
         self.by_shard: dict[int, Session] = {}
         self.links: set[Link] = set()
@@ -105,8 +117,6 @@ class Simulator:
             self.stats["total"] = len(self.scenario.steps)
         elif burst:
             self.stats["total"] = burst
-        else:
-            self.stats["total"] = self.generator.backfill_total()  # type: ignore[union-attr]
         self.started_at = time.monotonic()
         self.port = 0
         self.host = "127.0.0.1"
@@ -120,6 +130,7 @@ class Simulator:
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/_sim/status", self._status)
         self.oauth.add_routes(app)
+        app.router.add_post("/_sim/rate_limit", self._rate_limit)
         app.router.add_route("*", "/api/{version}/{tail:.*}", self._rest)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -149,7 +160,8 @@ class Simulator:
             await self._runner.cleanup()
 
     def status(self) -> dict:
-        return {**self.stats, "open": len(self.links), "sessions": len(self.sessions),
+        return {**self.stats, "history": self.history.count, "rest": dict(self.rate_limits.stats),
+                "open": len(self.links), "sessions": len(self.sessions),
                 "shard_count": self.shard_count, "uptime_s": round(time.monotonic() - self.started_at, 3)}
 
     @property
@@ -180,6 +192,9 @@ class Simulator:
     async def _status(self, request: web.Request) -> web.Response:
         return json_response(self.status())
 
+    async def _rate_limit(self, request: web.Request) -> web.Response:
+        return await inject_rate_limit(request, self.rate_limits)
+
     async def _not_found(self, request: web.Request) -> web.Response:
         return json_response({"message": "404: Not Found", "code": 0}, status=404)
 
@@ -191,6 +206,9 @@ class Simulator:
         if (self.token and not tail.startswith("gateway")
                 and request.headers.get("Authorization") != f"Bot {self.token}"):
             return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
+        answer = await self.history_api.handle(request, tail)
+        if answer is not None:
+            return answer
         if request.method == "GET":
             if tail in ("gateway/bot", "gateway"):
                 body: dict = {"url": self.gateway_url}

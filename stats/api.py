@@ -23,7 +23,9 @@ from stats import access
 from stats import api_results as results
 from stats import queries
 from stats.models import Guild
-from stats.schemas import ChannelsOut, Error, GuildList, HeatmapOut, LeaderboardOut, MemberOut, StatsOut
+from stats.outages import incomplete_doc
+from stats.schemas import (ChannelsOut, Error, GuildList, HeatmapOut, IncompleteOut, LeaderboardOut,
+                           MemberOut, StatsOut)
 
 WHOLE = re.compile(r"[0-9]{1,19}")
 
@@ -132,6 +134,15 @@ def guild_stats(
         raise HttpError(400, f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; use interval=day")
     doc = results.stats(guild, days, interval)
     return respond(doc, format, f"mocha-{gid}-stats", series_table)
+
+
+@api.get("/guilds/{gid}/incomplete", response={200: IncompleteOut, **ERRORS},
+         summary="Hours the collector was away (their voice and joins are not recoverable)")
+def incomplete(request, gid: Snowflake, days: Optional[Days] = None, format: Format = "json"):
+    guild = visible_guild(request, gid)
+    doc = incomplete_doc(guild, days or results.default_days(guild))
+    return respond(doc, format, f"mocha-{gid}-incomplete",
+                   lambda d: (["start", "end"], [[s["start"], s["end"]] for s in d["incomplete"]]))
 
 
 @api.get("/guilds/{gid}/leaderboard", response={200: LeaderboardOut, **ERRORS}, summary="Top members")

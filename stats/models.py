@@ -282,11 +282,16 @@ class RecentEvent(models.Model):
 
 
 class MessageCursor(models.Model):
-    """Highest message id counted per channel: a restart never counts a message twice."""
+    """Per channel, the message ids already processed: no message is ever counted twice.
+
+    `ranges` is a JSON list of inclusive [lo, hi] id ranges (see collector.ranges); the gateway and
+    history imports both add to it, in the same transaction as the counts.
+    """
 
     channel_id = models.BigIntegerField(primary_key=True)
     guild_id = models.BigIntegerField()
-    last_message_id = models.BigIntegerField()
+    last_message_id = models.BigIntegerField(help_text="Highest id processed (the top of `ranges`)")
+    ranges = models.TextField(default="[]")
 
 
 class OptOut(models.Model):
@@ -318,6 +323,9 @@ class CollectorState(models.Model):
     errors = models.IntegerField(default=0)
     gaps = models.IntegerField(default=0, help_text="Sessions lost without replay (non-resumable INVALID_SESSION)")
     skipped = models.JSONField(default=dict, help_text='Invalid payloads skipped since start, by reason: {"bad_snowflake": n}')
+    gaps_found = models.IntegerField(default=0, help_text="Channel spans checked for missed messages (gap repair)")
+    gaps_repaired = models.IntegerField(default=0, help_text="Of those, read to their start")
+    gaps_open = models.IntegerField(default=0, help_text="Of those, still to read or unreadable")
     rates = models.JSONField(
         default=dict, help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}'
     )
@@ -342,3 +350,16 @@ class QuarantinedRow(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class CollectorOutage(models.Model):
+    """A time the collector of a shard was away (stopped, or its session lost): voice and joins of
+    that time are not recoverable; its messages are recovered from history by gap repair."""
+
+    shard_id = models.IntegerField()
+    shard_count = models.IntegerField(default=1)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["end"], name="outage_end")]

@@ -35,6 +35,11 @@ class Point(Schema):
     active_members: int
 
 
+class Span(Schema):
+    start: str
+    end: str
+
+
 class StatsOut(Schema):
     guild_id: str
     days: int
@@ -43,6 +48,14 @@ class StatsOut(Schema):
     interval: str
     totals: Totals
     series: list[Point]
+
+
+class IncompleteOut(Schema):
+    """Hours the collector was away: messages recovered from history; voice and joins are not."""
+
+    guild_id: str
+    days: int
+    incomplete: list[Span]
 
 
 class Entry(Schema):

@@ -84,13 +84,16 @@
   async function loadChart(token) {
     const chart = M.$('[data-role="activity-chart"]');
     try {
-      const s = await M.api(`${base}/stats`, { days: state.days, interval: state.interval });
+      const [s, gaps] = await Promise.all([
+        M.api(`${base}/stats`, { days: state.days, interval: state.interval }),
+        M.api(`${base}/incomplete`, { days: state.days }).catch(() => ({ incomplete: [] })),
+      ]);
       if (token !== state.load) return;
       const t = s.totals;
       if (!s.series.length || !(t.messages || t.voice_minutes || t.active_members)) {
         M.emptyState(chart, "No activity yet", `Nothing was counted in the last ${state.days} days. The chart fills as soon as the collector counts messages or voice time.`);
       } else {
-        M.activityChart(chart, s.series, state.interval);
+        M.activityChart(chart, s.series, state.interval, gaps.incomplete);
       }
       return s;
     } catch (e) {

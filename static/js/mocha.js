@@ -199,7 +199,24 @@
   }
 
   // series: [{t, messages, voice_minutes, active_members}] → bars of messages, a voice line, active members (toggle).
-  function activityChart(node, series, interval) {
+  // Hours the collector was away are shaded: messages come back from history, voice and joins do not.
+  function shadeSpans(spans) {
+    const ranges = (spans || []).map((s) => [Date.parse(s.start) / 1000, Date.parse(s.end) / 1000]);
+    return (u) => {
+      if (!ranges.length) return;
+      const ctx = u.ctx;
+      ctx.save();
+      ctx.fillStyle = cssVar("--warn-bg");
+      for (const [a, b] of ranges) {
+        const x0 = Math.max(u.bbox.left, u.valToPos(a, "x", true));
+        const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(b, "x", true));
+        if (x1 > x0) ctx.fillRect(x0, u.bbox.top, Math.max(1, x1 - x0), u.bbox.height);
+      }
+      ctx.restore();
+    };
+  }
+
+  function activityChart(node, series, interval, incomplete = []) {
     node.replaceChildren();
     const xs = series.map((p) => Date.parse(p.t) / 1000);
     const data = [xs, series.map((p) => p.messages), series.map((p) => p.voice_minutes ?? null), series.map((p) => p.active_members ?? null)];
@@ -211,6 +228,7 @@
       width: width(),
       height: 300,
       cursor: { points: { size: 6 } },
+      hooks: { drawClear: [shadeSpans(incomplete)] },
       scales: { x: { time: true }, v: { auto: true, range: (u, min, max) => [0, Math.max(1, max)] }, m: { range: (u, min, max) => [0, Math.max(1, max)] } },
       axes: [
         { ...axis },
@@ -226,6 +244,11 @@
       ],
     };
     const plot = new uPlot(opts, data, node);
+    if (incomplete.length) {
+      node.append(el("p", { class: "chart-note", "data-role": "incomplete-note" },
+        `Shaded: ${incomplete.length === 1 ? "a time" : `${incomplete.length} times`} the collector was away. ` +
+        "Messages were recovered from Discord's history; voice minutes and joins of those hours cannot be."));
+    }
     const ro = new ResizeObserver(() => plot.setSize({ width: width(), height: 300 }));
     ro.observe(node);
     return plot;

@@ -53,6 +53,10 @@ class CollectorPanel(Panel):
         if "members" in (col.get("missing_intents") or []):
             warnings.append("joins and leaves are not counted: turn on the Server Members Intent on the Bot "
                             "page of the Discord developer portal, then restart the collector")
+        gaps = col.get("gaps") if isinstance(col.get("gaps"), dict) else {}
+        if gaps.get("open"):
+            warnings.append(f"{fmt_count(gaps['open'])} gaps not repaired yet (messages only: voice "
+                            "and joins missed while away cannot be recovered)")
         stale = age_s(col.get("last_event_at"))
         if connected and stale is not None and stale > STALE_AFTER_S:
             warnings.append(f"no event for {fmt_duration(stale)}")
@@ -66,6 +70,9 @@ class CollectorPanel(Panel):
                 stat("Queue", fmt_count(col.get("queue_depth"))),
                 stat("Last flush", fmt_ms(col.get("last_flush_ms"))),
                 stat("Last event", ago(col.get("last_event_at"))),
+                stat("Gaps found / repaired / open", " / ".join(fmt_count(gaps.get(k)) for k in
+                                                                ("found", "repaired", "open")),
+                     warn=bool(gaps.get("open"))),
             ],
             "table": {
                 "columns": ["Shard", "Status", "Latency", "Events/s", "Processed", "Queue", "Flush", "Flushed"],

@@ -18,6 +18,7 @@ CONTRACT_FIELDS = [
     "api_p50_ms", "api_p99_ms", "api_cached_p50_ms", "api_cached_p99_ms",
     "ws_clients", "ws_tick_p99_ms",
     "collector_rss_mb", "web_rss_mb",
+    "backfill_eps", "rest_ceiling_eps",
 ]
 ENDPOINTS = {"guilds", "stats", "stats_hourly", "leaderboard_messages", "leaderboard_voice", "member", "channels", "heatmap"}
 
@@ -57,10 +58,11 @@ def test_quick_run_writes_every_contract_field(tmp_path, manage_py):
     assert doc["ws_clients"] >= 100 and doc["ws_tick_p99_ms"] > 0
     assert doc["web_rss_mb"] > 10 and doc["collector_rss_mb"] > 10
     assert doc["machine"]["cpu_count"] >= 1 and doc["machine"]["python"]
-    assert set(doc["phases"]) == {"pipeline", "gateway", "dataset", "api", "ws"}
+    assert set(doc["phases"]) == {"pipeline", "gateway", "backfill", "dataset", "api", "ws"}
+    assert 0 < doc["backfill_eps"] and 0 < doc["rest_ceiling_eps"] and doc["backfill_messages"] > 1000
     assert doc["duration_s"] > 0
     # One progress line per phase on stderr, and the readable table on stdout.
-    assert sum(line.startswith("bench: [") for line in result.stderr.splitlines()) == 5
+    assert sum(line.startswith("bench: [") for line in result.stderr.splitlines()) == 6
     assert "api_p99_ms_max" in result.stdout
     assert not workspaces(str(tmp)), "temporary workspaces left behind"
 

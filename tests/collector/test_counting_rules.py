@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from collector.aggregate import Aggregator, GuildConfig
+from collector.ranges import Ranges
 from tests.collector import payloads as p
 
 G = p.GUILD
@@ -76,12 +77,13 @@ def test_thread_messages_count_for_the_parent_channel_and_its_exclusion():
 
 
 def test_a_replayed_message_is_counted_once_and_earlier_runs_are_remembered():
-    agg = Aggregator(cursors={11: 500})
+    agg = Aggregator(cursors={11: Ranges([(300, 500)])})
     m = p.message(1, 11, mid=600)
     agg.message(m)
     agg.message(m)
     agg.message(p.message(1, 11, mid=400))  # counted by an earlier run
-    assert totals(agg)[0] == {(11, 1): 1}
+    agg.message(p.message(1, 11, mid=200))  # older than anything counted: new
+    assert totals(agg)[0] == {(11, 1): 2}
 
 
 def test_voice_minutes_split_across_hours_and_afk_is_not_counted():

@@ -1,6 +1,7 @@
 """Generated traffic: repeatable for a seed, shaped like a real guild, delivered to a stock Client."""
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
 import json
@@ -89,14 +90,34 @@ def restore_discord(monkeypatch):
                         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
 
 
-def test_generated_backfill_reaches_a_stock_client(restore_discord):
-    sim = Simulator(guilds=2, members=40, channels=4, backfill_days=1, seed=4, rate=0, start_delay=0.05)
+def test_generated_backfill_is_history_served_over_rest_not_dispatched(restore_discord):
+    sim = Simulator(guilds=2, members=40, channels=4, backfill_days=1, seed=4, rate=0, start_delay=0.05,
+                    rest_limits=False)
     with running(sim):
         configure_discord(sim.api_base)
-        client = receive(sim, sim.generator.backfill_total())
+        client = receive(sim, 0)
+        ids = asyncio.run(read_all(sim))
         status = sim.status()
-    assert status["done"] and status["sent"] == status["total"] == len(client.ids) > 1000
-    assert client.events["GUILD_CREATE"] == 2 and len(set(client.ids)) == len(client.ids)
+    assert status["done"] and status["sent"] == status["total"] == 0 and client.ids == []
+    assert len(ids) == len(set(ids)) == sim.generator.backfill_total() == status["history"] > 1000
+    assert client.events["GUILD_CREATE"] == 2
+
+
+async def read_all(sim: Simulator) -> list[int]:
+    """Every message of every channel of every guild, through discord.py's HTTP client."""
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    await http.static_login("test-token")
+    ids: list[int] = []
+    try:
+        for guild in await http.get_guilds(200):
+            for channel in await http.get_all_guild_channels(int(guild["id"])):
+                before = None
+                while page := await http.logs_from(int(channel["id"]), 100, before=before):
+                    ids += [int(m["id"]) for m in page]
+                    before = int(page[-1]["id"])
+    finally:
+        await http.close()
+    return ids
 
 
 def test_burst_sends_exactly_n_messages(restore_discord):

@@ -42,6 +42,7 @@ def test_snapshot_has_every_contract_field(shards, client):
     assert collector["connected"] is True and collector["queue_depth"] == 6 and collector["last_flush_ms"] == 9.5
     assert collector["latency_ms"] == 42.5 and collector["last_event_at"].endswith("Z")
     assert [s["shard_id"] for s in collector["shards"]] == [0, 1]
+    assert collector["gaps"] == {"found": 0, "repaired": 0, "open": 0}
     assert doc["db"]["size_bytes"] > 0 and doc["db"]["wal_bytes"] >= 0
     assert doc["uptime_s"] > 0
 
@@ -65,6 +66,7 @@ def test_no_collector_yet(db):
     collector = metrics.snapshot()["collector"]
     assert collector == {"connected": False, "latency_ms": None, "last_event_at": None, "queue_depth": 0,
                          "last_flush_ms": None, "skipped": {}, "quarantined": 0, "missing_intents": [],
+                         "gaps": {"found": 0, "repaired": 0, "open": 0},
                          "shards": []}
 
 

@@ -27,6 +27,8 @@ class Command(MochaCommand):
         parser.add_argument("--disallow-intents", metavar="members,presences,message_content",
                             help="play an application without these privileged intents: IDENTIFY asking "
                                  "for one is closed with 4014")
+        parser.add_argument("--no-rate-limits", action="store_true",
+                            help="benchmarks: no rate limits on REST requests")
 
     def handle(self, *args, **opts) -> None:
         from simulator.intents import parse_privileged
@@ -48,7 +50,8 @@ class Command(MochaCommand):
             sim = Simulator(opts["scenario"], rate=opts["rate"], guilds=opts["guilds"], members=opts["members"],
                             channels=opts["channels"], backfill_days=opts["backfill_days"], seed=opts["seed"],
                             token=opts["token"], shards=opts["shards"], burst=opts["burst"],
-                            disallow_intents=disallowed)
+                            disallow_intents=disallowed,
+                            rest_limits=not opts["no_rate_limits"])
         except ScenarioError as exc:
             raise self.fail(str(exc)) from None
         try:

@@ -1,6 +1,7 @@
 """`manage.py run` (what `make run` calls): migrate, admin on first run, static files, then supervise the processes.
 
-Demo mode (no DISCORD_TOKEN): simulator + collector pointed at it + web.
+Demo mode (no DISCORD_TOKEN): simulator + collector pointed at it + web, and the simulator's 30 days
+of history imported by `backfill` once the collector has seen the demo guild (with progress).
 With DISCORD_TOKEN: collector + web. Ctrl-C / SIGTERM stops the children in
 order (web, collector, simulator) with SIGTERM and waits, so the collector
 flushes every counted event; then exits 0.
@@ -16,16 +17,19 @@ import sys
 import time
 from pathlib import Path
 
+from cachalot.api import cachalot_disabled
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from stats.management.base import MochaCommand
+from stats.models import Guild
 from mocha_site.loopback import free_port
 
 ROOT = Path(settings.BASE_DIR)
 ADMIN_MARKER = "admin-created"
 STOP_TIMEOUT_S = 20
+DEMO_DAYS = 30
 
 
 def port_free(host: str, port: int) -> bool:
@@ -65,20 +69,31 @@ def ensure_admin() -> str | None:
     return password
 
 
+def demo_guild_seen() -> bool:
+    """The collector created the demo guild (public in the demo): time to import its history."""
+    with cachalot_disabled():  # written by another process
+        return Guild.objects.exists()
+
+
 class Supervisor:
     """A thin list of child processes, each in its own session so a terminal's Ctrl-C reaches only us."""
 
     def __init__(self, out) -> None:
         self.out = out
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.finite: set[str] = set()  # children that may finish (with exit code 0)
 
-    def start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict,
+              finite: bool = False) -> subprocess.Popen:
         proc = subprocess.Popen(args, env=env, cwd=ROOT, start_new_session=True)
         self.children.append((name, proc))
+        if finite:
+            self.finite.add(name)
         return proc
 
     def dead(self) -> str | None:
-        return next((name for name, p in self.children if p.poll() is not None), None)
+        ended = [(name, p) for name, p in self.children if p.poll() is not None]
+        return next((name for name, p in ended if not (name in self.finite and p.returncode == 0)), None)
 
     def stop(self) -> None:
         """SIGTERM each child in start-reverse order and wait for it (the collector flushes on SIGTERM)."""
@@ -122,7 +137,8 @@ class Command(MochaCommand):
                 sim_port = free_port()
                 # The loopback simulator accepts any token; the collector just needs one to log in with.
                 token = "demo-" + secrets.token_urlsafe(12)
-                sim_args = ["simulate", "--port", str(sim_port), "--backfill-days", "30", "--rate", "20", "-v", "0"]
+                sim_args = ["simulate", "--port", str(sim_port), "--backfill-days", str(DEMO_DAYS),
+                            "--rate", "20", "-v", "0"]
                 sim = sup.start("simulator", manage + sim_args, env)
                 if not wait_for_port("127.0.0.1", sim_port, 60, lambda: sim.poll() is None):
                     raise self.fail("the simulator did not start")
@@ -140,7 +156,12 @@ class Command(MochaCommand):
             if not wait_for_port(host, port, 30, lambda: web.poll() is None):
                 raise self.fail(f"the web server did not start on {host}:{port}")
             self.announce(host, port, demo, password)
+            importing = demo
             while not stopping:
+                if importing and demo_guild_seen():
+                    importing = False
+                    backfill = ["backfill", "--days", str(DEMO_DAYS)]
+                    sup.start("history import", manage + backfill, collector_env, finite=True)
                 dead = sup.dead()
                 if dead:
                     raise self.fail(f"{dead} exited unexpectedly; stopping")
