@@ -23,7 +23,7 @@ log = logging.getLogger("mocha.collector")
 
 TRANSIENT = (OperationalError, InterfaceError, InternalError)
 # In write order: a guild before its channels and members, so a half never waits for a later one.
-DICT_PARTS = ("guilds", "channels", "members", "counters", "cursors", "voice")
+DICT_PARTS = ("guilds", "channels", "members", "counters", "voice")
 Atom = tuple[str, object]
 
 
@@ -31,7 +31,10 @@ def atoms(batch: Batch) -> list[Atom]:
     """The batch as single rows, in write order."""
     out: list[Atom] = [(part, item) for part in DICT_PARTS[:2] for item in getattr(batch, part).items()]
     out += [("deleted_channels", cid) for cid in sorted(batch.deleted_channels)]
-    out += [(part, item) for part in DICT_PARTS[2:] for item in getattr(batch, part).items()]
+    out += [(part, item) for part in DICT_PARTS[2:4] for item in getattr(batch, part).items()]
+    # A channel's id ranges travel with what the writer needs to check them.
+    out += [("claims", (s, (c, batch.sources[s], batch.counted[s]))) for s, c in batch.claims.items()]
+    out += [(part, item) for part in DICT_PARTS[4:] for item in getattr(batch, part).items()]
     out += [("member_events", e) for e in batch.member_events]
     out += [("feed", (gid, item)) for gid, items in batch.feed.items() for item in items]
     return out
@@ -43,6 +46,9 @@ def from_atoms(rows: list[Atom]) -> Batch:
         if part in DICT_PARTS:
             key, value = item  # type: ignore[misc]
             getattr(batch, part)[key] = value
+        elif part == "claims":
+            source, (claim, where, counted) = item  # type: ignore[misc]
+            batch.claims[source], batch.sources[source], batch.counted[source] = claim, where, counted
         elif part == "deleted_channels":
             batch.deleted_channels.add(item)  # type: ignore[arg-type]
         elif part == "member_events":

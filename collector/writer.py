@@ -205,6 +205,8 @@ class Writer:
                         if counters is batch.counters:
                             counters = {key: list(v) for key, v in counters.items()}
                         key = (gid, ids[k + 1], cid, ids[k + 2])
+                        if key not in counters:  # a part of a split batch without that counter
+                            continue
                         counters[key][0] -= 1
                         if counters[key] == [0, 0]:
                             del counters[key]

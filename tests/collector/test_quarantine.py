@@ -124,7 +124,7 @@ def test_memory_stays_bounded_by_distinct_keys_while_the_database_is_down():
             assert not await collector.flush()
             kept = collector.pending
             assert len(kept.counters) == 30
-            assert len(kept.members) <= 10 and len(kept.cursors) == 3 and len(kept.channels) == 3
+            assert len(kept.members) <= 10 and len(kept.claims) == 3 and len(kept.channels) == 3
             assert sum(len(items) for items in kept.feed.values()) <= 50
         locker.submit(locks.close).result()
         assert await collector.flush()
