@@ -133,7 +133,7 @@ class Importer:
             self.progress.note(report, f"guild {gid}: tracking is off; skipped")
             return report
         info = await fetch_with_retries(lambda: self.http.get_guild(gid), f"reading guild {gid}")
-        agg.guild_update(info)
+        agg.guild_update(info, time.time())
         report.name = info.get("name") or str(gid)
         sources = await guild_sources(self.http, gid, agg)
         report.channels = len(sources)
