@@ -42,11 +42,33 @@ def pytest_sessionfinish(session, exitstatus):
         path.unlink(missing_ok=True)
 
 
-@pytest.fixture(autouse=True)
-def clean_cache():
+def clear_own_cache() -> None:
+    """Empty this run's cache.
+
+    On Redis, delete only this run's keys (SCAN on its KEY_PREFIX): other test runs and
+    engineers share the server, and cache.clear() would FLUSHDB their caches away.
+    """
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    inner = getattr(cache, "_cache", None)
+    if inner is None or not hasattr(inner, "get_client"):
+        cache.clear()  # a file cache of this run's own (see mocha_site/settings/test.py)
+        return
+    client = inner.get_client(write=True)
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    clear_own_cache()
     yield
 
 

@@ -135,3 +135,22 @@ def test_a_member_renamed_by_another_process_shows_on_the_next_request(subproces
     result_cache.bump_versions([GID])
     assert client.get(url).json()["name"] == "Renamed"
     assert client.get("/api/guilds").json()["guilds"][0]["name"] == "Lyon"
+
+
+def test_cleaning_between_tests_leaves_other_runs_keys_alone():
+    """Test runs share one Redis server: each empties only the keys under its own prefix."""
+    from tests.conftest import clear_own_cache
+
+    client = result_cache.redis_client()
+    if client is None:
+        pytest.skip("the file cache of a run is a directory of its own")
+    client = cache._cache.get_client(write=True)
+    foreign = f"mocha-test-other-than-{os.getpid()}:1:kept"
+    client.set(foreign, b"1", ex=60)
+    cache.set("mine", 1)
+    try:
+        clear_own_cache()
+        assert cache.get("mine") is None
+        assert client.get(foreign) == b"1"
+    finally:
+        client.delete(foreign)
