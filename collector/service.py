@@ -27,6 +27,7 @@ from collector.client import MEMBERS, REFUSED_MEMBERS, CountingClient, ShardedCo
 from collector.repair import GapRepair
 from collector.writer import Writer, bump_versions_of
 from stats import maintenance, rollups
+from stats.retention import apply_daily_retention
 
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
@@ -173,6 +174,17 @@ class Collector:
             except Exception as exc:
                 log.warning("could not reload guild configuration (%s)", str(exc).splitlines()[0])
 
+    async def retention_loop(self) -> None:
+        """Each guild's retention, applied once a day by whichever process claims the day first."""
+        while await self.running_after(settings.MOCHA_RETENTION_CHECK_S):
+            try:
+                pruned = await self.in_db(apply_daily_retention)
+            except Exception as exc:
+                log.warning("could not apply retention (%s)", str(exc).splitlines()[0])
+            else:
+                if pruned is not None:
+                    log.info("applied retention: pruned %s", maintenance.describe(pruned))
+
     async def reload_config(self) -> None:
         """Adopt new settings; per-day rollups of guilds whose timezone or exclusions changed are rebuilt.
 
@@ -253,8 +265,8 @@ class Collector:
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread (tests): stop() is called directly
         await self.start_up()
-        tasks = [asyncio.create_task(self.flush_loop()), asyncio.create_task(self.config_loop()),
-                 asyncio.create_task(self.repair.run())]
+        loops = (self.flush_loop(), self.config_loop(), self.repair.run(), self.retention_loop())
+        tasks = [asyncio.create_task(loop) for loop in loops]
         client_task = asyncio.create_task(self.client.start(self.token, reconnect=True))
         if on_started:
             on_started()

@@ -363,3 +363,12 @@ class CollectorOutage(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["end"], name="outage_end")]
+
+
+class ScheduledTask(models.Model):
+    """The last day (UTC) a once-a-day task ran: the process whose UPDATE moves it forward runs it."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_day = models.DateField(null=True)
+    last_run_at = models.DateTimeField(null=True)
+    last_result = models.JSONField(default=dict)

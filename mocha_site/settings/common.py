@@ -216,6 +216,7 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "stats_recentevent",
         "stats_messagecursor",
         "stats_collectorstate",
+        "stats_scheduledtask",
     }
 )
 
@@ -233,6 +234,8 @@ MOCHA_FLUSH_MS = int(os.environ.get("MOCHA_FLUSH_MS") or 1000)
 # When Discord refuses the Server Members intent (close 4014): count without it instead of exiting.
 MOCHA_ALLOW_MISSING_INTENTS = env_bool("MOCHA_ALLOW_MISSING_INTENTS", False)
 MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector within this
+# How often each collector checks whether today's retention has run (once a day, by one process).
+MOCHA_RETENTION_CHECK_S = float(os.environ.get("MOCHA_RETENTION_CHECK_S") or 3600)
 MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
 MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
 MOCHA_RECENT_EVENTS_MAX = 5000  # per guild, feeds the live activity feed

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from stats.models import Guild, HourlyStat, RecentEvent, VoiceSession
+from stats.models import Guild, HourlyStat, RecentEvent, ScheduledTask, VoiceSession
+from stats.retention import RETENTION, apply_daily_retention
 
 pytestmark = pytest.mark.django_db
 SHORT, LONG, UNKNOWN = 1, 2, 3  # guild ids: retention 7 days, 60 days, no Guild row
@@ -72,10 +74,35 @@ def test_a_second_run_finds_nothing(events):
     assert run().strip() == "pruned 0 recent events and 0 voice sessions across 2 guild(s)"
 
 
-@pytest.mark.parametrize("args", [["--guild", "nope"], ["--guild", "99"], ["--guild", "99999999999999999999"], ["--bogus"]])
+@pytest.mark.parametrize("args", [["--guild", "nope"], ["--guild", "99"], ["--guild", "99999999999999999999"], ["--bogus"],
+                                  ["--daily", "--dry-run"], ["--daily", "--guild", str(SHORT)]])
 def test_bad_arguments_exit_2(events, args):
     with pytest.raises(CommandError) as err:
         call_command("prune", *args)
     assert err.value.returncode == 2
     assert "\n" not in str(err.value).strip()
     assert RecentEvent.objects.count() == 12
+
+
+def test_daily_prunes_once_per_utc_day(events):
+    assert run("--daily").strip() == "pruned 6 recent events and 6 voice sessions across 2 guild(s)"
+    task = ScheduledTask.objects.get(name=RETENTION)
+    assert task.last_day == events.astimezone(dt_timezone.utc).date() and task.last_result["recent events"] == 6
+    RecentEvent.objects.create(guild_id=SHORT, kind="message", channel_id=1, user_id=50, at=events - timedelta(days=50))
+    assert run("--daily").strip() == "retention was already applied today"
+    assert 50 in ages(RecentEvent, SHORT, "at")
+    assert apply_daily_retention(events + timedelta(days=1))["recent events"] == 1  # the next day
+    assert apply_daily_retention(events + timedelta(days=1)) is None
+
+
+def test_a_failed_prune_leaves_the_day_unclaimed(events, monkeypatch):
+    from stats import maintenance
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(maintenance, "prune_recent", broken)
+    with pytest.raises(RuntimeError):
+        apply_daily_retention()
+    monkeypatch.undo()
+    assert apply_daily_retention()["recent events"] == 6  # the claim was rolled back with the failure
