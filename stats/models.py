@@ -366,7 +366,7 @@ class CollectorOutage(models.Model):
 
 
 class ScheduledTask(models.Model):
-    """The last day (UTC) a once-a-day task ran: the process whose UPDATE moves it forward runs it."""
+    """The last UTC day a once-a-day task ran: the process whose UPDATE moves it on runs it."""
 
     name = models.CharField(max_length=40, primary_key=True)
     last_day = models.DateField(null=True)

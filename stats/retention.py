@@ -8,6 +8,7 @@ WHERE after the winner commits; SQLite serialises writers) and updates nothing,
 so the day is pruned once; if the pruning fails, the claim is rolled back with
 it and the next check tries again.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,7 +31,9 @@ def apply_daily_retention(now: datetime | None = None) -> dict[str, int] | None:
     ScheduledTask.objects.get_or_create(name=RETENTION)
     with transaction.atomic():
         task = ScheduledTask.objects.filter(name=RETENTION)
-        if not task.filter(Q(last_day__isnull=True) | Q(last_day__lt=today)).update(last_day=today, last_run_at=now):
+        if not task.filter(Q(last_day__isnull=True) | Q(last_day__lt=today)).update(
+            last_day=today, last_run_at=now
+        ):
             return None
         totals = maintenance.prune_recent(now=now)
         task.update(last_result=totals)

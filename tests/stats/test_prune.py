@@ -74,8 +74,10 @@ def test_a_second_run_finds_nothing(events):
     assert run().strip() == "pruned 0 recent events and 0 voice sessions across 2 guild(s)"
 
 
-@pytest.mark.parametrize("args", [["--guild", "nope"], ["--guild", "99"], ["--guild", "99999999999999999999"], ["--bogus"],
-                                  ["--daily", "--dry-run"], ["--daily", "--guild", str(SHORT)]])
+@pytest.mark.parametrize("args", [
+    ["--guild", "nope"], ["--guild", "99"], ["--guild", "99999999999999999999"], ["--bogus"],
+    ["--daily", "--dry-run"], ["--daily", "--guild", str(SHORT)],
+])
 def test_bad_arguments_exit_2(events, args):
     with pytest.raises(CommandError) as err:
         call_command("prune", *args)
@@ -87,8 +89,10 @@ def test_bad_arguments_exit_2(events, args):
 def test_daily_prunes_once_per_utc_day(events):
     assert run("--daily").strip() == "pruned 6 recent events and 6 voice sessions across 2 guild(s)"
     task = ScheduledTask.objects.get(name=RETENTION)
-    assert task.last_day == events.astimezone(dt_timezone.utc).date() and task.last_result["recent events"] == 6
-    RecentEvent.objects.create(guild_id=SHORT, kind="message", channel_id=1, user_id=50, at=events - timedelta(days=50))
+    assert task.last_day == events.astimezone(dt_timezone.utc).date()
+    assert task.last_result["recent events"] == 6
+    old = events - timedelta(days=50)
+    RecentEvent.objects.create(guild_id=SHORT, kind="message", channel_id=1, user_id=50, at=old)
     assert run("--daily").strip() == "retention was already applied today"
     assert 50 in ages(RecentEvent, SHORT, "at")
     assert apply_daily_retention(events + timedelta(days=1))["recent events"] == 1  # the next day
@@ -105,4 +109,4 @@ def test_a_failed_prune_leaves_the_day_unclaimed(events, monkeypatch):
     with pytest.raises(RuntimeError):
         apply_daily_retention()
     monkeypatch.undo()
-    assert apply_daily_retention()["recent events"] == 6  # the claim was rolled back with the failure
+    assert apply_daily_retention()["recent events"] == 6  # the failure rolled the claim back

@@ -1,4 +1,5 @@
-"""`manage.py prune [--guild ID] [--dry-run] [--daily]`: apply each guild's retention to raw recent events."""
+"""`manage.py prune [--guild ID] [--dry-run] [--daily]`: each guild's retention on raw recent events."""
+
 from __future__ import annotations
 
 from stats import maintenance
@@ -15,17 +16,23 @@ class Command(MochaCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--guild", type=int, metavar="ID", help="only this guild")
-        parser.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
         parser.add_argument(
-            "--daily", action="store_true",
-            help="every guild, unless a collector or another run already pruned today (UTC); for timers",
+            "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+        )
+        parser.add_argument(
+            "--daily",
+            action="store_true",
+            help="every guild, unless a collector or another run pruned today (UTC); for timers",
         )
 
-    def handle(self, *args, guild: int | None = None, dry_run: bool = False, daily: bool = False,
-               **options) -> None:
+    def handle(
+        self, *args, guild: int | None = None, dry_run: bool = False, daily: bool = False, **options
+    ) -> None:
         if daily:
             if guild is not None or dry_run:
-                raise self.fail("--daily prunes every guild for real: it takes no --guild or --dry-run")
+                raise self.fail(
+                    "--daily prunes every guild for real: it takes no --guild or --dry-run"
+                )
             totals = apply_daily_retention()
             if totals is None:
                 self.stdout.write("retention was already applied today")
