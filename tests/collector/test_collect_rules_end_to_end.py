@@ -95,7 +95,7 @@ def hold_write_lock(seconds: float, ready: threading.Event) -> None:
 
 
 def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
-    from tests.collector.harness import scenario_lines
+    from tests.collector.harness import read_everything, scenario_lines
 
     lines = scenario_lines(basic_scenario)
     ready = threading.Event()
@@ -104,7 +104,8 @@ def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
     locker.start()
     ready.wait(5)
     # The scenario ends while the database is still locked; stop only after the lock is gone.
-    collector = run_collect(lines, sleep_scale=0.3, settle_s=0.5, until=lambda c: not locker.is_alive())
+    read_all = read_everything(lines)
+    collector = run_collect(lines, sleep_scale=0.3, until=lambda c: not locker.is_alive() and read_all(c))
     locker.join()
     assert HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"))["m"] == basic_expected["messages"]
     assert collector.pending is None
