@@ -4,11 +4,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
 from collector.endpoints import configure_discord
 from collector.service import Collector
+from simulator import player
 from simulator.server import Simulator
 
 
@@ -39,6 +41,35 @@ def read_everything(lines: list[str]) -> Callable[[Collector], bool]:
     return lambda c: c.received + c.other_events >= sent
 
 
+class ScenarioClock:
+    """A collector clock that moves only by the scenario's sleep lines, by their full length and at
+    once. A sleep first waits until the collector has read every dispatch sent before it, so the
+    time between two dispatches is exactly what the scenario says, however loaded the machine."""
+
+    def __init__(self, lines: list[str], start: float) -> None:
+        self.now = start
+        self.collector: Collector | None = None
+        self._read_before = deque(tallied(lines[:i]) for i, line in enumerate(lines)
+                                  if json.loads(line).get("op") == "sleep")
+
+    def __call__(self) -> float:
+        return self.now
+
+    def install(self, monkeypatch) -> None:
+        """Take over the simulator's sleep lines (pytest's monkeypatch undoes it after the test)."""
+        original = player.control
+
+        async def control(sim, step) -> None:
+            if step.op != "sleep":
+                return await original(sim, step)
+            wanted = self._read_before.popleft()
+            while self.collector is None or self.collector.received + self.collector.other_events < wanted:
+                await asyncio.sleep(0.01)
+            self.now += step.ms / 1000
+
+        monkeypatch.setattr(player, "control", control)
+
+
 async def collect(lines: list[str], *, flush_ms: int = 100, sleep_scale: float = 1.0, timeout: float = 60,
                   until: Callable[[Collector], bool] | None = None, **collector_options) -> Collector:
     """Play a scenario into a fresh collector; stop it (as SIGTERM would) once everything was sent
@@ -48,6 +79,8 @@ async def collect(lines: list[str], *, flush_ms: int = 100, sleep_scale: float =
     await sim.start()
     await asyncio.to_thread(configure_discord, sim.api_base)
     collector = Collector("test-token", flush_ms=flush_ms, **collector_options)
+    if isinstance(collector.now, ScenarioClock):
+        collector.now.collector = collector
     run = asyncio.create_task(collector.run())
     until = until or read_everything(lines)
     deadline = time.monotonic() + timeout

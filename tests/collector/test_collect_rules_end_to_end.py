@@ -12,7 +12,7 @@ from django.db.models import Sum
 from stats.models import Channel, Guild, HourlyStat
 from tests.collector import payloads as p
 from tests.collector.dblock import write_lock
-from tests.collector.harness import run_collect
+from tests.collector.harness import ScenarioClock, run_collect
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 G = p.GUILD
@@ -73,18 +73,33 @@ def test_counting_bots_is_a_guild_setting():
     assert messages_by_channel() == {11: 2}
 
 
-def test_afk_channel_time_is_not_voice_time():
-    lines = guild_lines() + [
+def test_voice_seconds_per_member_are_exact_and_afk_time_is_not_voice_time(monkeypatch):
+    """The collector's clock follows the scenario's sleep lines (no real waiting): 100 s before an
+    hour ends, member 3 is already in voice; 1 joins, 2 sits in the AFK channel."""
+    start = 1_795_000_000 // 3600 * 3600 + 3500
+    guild = p.guild_create(channels=[p.channel(51, "voice", 2), p.channel(52, "stage", 2), p.channel(61, "afk", 2)],
+                           members=[1, 2, 3], afk=61, voice=[(3, 51)])
+    lines = [
+        line("GUILD_CREATE", guild),
         line("VOICE_STATE_UPDATE", p.voice(1, 51)),
         line("VOICE_STATE_UPDATE", p.voice(2, 61)),
-        json.dumps({"op": "sleep", "ms": 2200}),
+        json.dumps({"op": "sleep", "ms": 125_000}),
         line("VOICE_STATE_UPDATE", p.voice(1, 61)),  # goes AFK: stops counting
-        json.dumps({"op": "sleep", "ms": 1200}),
+        line("VOICE_STATE_UPDATE", p.voice(3, 52)),  # moves: counted on in the other channel
+        json.dumps({"op": "sleep", "ms": 60_000}),
+        line("VOICE_STATE_UPDATE", p.voice(3, None)),  # leaves
+        json.dumps({"op": "sleep", "ms": 30_000}),
     ]
-    run_collect(lines)
-    voice = dict(HourlyStat.objects.filter(guild_id=G).values_list("user_id").annotate(v=Sum("voice_seconds")))
-    assert 2 <= voice.get(1, 0) <= 3
-    assert voice.get(2, 0) == 0
+    clock = ScenarioClock(lines, start)
+    clock.install(monkeypatch)
+    run_collect(lines, clock=clock)
+    rows = HourlyStat.objects.filter(guild_id=G, voice_seconds__gt=0)
+    got = {(h - start // 3600, c, u): v for h, c, u, v in rows.values_list("hour", "channel_id", "user_id", "voice_seconds")}
+    assert got == {
+        (0, 51, 1): 100, (1, 51, 1): 25,  # 125 s, split at the hour
+        (0, 51, 3): 100, (1, 51, 3): 25, (1, 52, 3): 60,
+    }
+    assert clock.now == start + 215  # the whole scenario ran on the scenario's time
 
 
 def hold_write_lock(seconds: float, ready: threading.Event) -> None:

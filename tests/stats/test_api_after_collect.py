@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.collector.harness import run_collect, scenario_lines
+from django.db.models import Sum
+
+from stats.models import HourlyStat
+from tests.collector.harness import ScenarioClock, run_collect, scenario_lines
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -14,8 +17,17 @@ def api(client, path: str) -> dict:
     return response.json()
 
 
-def test_every_endpoint_agrees_with_the_basic_scenario(client, basic_scenario, basic_expected):
-    run_collect(scenario_lines(basic_scenario), public_new_guilds=True)
+# Seconds in voice the basic scenario implies: its sleep lines are 3 s, 3 s and 0.5 s. Member 113
+# talks 3 s in one channel, moves, talks 3 s more and leaves; 190 and 197 (in voice when the guild
+# is announced) stay to the end, 6.5 s, of which whole seconds are credited; 155 is AFK.
+VOICE_SECONDS = {"700000000000100113": 6, "700000000000100190": 6, "700000000000100197": 6}
+
+
+def test_every_endpoint_agrees_with_the_basic_scenario(client, basic_scenario, basic_expected, monkeypatch):
+    lines = scenario_lines(basic_scenario)
+    clock = ScenarioClock(lines, start=1_795_000_000 // 3600 * 3600)  # the collector's time: no real sleeps
+    clock.install(monkeypatch)
+    run_collect(lines, public_new_guilds=True, clock=clock)
     exp = basic_expected
     gid = exp["guild_id"]
     base = f"/api/guilds/{gid}"
@@ -26,7 +38,9 @@ def test_every_endpoint_agrees_with_the_basic_scenario(client, basic_scenario, b
     totals = stats["totals"]
     assert (totals["messages"], totals["joins"], totals["leaves"]) == (exp["messages"], exp["joins"], exp["leaves"])
     assert totals["active_members"] >= exp["active_members_at_least"]
-    assert totals["voice_minutes"] > 0
+    seconds = HourlyStat.objects.filter(guild_id=gid, voice_seconds__gt=0).values_list("user_id")
+    assert {str(u): v for u, v in seconds.annotate(s=Sum("voice_seconds"))} == VOICE_SECONDS
+    assert totals["voice_minutes"] == round(sum(VOICE_SECONDS.values()) / 60, 1)
     assert sum(p["messages"] for p in stats["series"]) == exp["messages"]
 
     board = api(client, f"{base}/leaderboard?metric=messages&days=3650&limit=100")["entries"]
