@@ -165,3 +165,55 @@ def test_member_events_and_cursors_are_part_of_a_guild_purge(collected):
     counts = maintenance.purge_guild_stats(GID)
     assert counts["member events"] >= 2 and counts["message cursors"] == 1
     assert not RecentEvent.objects.filter(guild_id=GID).exists() and not VoiceSession.objects.filter(guild_id=GID).exists()
+
+
+def test_view_only_staff_cannot_purge_member_data(client, collected):
+    staff = User.objects.create_user("reader", password="pw-123456789", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_guild", "view_member"]))
+    client.force_login(staff)
+    member, rows = Member.objects.get(guild_id=GID, user_id=1), rows_of(GID, 1)
+    response = client.get(reverse("admin:stats_member_changelist"))
+    assert response.status_code == 200 and response.context["action_form"] is None
+    for confirm in (False, True):
+        post_action(client, "member", "purge_member_data", [member.pk], confirm=confirm)
+    assert Member.objects.filter(pk=member.pk).exists() and rows_of(GID, 1) == rows
+    assert not logged(GID, "Purged member data")
+
+
+def guild_figures(client, gid: int) -> dict:
+    """Every guild-level figure the API serves, over a window that holds all of the fixture's data."""
+    def get(path: str) -> dict:
+        response = client.get(f"/api/guilds/{gid}/{path}")
+        assert response.status_code == 200, path
+        return response.json()
+
+    stats = get("stats?days=2&interval=hour")
+    return {
+        "totals": {k: stats["totals"][k] for k in ("messages", "voice_minutes", "active_members")},
+        "series": [(p["messages"], p["voice_minutes"], p["active_members"]) for p in stats["series"]],
+        "channels": {c["channel_id"]: (c["messages"], c["voice_minutes"]) for c in get("channels?days=2")["channels"]},
+        "heatmap": get("heatmap?days=2")["cells"],
+        "leaders": {m: [e["user_id"] for e in get(f"leaderboard?metric={m}&days=2")["entries"]]
+                    for m in ("messages", "voice")},
+    }
+
+
+def test_a_purged_member_is_gone_from_every_guild_level_figure(admin_client, collected):
+    """Member 1 of GID: one message in general, 25 voice minutes across an hour boundary."""
+    before, other = guild_figures(admin_client, GID), guild_figures(admin_client, OTHER)
+    maintenance.purge_member(GID, 1)
+    cache.bump_versions([GID])  # the admin action's on_commit bump, which this test's transaction defers
+    after = guild_figures(admin_client, GID)
+    assert after["totals"] == {"messages": before["totals"]["messages"] - 1,
+                               "voice_minutes": before["totals"]["voice_minutes"] - 25,
+                               "active_members": before["totals"]["active_members"] - 1}
+    general, voice = str(GID % 100 + 10), str(GID % 100 + 50)
+    assert after["channels"][general] == (before["channels"][general][0] - 1, 0)
+    assert after["channels"][voice][1] == before["channels"][voice][1] - 25
+    assert sum(map(sum, after["heatmap"])) == sum(map(sum, before["heatmap"])) - 1
+    series = list(zip(before["series"], after["series"]))
+    assert sum(b[0] - a[0] for b, a in series) == 1 and sum(b[1] - a[1] for b, a in series) == 25
+    assert all(a[2] <= b[2] for b, a in series) and sum(b[2] - a[2] for b, a in series) >= 1
+    assert all("1" not in users for users in after["leaders"].values())
+    assert "1" in before["leaders"]["messages"] and "1" in before["leaders"]["voice"]
+    assert guild_figures(admin_client, OTHER) == other  # the same user in another guild keeps everything

@@ -125,6 +125,28 @@ def test_staff_may_watch_a_private_guild(hub, guilds, django_user_model):
     run(scenario())
 
 
+@pytest.mark.parametrize("who", ["stranger", "viewer", "viewer of another guild"])
+def test_a_signed_in_user_watches_a_private_guild_only_when_granted(hub, guilds, django_user_model, who):
+    user = django_user_model.objects.create_user(who, password="x")  # signed in, not staff
+    other = Guild.objects.create(id=8003, name="Elsewhere", visibility="private")
+    if who == "viewer":
+        Guild.objects.get(pk=PRIVATE).viewers.add(user)
+    elif who == "viewer of another guild":
+        other.viewers.add(user)
+
+    async def scenario():
+        comm, connected = await connect(f"/ws/guilds/{PRIVATE}/live/", user=user)
+        assert connected
+        if who == "viewer":
+            assert json.loads(await comm.receive_from(timeout=5))["type"] == "tick"
+            await comm.disconnect()
+        else:
+            assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+
+    run(scenario())
+    assert not hub.watchers
+
+
 def test_tick_shape_and_new_events_arrive_in_the_feed(hub, guilds):
     add_event(user_id=502)  # history: shown in the first tick
 
