@@ -214,3 +214,56 @@ def test_empty_guild_gives_zeros():
     assert queries.leaderboard(guild, "voice", 3, 10, 0, NOW)["entries"] == []
     assert sum(map(sum, queries.heatmap(guild, 3, NOW)["cells"])) == 0
     assert not HourlyStat.objects.exists()
+
+
+AUTUMN_NOW = datetime(2025, 10, 27, 12, 30, tzinfo=zoneinfo.ZoneInfo("UTC"))  # Monday 13:30 CET
+
+
+@pytest.fixture
+def autumn(db) -> Guild:
+    """Paris on Sunday 26 October 2025: 03:00 CEST became 02:00 CET, a 25-hour day whose local
+    02:00 came twice (00:00 and 01:00 UTC)."""
+    guild = Guild.objects.create(id=78, name="Paris in autumn", timezone="Europe/Paris")
+    HourlyStat.objects.bulk_create([
+        HourlyStat(guild_id=78, hour=h(t), channel_id=1, user_id=u, messages=m, voice_seconds=v)
+        for t, u, m, v in [
+            ("2025-10-25T21:00", 1, 1, 0),  # Saturday 23:00 CEST: before the window
+            ("2025-10-25T22:00", 1, 2, 0),  # Sunday 00:00 CEST: the day's first hour
+            ("2025-10-26T00:00", 2, 4, 0),  # 02:00 CEST
+            ("2025-10-26T01:00", 3, 8, 600),  # 02:00 CET, the same local hour again
+            ("2025-10-26T22:00", 1, 16, 0),  # Sunday 23:00 CET: the day's 25th hour
+            ("2025-10-26T23:00", 2, 32, 0),  # Monday 00:00 CET
+        ]
+    ])
+    rollups.rebuild(78)
+    return guild
+
+
+def test_autumn_window_holds_the_25_hour_day(autumn):
+    win = queries.Window.ending(2, "Europe/Paris", AUTUMN_NOW)
+    assert (queries.iso(win.start), queries.iso(win.end)) == ("2025-10-25T22:00:00Z", "2025-10-27T13:00:00Z")
+    assert win.last - win.first + 1 == 25 + 14  # Sunday, then Monday 00:00-13:00 CET
+    assert local_day("Europe/Paris", win.first) == win.first_day
+    assert local_day("Europe/Paris", h("2025-10-26T22:00")) == win.first_day  # the 25th hour is Sunday's
+    prev = win.previous()
+    assert queries.iso(prev.start) == "2025-10-23T22:00:00Z" and prev.last - prev.first + 1 == 48
+    assert queries.guild_totals(autumn, 2, AUTUMN_NOW)["messages"] == 62
+
+
+def test_autumn_daily_and_hourly_series_count_both_repeated_hours(autumn):
+    days = queries.guild_stats(autumn, 2, "day", AUTUMN_NOW)
+    assert days["series"] == [  # Sunday starts at 00:00 CEST, Monday at 00:00 CET
+        {"t": "2025-10-25T22:00:00Z", "messages": 30, "voice_minutes": 10.0, "active_members": 3},
+        {"t": "2025-10-26T23:00:00Z", "messages": 32, "voice_minutes": 0.0, "active_members": 1},
+    ]
+    hours = queries.guild_stats(autumn, 2, "hour", AUTUMN_NOW)["series"]
+    assert len(hours) == 39
+    by_t = {p["t"]: p["messages"] for p in hours}
+    assert (by_t["2025-10-26T00:00:00Z"], by_t["2025-10-26T01:00:00Z"]) == (4, 8)  # two 02:00s, apart
+    assert sum(by_t.values()) == 62
+
+
+def test_autumn_heatmap_puts_both_0200s_in_one_local_hour(autumn):
+    cells = queries.heatmap(autumn, 2, AUTUMN_NOW)["cells"]
+    found = {(d, hr): v for d, row in enumerate(cells) for hr, v in enumerate(row) if v}
+    assert found == {(6, 0): 2, (6, 2): 4 + 8, (6, 23): 16, (0, 0): 32}  # Sunday is row 6, Monday row 0
