@@ -13,6 +13,7 @@ from django.test import override_settings
 from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, hour_of
 from stats import throttle
+from tests.query_plans import explain, full_scans, growing_reads
 
 pytestmark = pytest.mark.django_db
 GID = 7170
@@ -62,8 +63,15 @@ def analyze() -> None:
         cur.execute("ANALYZE")
 
 
+# Only a backstop against a hung or quadratic query: speed is measured by `manage.py bench`, and
+# the suite shares 2-core machines (a 10-year hourly series took 5 s there under load).
+HUNG_S = 60
+
+
 @pytest.mark.parametrize("analyzed", [True, False])
 def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed):
+    """What keeps it fast, rather than a stopwatch: a few queries, each reaching the guild's rows by
+    an index, whatever the window."""
     if analyzed:
         analyze()
     for path in [
@@ -76,10 +84,13 @@ def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed
         f"/api/guilds/{GID}/members/1007?days=3650",
     ]:
         started = time.perf_counter()
-        response = client.get(path)
+        reads = growing_reads(client, path)
         elapsed = time.perf_counter() - started
-        assert response.status_code == 200, path
-        assert elapsed < 2.0, f"{path} took {elapsed:.2f}s uncached"
+        assert 0 < len(reads) <= 6, (path, reads)
+        for sql in reads:
+            plan = explain(sql, [])
+            assert not full_scans(plan), (path, plan)
+        assert elapsed < HUNG_S, f"{path} took {elapsed:.2f}s uncached"
 
 
 @override_settings(**TIGHT)
