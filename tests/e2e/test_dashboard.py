@@ -47,11 +47,13 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
     page.wait_for_selector('[data-role="live-status"]:is(.on, .warn)')
     assert page.locator('[data-role="feed"] li').count() == 0
     stop = threading.Event()
+    inserted = [0]  # messages written so far
 
     def traffic():
         try:
             while not stop.is_set():
                 now = datetime.now(timezone.utc)
+                inserted[0] += 5
                 RecentEvent.objects.bulk_create(
                     [RecentEvent(guild_id=DEMO_GID, kind="message", channel_id=52, user_id=603, at=now) for _ in range(5)]
                     + [RecentEvent(guild_id=DEMO_GID, kind="member_join", channel_id=None, user_id=604, at=now)]
@@ -67,7 +69,8 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
         expect(page.locator('[data-rate="messages"]')).not_to_have_text("0", timeout=10_000)
         page.wait_for_selector('[data-role="feed"] li >> text=joined the server')
         rate = float(page.inner_text('[data-rate="messages"]'))
-        assert 2 <= rate <= 40  # ~10 messages/s inserted
+        # Bounded by what was written, not by a stopwatch: the hub averages over at least 0.2 s.
+        assert 0 < rate <= inserted[0] / 0.2, (rate, inserted[0])
         first = page.locator('[data-role="feed"] li').count()
         page.wait_for_timeout(1500)
         assert page.locator('[data-role="feed"] li').count() > first or first == 40
