@@ -31,7 +31,7 @@ TALLIED = {"MESSAGE_CREATE", "VOICE_STATE_UPDATE", "GUILD_MEMBER_ADD", "GUILD_ME
 
 
 def tallied(lines: list[str]) -> int:
-    """How many of the scenario's dispatches the collector tallies (its health's events_processed)."""
+    """How many of the scenario's dispatches the collector tallies (health: events_processed)."""
     return sum(1 for line in lines if json.loads(line).get("t") in TALLIED)
 
 

@@ -20,7 +20,7 @@ def counted() -> int:
 
 
 def processed() -> int:
-    """Dispatches the collector had read when it last committed (its health row, written each flush)."""
+    """Dispatches the collector had read when it last committed (its health row, each flush)."""
     return CollectorState.objects.aggregate(n=Sum("events_processed"))["n"] or 0
 
 
@@ -91,7 +91,8 @@ def test_sigkill_between_flushes_while_traffic_flows_then_a_restart(subprocess_e
     before, after = 500, 200  # messages before and after the pause in which the collector restarts
     lines = [json.dumps({"t": "GUILD_CREATE", "d": guild})]
     lines += [json.dumps({"t": "MESSAGE_CREATE", "d": p.message(1 + i % 3, 11, ts)}) for i in range(before)]
-    lines.append(json.dumps({"op": "sleep", "ms": 30_000}))  # ample for a restart on a loaded machine
+    # A pause ample for a restart on a loaded machine.
+    lines.append(json.dumps({"op": "sleep", "ms": 30_000}))
     lines += [json.dumps({"t": "MESSAGE_CREATE", "d": p.message(1 + i % 3, 11, ts)}) for i in range(after)]
     path = tmp_path / "kill.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -102,7 +103,8 @@ def test_sigkill_between_flushes_while_traffic_flows_then_a_restart(subprocess_e
         committed = counted()
         first.kill()
         first.wait(15)
-        sent = sim_status(port)["sent"]  # every step so far is a message: an upper bound on those read
+        # Every step so far is a message: an upper bound on those the killed collector read.
+        sent = sim_status(port)["sent"]
         assert first.returncode == -signal.SIGKILL and 0 < committed and sent < before, (committed, sent)
         wait_for(lambda: sim_status(port)["sent"] >= before, 60, "the pause")
         second = collector_process(manage_py, subprocess_env, port)
@@ -116,5 +118,6 @@ def test_sigkill_between_flushes_while_traffic_flows_then_a_restart(subprocess_e
     lost = before + after - counted()
     in_flight = sent - committed  # read (or on the wire) but not yet committed: one flush interval
     unheard = before - sent  # sent while no collector was connected
-    may_lose = in_flight + unheard  # what a SIGKILL may lose today; gap repair on restart makes it 0
+    # What a SIGKILL may lose today; gap repair on restart makes it 0.
+    may_lose = in_flight + unheard
     assert 0 <= lost <= may_lose, (lost, in_flight, unheard)

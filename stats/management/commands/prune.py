@@ -1,4 +1,4 @@
-"""`manage.py prune [--guild ID] [--dry-run] [--daily]`: each guild's retention on raw recent events."""
+"""`manage.py prune [--guild ID] [--dry-run] [--daily]`: each guild's retention on raw events."""
 
 from __future__ import annotations
 
