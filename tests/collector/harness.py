@@ -35,10 +35,19 @@ def tallied(lines: list[str]) -> int:
     return sum(1 for line in lines if json.loads(line).get("t") in TALLIED)
 
 
-def read_everything(lines: list[str]) -> Callable[[Collector], bool]:
-    """True once the collector has read every tallied dispatch of the scenario off its socket."""
+def read_everything(lines: list[str], quiet_s: float = 1.0) -> Callable[[Collector], bool]:
+    """True once the collector has read every tallied dispatch of the scenario off its socket, or,
+    for dispatches the simulator filters out (intents, DMs), once its tallies stood still quiet_s."""
     sent = tallied(lines)
-    return lambda c: c.received + c.other_events >= sent
+    last = {"n": -1, "at": time.monotonic()}
+
+    def done(c: Collector) -> bool:
+        n = c.received + c.other_events
+        if n != last["n"]:
+            last.update(n=n, at=time.monotonic())
+        return n >= sent or time.monotonic() - last["at"] >= quiet_s
+
+    return done
 
 
 class ScenarioClock:
