@@ -13,12 +13,14 @@ import logging
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from collector import events
-from collector.events import THREAD_TYPES, ChannelInfo, UserInfo
+from collector.events import ChannelInfo, UserInfo
 from collector.fields import Invalid, opt_snowflake
 from collector.ranges import Ranges
+from mocha.discord_types import THREAD_TYPES
+from mocha.utc import from_epoch
 
 log = logging.getLogger("mocha.collector")
 
@@ -116,10 +118,6 @@ class Batch:
             self.sources[source] = (gid, cid)
             self.counted[source] = array("q")
         return claim
-
-
-def _epoch_to_dt(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 class Aggregator:
@@ -349,7 +347,7 @@ class Aggregator:
 
     def member_add(self, d: dict, now: float) -> None:
         gid, info = events.member(d)
-        at = events.joined_at(d) or _epoch_to_dt(now)
+        at = events.joined_at(d) or from_epoch(now)
         self._note_user(gid, info, True, joined_at=at)
         self._member_count(gid, +1)
         if self._cfg(gid).tracking and info.user_id not in self._cfg(gid).opted_out:
@@ -370,7 +368,7 @@ class Aggregator:
         self._note_user(gid, info, False)  # so the leave is recorded even for a member never seen
         self._member_count(gid, -1)
         if self._cfg(gid).tracking and uid not in self._cfg(gid).opted_out:
-            at = _epoch_to_dt(now)
+            at = from_epoch(now)
             self.batch.member_events.append((2, gid, uid, at))
             self._feed(gid, "member_leave", None, uid, at, -1)
             self.batch.events += 1
@@ -418,13 +416,13 @@ class Aggregator:
         self.voice[(gid, uid)] = VoiceSession(cid, now, int(now))
         self.batch.voice[(gid, uid, now)] = (cid, int(now), None)
         if feed:
-            self._feed(gid, "voice_join", cid, uid, _epoch_to_dt(now), 1)
+            self._feed(gid, "voice_join", cid, uid, from_epoch(now), 1)
 
     def _close_voice(self, gid: int, uid: int, session: VoiceSession, at: float) -> None:
         self._credit(gid, uid, session, int(at))
         del self.voice[(gid, uid)]
         self.batch.voice[(gid, uid, session.started_at)] = (session.channel_id, session.credited_until, at)
-        self._feed(gid, "voice_leave", session.channel_id, uid, _epoch_to_dt(at), -1)
+        self._feed(gid, "voice_leave", session.channel_id, uid, from_epoch(at), -1)
 
     def _credit(self, gid: int, uid: int, session: VoiceSession, until: int) -> None:
         """Add the session's uncredited seconds to the rollups, split at hour boundaries."""

@@ -13,7 +13,6 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 import discord
@@ -28,6 +27,7 @@ from collector.repair import GapRepair
 from collector.writer import Writer, bump_versions_of
 from stats import maintenance, rollups
 from stats.retention import apply_daily_retention
+from mocha.utc import from_epoch
 
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
@@ -229,15 +229,15 @@ class Collector:
             "events_per_sec": round(self.events_per_sec, 2),
             "queue_depth": len(self.agg.batch.counters) + len(batch.counters),
             "last_flush_ms": round(self.last_flush_ms, 3),
-            "last_flush_at": _dt(self.last_flush_at),
-            "last_event_at": _dt(self.last_event_at),
+            "last_flush_at": from_epoch(self.last_flush_at),
+            "last_event_at": from_epoch(self.last_event_at),
             "rss_bytes": psutil.Process().memory_info().rss,
             "errors": self.errors,
             "gaps": self.gaps,
             "skipped": dict(self.agg.skipped),
             **{k: v for k, v in self.repair.health().items() if k != "messages_recovered"},
-            "started_at": _dt(self.started_at),
-            "updated_at": _dt(now),
+            "started_at": from_epoch(self.started_at),
+            "updated_at": from_epoch(now),
             "rates": rates,
             "missing_intents": self.missing_intents,
         }
@@ -316,5 +316,3 @@ class Collector:
         self.db.shutdown(wait=False, cancel_futures=True)
 
 
-def _dt(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)

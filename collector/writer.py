@@ -17,6 +17,7 @@ from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
 from stats.cache import bump_versions
 from collector.ranges import Ranges
+from mocha.utc import from_epoch
 from stats.models import (
     Channel,
     ChannelMember,
@@ -82,8 +83,6 @@ FEED_KEEP_PER_GUILD = 5000
 PRUNE_EVERY = 60  # flushes
 
 
-def _dt(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 class Writer:
@@ -154,7 +153,7 @@ class Writer:
             self._write_member_events(batch)
             if batch.outages:
                 CollectorOutage.objects.bulk_create(
-                    [CollectorOutage(shard_id=s, shard_count=n, start=_dt(a), end=_dt(b))
+                    [CollectorOutage(shard_id=s, shard_count=n, start=from_epoch(a), end=from_epoch(b))
                      for s, n, a, b in batch.outages])
             self._write_voice(batch)
             self._write_feed(batch)
@@ -314,8 +313,8 @@ class Writer:
             return
         VoiceSession.objects.bulk_create(
             [
-                VoiceSession(guild_id=gid, user_id=uid, channel_id=cid, started_at=_dt(start),
-                             credited_until=_dt(credited), ended_at=_dt(ended))
+                VoiceSession(guild_id=gid, user_id=uid, channel_id=cid, started_at=from_epoch(start),
+                             credited_until=from_epoch(credited), ended_at=from_epoch(ended))
                 for (gid, uid, start), (cid, credited, ended) in batch.voice.items()
             ],
             update_conflicts=True,

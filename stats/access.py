@@ -22,9 +22,8 @@ from django.db.models import Q, QuerySet
 
 from signin.membership import standings
 from signin.rules import is_manager, may_manage
+from mocha.discord_types import MAX_SNOWFLAKE
 from stats.models import Channel, Guild
-
-MAX_SNOWFLAKE = 2**63 - 1
 
 
 def is_staff(user) -> bool:

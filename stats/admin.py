@@ -27,6 +27,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import formats, timezone
 
+from mocha.discord_types import CHANNEL_KINDS, MAX_SNOWFLAKE
 from stats import guild_config, maintenance, rollups
 from stats.forms import GuildConfigForm, RoleIdsField, channel_choices
 from stats.models import (
@@ -41,9 +42,6 @@ from stats.models import (
     hour_of,
 )
 
-MAX_SNOWFLAKE = 2**63 - 1
-CHANNEL_KINDS = {0: "text", 2: "voice", 4: "category", 5: "announcement", 10: "thread", 11: "thread", 12: "thread",
-                 13: "stage", 15: "forum", 16: "media"}
 
 
 def snowflake(term: str) -> int | None:

@@ -28,6 +28,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef
 
+from mocha.utc import iso
 from stats import access
 from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
 
@@ -41,10 +42,6 @@ LEADERBOARD_EVERY_S = 5.0  # recompute a guild's top ten at most this often, and
 LEADERBOARD_METRICS = ("messages", "voice")
 RATE_KEYS = {"message": "messages", "voice_join": "voice_joins", "member_join": "member_joins"}
 OUTBOX_MAX = 30  # frames a socket may fall behind (about 30 s of ticks) before its oldest are dropped
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def now_iso() -> str:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from typing import Iterable
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mocha.utc import from_epoch
 from stats import rollups
 from stats.models import (
     ChannelMember,
@@ -143,8 +143,8 @@ def voice_seconds_from_sessions(guild_id: int, first_hour: int, last_hour: int) 
     """Seconds per (hour, channel, user) that the guild's stored sessions credited within the hours."""
     lo, hi = first_hour * 3600, (last_hour + 1) * 3600
     sessions = (
-        VoiceSession.objects.filter(guild_id=guild_id, credited_until__gt=datetime.fromtimestamp(lo, tz=dt_timezone.utc))
-        .filter(started_at__lt=datetime.fromtimestamp(hi, tz=dt_timezone.utc))
+        VoiceSession.objects.filter(guild_id=guild_id, credited_until__gt=from_epoch(lo))
+        .filter(started_at__lt=from_epoch(hi))
         .values_list("user_id", "channel_id", "started_at", "credited_until")
     )
     seconds: dict[tuple[int, int, int], int] = defaultdict(int)

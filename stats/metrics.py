@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import psutil
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from mocha.utc import iso
 from stats import cache as result_cache
 from stats.models import CollectorState, QuarantinedRow
 
@@ -51,10 +51,6 @@ def install_on_open_connections() -> None:
 
 def record_web_error() -> None:
     ProcessCounters.web_errors += 1
-
-
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z") if dt else None
 
 
 def database_sizes() -> dict:

@@ -9,11 +9,13 @@ a 19-byte text timestamp, and any timezone's day is a range of them.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from mocha.discord_types import THREAD_TYPES, VOICE_TYPES
+from mocha.utc import from_epoch
 
 
 def validate_timezone(value: str) -> None:
@@ -29,13 +31,7 @@ def hour_of(dt: datetime) -> int:
 
 
 def hour_start(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour * 3600, tz=timezone.utc)
-
-
-class GuildQuerySet(models.QuerySet):
-    def tracked(self) -> "GuildQuerySet":
-        """Guilds whose events the collector counts."""
-        return self.filter(tracking=True)
+    return from_epoch(hour * 3600)
 
 
 class Guild(models.Model):
@@ -72,8 +68,6 @@ class Guild(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = GuildQuerySet.as_manager()
-
     class Meta:
         ordering = ["name", "id"]
 
@@ -88,8 +82,6 @@ class Guild(models.Model):
 class Channel(models.Model):
     """A guild channel or thread; a thread's messages count for its parent."""
 
-    THREAD_TYPES = frozenset({10, 11, 12})
-    VOICE_TYPES = frozenset({2, 13})
 
     id = models.BigIntegerField(primary_key=True)
     guild = models.ForeignKey(Guild, on_delete=models.CASCADE, related_name="channels")
@@ -107,11 +99,11 @@ class Channel(models.Model):
 
     @property
     def is_thread(self) -> bool:
-        return self.type in self.THREAD_TYPES
+        return self.type in THREAD_TYPES
 
     @property
     def is_voice(self) -> bool:
-        return self.type in self.VOICE_TYPES
+        return self.type in VOICE_TYPES
 
 
 class Member(models.Model):

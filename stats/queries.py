@@ -39,13 +39,14 @@ from typing import Iterable
 from django.db.models import Count, Q
 
 from stats import access
+from mocha.utc import iso
 from stats.models import (
     Channel, ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat, Member,
     MemberEvent, hour_of, hour_start,  # noqa: F401 (hour_of: part of this module's API)
 )
 from stats.rollups import channels_not_in
-from stats.windows import (  # noqa: F401 (Window, iso and offset_segments are part of this module's API)
-    EPOCH, Window, days_sql, excluded_channel_ids, fetch, iso, local_seconds_sql, offset_segments, scope_sql,
+from stats.windows import (  # noqa: F401 (Window and offset_segments are part of this module's API)
+    EPOCH, Window, days_sql, excluded_channel_ids, fetch, local_seconds_sql, offset_segments, scope_sql,
     utc_offset, window,
 )
 

@@ -8,11 +8,11 @@ recomputed from HourlyStat, which is always kept.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime, timezone
 from functools import lru_cache
 
 from django.db import connection, transaction
 
+from mocha.utc import from_epoch
 from stats.models import ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat
 
 HOURLY = HourlyStat._meta.db_table
@@ -23,7 +23,7 @@ CHANNEL_HOURLY = HourlyChannelStat._meta.db_table
 @lru_cache(maxsize=65536)
 def local_day(tz_name: str, hour: int) -> int:
     """The guild-local day (days since 1970-01-01) that a UTC hour starts in."""
-    start = datetime.fromtimestamp(hour * 3600, tz=timezone.utc)
+    start = from_epoch(hour * 3600)
     offset = start.astimezone(zoneinfo.ZoneInfo(tz_name)).utcoffset()
     return (hour * 3600 + int(offset.total_seconds())) // 86400
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Iterable
 
 from django.db import connection
@@ -17,11 +17,6 @@ from stats.models import Guild, hour_of, hour_start
 from stats.rollups import channels_not_in, local_day
 
 EPOCH = date(1970, 1, 1)
-
-
-def iso(dt: datetime) -> str:
-    """ISO-8601 UTC with a Z suffix."""
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def utc_offset(tz: zoneinfo.ZoneInfo, hour: int) -> int:

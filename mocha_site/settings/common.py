@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.socialaccount",
     "signin",
+    "mocha",
     "stats",
     "collector",
     "simulator",
@@ -184,12 +185,6 @@ if REDIS_URL:
             "TIMEOUT": 3600,
         },
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "mocha"},
-        },
-    }
 else:
     CACHES = {
         "default": {
@@ -199,7 +194,8 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 5000},
         },
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# No CHANNEL_LAYERS: each web worker polls the database and writes live frames straight to its own
+# sockets (stats/live.py), so nothing crosses workers and no layer is needed, with or without Redis.
 
 CACHALOT_CACHE = "default"
 CACHALOT_TIMEOUT = 3600
@@ -238,7 +234,6 @@ MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector withi
 MOCHA_RETENTION_CHECK_S = float(os.environ.get("MOCHA_RETENTION_CHECK_S") or 3600)
 MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
 MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
-MOCHA_RECENT_EVENTS_MAX = 5000  # per guild, feeds the live activity feed
 # Per-client budget of API work (stats.throttle): tokens per second, bucket size; 0 = off.
 MOCHA_API_RATE = float(os.environ.get("MOCHA_API_RATE") or 20)
 MOCHA_API_BURST = int(os.environ.get("MOCHA_API_BURST") or 40)

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from stats import access
-from stats.access import MAX_SNOWFLAKE
+from mocha.discord_types import MAX_SNOWFLAKE
 from stats.models import Channel, Guild, Member
 from stats.panels import health_document
 

@@ -12,19 +12,25 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
-from stats.management.commands.run import ensure_admin
+from mocha.management.commands.run import ensure_admin
 from tests.e2e.conftest import free_port, stop
 
 
-def test_admin_is_created_once_with_a_generated_password(settings, tmp_path, db):
-    settings.VAR_DIR = tmp_path
+def test_admin_is_created_once_with_a_generated_password(db):
     first = ensure_admin()
     assert first and len(first) >= 12
     assert get_user_model().objects.get(username="admin").check_password(first)
     assert ensure_admin() is None  # later runs neither re-create nor print
-    (tmp_path / "admin-created").unlink()
-    get_user_model().objects.filter(username="admin").delete()
-    assert ensure_admin() != first  # never a fixed default
+    get_user_model().objects.all().delete()  # as after deleting var/mocha.sqlite3
+    second = ensure_admin()
+    assert second and second != first  # re-created and printed again, never a fixed default
+
+
+def test_admin_is_not_recreated_when_accounts_are_managed_by_hand(db):
+    User = get_user_model()
+    User.objects.create_superuser("owner", "", "a long passphrase")
+    assert ensure_admin() is None
+    assert not User.objects.filter(username="admin").exists()
 
 
 def read_until(proc: subprocess.Popen, pattern: str, timeout: float, seen: list[str]) -> re.Match:

@@ -5,7 +5,6 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
@@ -30,11 +29,7 @@ def handshake(path: str, origin: bytes | None) -> bool:
             # The consumers' ORM calls ran in asgiref's thread: close its connection (PostgreSQL drop).
             await sync_to_async(connections.close_all)()
 
-    channel_layers.backends.clear()
-    try:
-        return asyncio.run(scenario())
-    finally:
-        channel_layers.backends.clear()
+    return asyncio.run(scenario())
 
 
 @pytest.fixture(autouse=True)

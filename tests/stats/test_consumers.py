@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 import pytest
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
-from channels.layers import channel_layers, get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
@@ -45,17 +44,12 @@ def guilds(transactional_db) -> None:
 
 
 def run(coro):
-    """Run a scenario in its own event loop with its own channel layer (channels_redis pools are per loop)."""
-    channel_layers.backends.clear()
+    """Run a scenario in its own event loop."""
 
     async def then_close():
         try:
             return await asyncio.wait_for(coro, 40)
         finally:
-            layer = get_channel_layer()
-            if hasattr(layer, "close_pools"):
-                await layer.close_pools()
-            channel_layers.backends.clear()
             # The ORM ran in asgiref's worker thread; close its connection so the test database can be dropped.
             await sync_to_async(connections.close_all)()
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from mocha.utc import iso
 from stats import queries, rollups
 from stats.models import Channel, Guild, HourlyStat
 from stats.rollups import local_day
@@ -18,14 +19,14 @@ def test_window_is_local_calendar_days_ending_today():
     win = queries.Window.ending(2, "Europe/Paris", NOW)
     assert win.last == h("2025-03-31T12:00")
     assert win.last - win.first + 1 == 38  # Sunday 30 March had 23 hours in Paris, Monday so far 15
-    assert queries.iso(win.start) == "2025-03-29T23:00:00Z"  # Sunday 00:00 CET
-    assert queries.iso(win.end) == "2025-03-31T13:00:00Z"
+    assert iso(win.start) == "2025-03-29T23:00:00Z"  # Sunday 00:00 CET
+    assert iso(win.end) == "2025-03-31T13:00:00Z"
     assert win.last_day - win.first_day == 1 and local_day("Europe/Paris", win.first) == win.first_day
     prev = win.previous()
     assert (prev.last, prev.last_day) == (win.first - 1, win.first_day - 1)
-    assert queries.iso(prev.start) == "2025-03-27T23:00:00Z" and prev.last - prev.first + 1 == 48
+    assert iso(prev.start) == "2025-03-27T23:00:00Z" and prev.last - prev.first + 1 == 48
     utc = queries.Window.ending(1, "UTC", NOW)
-    assert (queries.iso(utc.start), utc.last - utc.first + 1) == ("2025-03-31T00:00:00Z", 13)
+    assert (iso(utc.start), utc.last - utc.first + 1) == ("2025-03-31T00:00:00Z", 13)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_window_is_local_calendar_days_ending_today():
 )
 def test_window_starts_with_the_first_whole_hour_of_the_local_day(tz_name, start):
     win = queries.Window.ending(2, tz_name, NOW)
-    first = queries.iso(win.start)
+    first = iso(win.start)
     expected = queries.hour_of(datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=59))
     assert win.first == expected, (tz_name, first)
     assert local_day(tz_name, win.first) == win.first_day and local_day(tz_name, win.first - 1) == win.first_day - 1

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import isolation, report
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 
 RESERVED = {"machine", "quick", "duration_s", "started_at", "command", "phases", "errors"}
 # Per phase, against hangs: a quick phase takes 10-40 s on an idle 2-core machine, several times

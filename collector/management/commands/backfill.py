@@ -7,7 +7,7 @@ import signal
 
 from django.conf import settings
 
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 
 
 def guild_id(value: str) -> int:

@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 
 log = logging.getLogger("mocha.collector")
 

@@ -5,7 +5,7 @@ import asyncio
 import signal
 import sys
 
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 
 
 class Command(MochaCommand):

@@ -5,7 +5,7 @@ import json
 
 from django.core.exceptions import ValidationError
 
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 from stats.models import Guild
 from signin.rules import parse_role_ids
 from stats import guild_config

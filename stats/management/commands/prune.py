@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stats import maintenance
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 from stats.models import Guild
 from stats.retention import apply_daily_retention
 

@@ -6,7 +6,7 @@ import time
 from django.utils import timezone
 
 from stats import api_results
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 from stats.models import Guild
 
 

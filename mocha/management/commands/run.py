@@ -22,12 +22,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from stats.management.base import MochaCommand
+from mocha.management.base import MochaCommand
 from stats.models import Guild
 from mocha_site.loopback import free_port
 
 ROOT = Path(settings.BASE_DIR)
-ADMIN_MARKER = "admin-created"
 STOP_TIMEOUT_S = 20
 DEMO_DAYS = 30
 
@@ -56,16 +55,16 @@ def wait_for_port(host: str, port: int, timeout: float, alive) -> bool:
 
 
 def ensure_admin() -> str | None:
-    """Create the `admin` superuser once with a generated password; returns it only on that first run."""
-    marker = Path(settings.VAR_DIR) / ADMIN_MARKER
-    if marker.exists():
-        return None
+    """Create the `admin` superuser with a generated password when the database has no account at all.
+
+    Returns the password only then. The database itself is the record: a fresh or deleted
+    database gets a new admin, while one whose accounts were managed by hand is left alone.
+    """
     User = get_user_model()
-    password = None
-    if not User.objects.filter(username="admin").exists():
-        password = secrets.token_urlsafe(12)
-        User.objects.create_superuser("admin", "", password)
-    marker.write_text("admin user created; its password was printed once\n")
+    if User.objects.exists():
+        return None
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser("admin", "", password)
     return password
 
 

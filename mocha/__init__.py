@@ -1,0 +1,1 @@
+"""Project-level pieces every app shares: the command base, `manage.py run`, time and Discord helpers."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MochaConfig(AppConfig):
+    name = "mocha"
+    verbose_name = "Mocha"
