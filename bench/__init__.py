@@ -1,1 +1,1 @@
-"""`manage.py bench`: Mocha's benchmark suite (CONTRACT section 8), each phase in its own process and database."""
+"""`manage.py bench`: Mocha's benchmark suite (BENCHMARKS.md), each phase in its own process and database."""

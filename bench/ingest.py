@@ -1,8 +1,8 @@
 """Ingestion benchmarks, each beside its baseline in the same run.
 
 - pipeline: normalised events → Aggregator.count_message → Writer flushes → committed rows
-  (`ingest_pipeline_eps`), against one ORM create() per event (`naive_orm_eps`, the seed's
-  pattern) and a raw sqlite3 executemany of one row per event (`sqlite_floor_eps`).
+  (`ingest_pipeline_eps`), against one ORM create() per event (`naive_orm_eps`, the
+  obvious first implementation) and a raw sqlite3 executemany of one row per event (`sqlite_floor_eps`).
 - gateway: the simulator (its own process) → unmodified discord.py → the collector → rows
   counted in the database (`ingest_gateway_eps`), against a bare discord.py Client that only
   counts on_message, fed the same burst by a fresh simulator (`stock_client_eps`). Both with

@@ -6,7 +6,7 @@ import os
 import platform
 from typing import Iterable
 
-# Goals from DESIGN.md "Performance targets": (field, comparison, goal, unit).
+# The performance goals (BENCHMARKS.md): (field, comparison, goal, unit).
 GOALS = [
     ("ingest_gateway_eps", ">=", 35_000, "ev/s"),
     ("gateway_vs_stock", ">=", 0.90, "×"),

@@ -121,7 +121,7 @@ class Batch:
 
 
 class Aggregator:
-    """Applies the counting rules of CONTRACT section 5 to raw gateway payloads."""
+    """Applies the counting rules (docs/counting.md) to raw gateway payloads."""
 
     def __init__(self, cursors: dict[int, Ranges] | None = None) -> None:
         self.batch = Batch()

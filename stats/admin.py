@@ -1,4 +1,4 @@
-"""The Django admin: where a server owner configures Mocha (CONTRACT section 7).
+"""The Django admin: where a server owner configures Mocha (docs/configuration.md, "Per guild").
 
 Guilds are edited (configuration only; names and counts come from Discord);
 channels, members and collector health are read-only; stats rows are not

@@ -1,4 +1,4 @@
-"""The JSON API (django-ninja): thin views over stats.api_results, CONTRACT section 6.
+"""The JSON API (django-ninja; docs/api.md): thin views over stats.api_results.
 
 Every error is `{"error": "…"}`: ninja's 422 validation errors become 400, its 404s
 become ours, and a guild the viewer may not see is indistinguishable from an
@@ -19,6 +19,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from pydantic import BeforeValidator, Field
 
+from mocha.discord_types import MAX_SNOWFLAKE
 from stats import access
 from stats import api_results as results
 from stats import queries
@@ -39,7 +40,7 @@ def whole_number(value):
 
 # Field before BeforeValidator: the bounds then reach the OpenAPI document as minimum/maximum
 # (the other order publishes non-standard "ge"/"le" keys); the validator still runs first.
-Snowflake = Annotated[int, Field(ge=0, le=2**63 - 1), BeforeValidator(whole_number)]
+Snowflake = Annotated[int, Field(ge=0, le=MAX_SNOWFLAKE), BeforeValidator(whole_number)]
 Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
 Limit = Annotated[int, Field(ge=1, le=100), BeforeValidator(whole_number)]
 Offset = Annotated[int, Field(ge=0, le=10**9), BeforeValidator(whole_number)]

@@ -1,4 +1,4 @@
-"""The counting rules of CONTRACT section 5, on plain payloads through the aggregator."""
+"""The counting rules (docs/counting.md), on plain payloads through the aggregator."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,4 +1,4 @@
-"""Property tests of the counting rules (CONTRACT section 5) through Aggregator + Writer into the database.
+"""Property tests of the counting rules (docs/counting.md) through Aggregator + Writer into the database.
 
 Hypothesis draws an interleaving of messages (new ones, duplicates of earlier ids, bots, webhooks,
 DMs, thread messages), voice joins, moves, mutes and leaves (humans, a bot, the AFK channel),

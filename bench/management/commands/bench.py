@@ -19,7 +19,7 @@ TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 180, 1800
 
 
 class Command(MochaCommand):
-    help = "Benchmark ingestion, API, websockets and memory (CONTRACT section 8); --quick takes under a minute."
+    help = "Benchmark ingestion, API, websockets and memory (BENCHMARKS.md); --quick takes under a minute."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--quick", action="store_true", help="small dataset and short runs (< 60 s)")
@@ -104,7 +104,7 @@ class Command(MochaCommand):
 
 
 def merge(doc: dict, phase: str, result: dict) -> None:
-    """Phase fields go to the top level (CONTRACT names); a clash is kept under "<phase>.<field>"."""
+    """Phase fields go to the top level (the documented names); a clash is kept under "<phase>.<field>"."""
     for key, value in result.items():
         doc[f"{phase}.{key}" if key in doc or key in RESERVED else key] = value
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from stats import maintenance
+from mocha.discord_types import MAX_SNOWFLAKE
 from mocha.management.base import MochaCommand
+from stats import maintenance
 from stats.models import Guild
 from stats.retention import apply_daily_retention
 
@@ -48,7 +49,7 @@ class Command(MochaCommand):
     def prune(self, guild: int | None, dry_run: bool) -> dict[str, int]:
         guilds = None
         if guild is not None:
-            guilds = list(Guild.objects.filter(pk=guild)) if 0 <= guild < 2**63 else []
+            guilds = list(Guild.objects.filter(pk=guild)) if 0 <= guild <= MAX_SNOWFLAKE else []
             if not guilds:
                 raise self.fail(f"unknown guild {guild}")
         return maintenance.prune_recent(guilds, dry_run=dry_run)
