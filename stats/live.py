@@ -16,7 +16,6 @@ nothing crosses workers, with or without Redis.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import Counter, deque
@@ -29,14 +28,14 @@ from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef
 
 from mocha.utc import iso
-from stats import access
-from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
+from stats import access, collector_health, frames
+from stats.models import Channel, Guild, Member, MemberEvent, RecentEvent, VoiceSession
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 RATE_WINDOW_S = 5.0  # rates are events per second averaged over this sliding window
-COLLECTOR_FRESH_S = 5.0  # a shard's rates count only if it reported this recently
+COLLECTOR_RATES_FRESH_S = 5.0  # a shard's last-flush rates are used only this long (stricter than health)
 FEED_MAX = 30  # newest feed items per guild per tick; the browser shows a short list anyway
 LEADERBOARD_EVERY_S = 5.0  # recompute a guild's top ten at most this often, and only after new events
 LEADERBOARD_METRICS = ("messages", "voice")
@@ -106,6 +105,23 @@ def latest_and_recent_feed(guild_id: int) -> tuple[int, list[dict]]:
     return latest_event_id(), recent_feed(guild_id)
 
 
+def last_hour_counts(guild_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Voice joins and new members of each guild over the last 60 minutes, from the full records.
+
+    Per-second rates of rare events mislead (one join in a 5-second window reads as 12 a
+    minute), so the dashboard shows these as counts. The feed table is capped per guild, so
+    the counts come from the voice sessions and member events, which are complete.
+    """
+    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    counts = {gid: {"voice_joins": 0, "member_joins": 0} for gid in guild_ids}
+    sessions = VoiceSession.objects.filter(guild_id__in=guild_ids, started_at__gte=since)
+    joins = MemberEvent.objects.filter(guild_id__in=guild_ids, kind=MemberEvent.Kind.JOIN, at__gte=since)
+    for key, rows in (("voice_joins", sessions), ("member_joins", joins)):
+        for gid, n in rows.values_list("guild_id").annotate(n=Count("id")).order_by():
+            counts[gid][key] = n
+    return counts
+
+
 def collector_status() -> tuple[dict, dict[int, dict] | None]:
     """A short summary of the collector shards for the live badge, and their exact per-guild rates.
 
@@ -113,14 +129,14 @@ def collector_status() -> tuple[dict, dict[int, dict] | None]:
     counts every event, so its own per-guild rates are the truth; they are None
     when no shard reported recently (then the poller counts feed rows instead).
     """
-    shards = list(CollectorState.objects.all())
+    shards = collector_health.shards()
     last = max((s.last_event_at for s in shards if s.last_event_at), default=None)
     summary = {
-        "connected": bool(shards) and all(s.connected for s in shards),
+        "connected": collector_health.all_connected(shards),
         "shards": len(shards),
         "last_event_at": iso(last) if last else None,
     }
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=COLLECTOR_FRESH_S)
+    cutoff = datetime.now(timezone.utc) - timedelta(seconds=COLLECTOR_RATES_FRESH_S)
     fresh = [s for s in shards if s.connected and s.updated_at and s.updated_at >= cutoff]
     if not fresh:
         return summary, None
@@ -141,12 +157,13 @@ class Batch:
     feed: dict[int, list[dict]] = field(default_factory=dict)
     collector: dict = field(default_factory=dict)
     rates: dict[int, dict] | None = None  # the collector's exact rates, when it reports
+    last_hour: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 def read_batch(guild_ids: list[int], after_id: int) -> Batch:
     """New events of the watched guilds since after_id: one count query, one feed query per busy guild."""
     summary, rates = collector_status()
-    batch = Batch(max_id=after_id, collector=summary, rates=rates)
+    batch = Batch(max_id=after_id, collector=summary, rates=rates, last_hour=last_hour_counts(guild_ids))
     rows = (
         RecentEvent.objects.filter(guild_id__in=guild_ids, id__gt=after_id)
         .values("guild_id", "kind")
@@ -304,7 +321,8 @@ class LiveHub:
         if self.last_id is None:
             self.last_id = latest
         collector, _ = await database_sync_to_async(collector_status)()
-        return json.dumps(self.tick(guild_id, time.monotonic(), feed, collector))
+        last_hour = await database_sync_to_async(last_hour_counts)([guild_id])
+        return self.tick(guild_id, time.monotonic(), feed, collector, last_hour[guild_id])
 
     # The poller -------------------------------------------------------------
 
@@ -347,7 +365,7 @@ class LiveHub:
             window.append((now, self.sample(gid, batch, elapsed)))
             while window and window[0][0] < now - RATE_WINDOW_S:
                 window.popleft()
-            text = json.dumps(self.tick(gid, now, batch.feed.get(gid, []), batch.collector))
+            text = self.tick(gid, now, batch.feed.get(gid, []), batch.collector, batch.last_hour[gid])
             broadcast(self.watchers.get(gid, ()), text)  # encoded once, whatever the number of sockets
             if gid in batch.counts and now >= self.top_due.get(gid, 0):
                 self.top_due[gid] = now + LEADERBOARD_EVERY_S
@@ -369,13 +387,16 @@ class LiveHub:
                 self.unwatch(gid, outbox)
                 asyncio.get_running_loop().create_task(outbox.revoke())
 
-    def tick(self, guild_id: int, now: float, feed: list[dict], collector: dict) -> dict:
-        # Only whether the collector is up: its shard count and last event time are global
-        # figures (other guilds' activity included), which /metrics shows to staff alone.
-        return {
-            "type": "tick", "t": now_iso(), "rates": self.rates(guild_id, now), "feed": feed,
-            "collector": {"connected": collector.get("connected", False)},
-        }
+    def tick(self, guild_id: int, now: float, feed: list[dict], collector: dict, last_hour: dict) -> str:
+        """The encoded tick frame of a guild.
+
+        Of the collector only whether it is up: its shard count and last event time are global
+        figures (other guilds' activity included), which /metrics shows to staff alone.
+        """
+        return frames.encode(
+            frames.Tick, t=now_iso(), rates=self.rates(guild_id, now), last_hour=last_hour, feed=feed,
+            collector={"connected": collector.get("connected", False)},
+        )
 
     @staticmethod
     def sample(guild_id: int, batch: Batch, elapsed: float) -> dict[str, float]:
@@ -400,8 +421,8 @@ class LiveHub:
             if top is None or self.tops.get((guild_id, metric)) == top["entries"]:
                 continue
             self.tops[(guild_id, metric)] = top["entries"]
-            message = {"type": "leaderboard", "guild_id": str(guild_id), **top}
-            broadcast(self.watchers.get(guild_id, ()), json.dumps(message))
+            text = frames.encode(frames.Leaderboard, guild_id=str(guild_id), **top)
+            broadcast(self.watchers.get(guild_id, ()), text)
 
     # Health -------------------------------------------------------------------
 
@@ -412,7 +433,7 @@ class LiveHub:
         while self.health:
             started = time.monotonic()
             try:
-                text = json.dumps(await database_sync_to_async(health_document)(), default=str)
+                text = frames.encode(frames.Health, **await database_sync_to_async(health_document)())
                 broadcast(self.health, text)
             except Exception:
                 log.exception("health snapshot failed")

@@ -1,15 +1,14 @@
-"""The health snapshot: the /metrics document (CONTRACT section 6) and its Prometheus rendering.
+"""The health snapshot: the /metrics document (docs/operations.md, "Monitoring") and its Prometheus rendering.
 
 Collector figures come from CollectorState (one row per shard, written each
-flush); a shard whose row is older than STALE_S counts as disconnected, so a
-killed collector does not look alive. Query counts, cache hits and web errors
-are this process's own.
+flush); whether a shard is connected is stats.collector_health's call. Query
+counts, cache hits and web errors are this process's own.
 """
 from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -18,9 +17,9 @@ from django.utils import timezone
 
 from mocha.utc import iso
 from stats import cache as result_cache
+from stats import collector_health
 from stats.models import CollectorState, QuarantinedRow
 
-STALE_S = 30
 _process = psutil.Process()
 _started = _process.create_time()
 
@@ -80,17 +79,16 @@ def database_sizes() -> dict:
 
 def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
     """The collector section and the shard rows."""
-    rows = list(CollectorState.objects.order_by("shard_id"))
-    fresh_after = now - timedelta(seconds=STALE_S)
+    rows = collector_health.shards()
     shards = []
     for s in rows:
-        fresh = s.updated_at is not None and s.updated_at >= fresh_after
+        fresh = collector_health.is_fresh(s, now)
         shards.append(
             {
                 "shard_id": s.shard_id,
                 "shard_count": s.shard_count,
                 "pid": s.pid,
-                "connected": bool(s.connected and fresh),
+                "connected": collector_health.shard_connected(s, now),
                 "latency_ms": s.latency_ms,
                 "last_event_at": iso(s.last_event_at),
                 "events_processed": s.events_processed,
@@ -109,7 +107,7 @@ def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
     latencies = [s["latency_ms"] for s in shards if s["connected"] and s["latency_ms"] is not None]
     last_events = [s.last_event_at for s in rows if s.last_event_at]
     collector = {
-        "connected": bool(shards) and all(s["connected"] for s in shards),
+        "connected": collector_health.all_connected(rows, now),
         "latency_ms": max(latencies) if latencies else None,
         "last_event_at": iso(max(last_events)) if last_events else None,
         "queue_depth": sum(s["queue_depth"] for s in shards),

@@ -48,7 +48,7 @@ class Guild(models.Model):
     afk_channel_id = models.BigIntegerField(null=True, blank=True)
     available = models.BooleanField(default=True, help_text="False during a Discord outage of the guild")
     removed = models.BooleanField(default=False, help_text="The bot was removed from the guild; its counts stay")
-    # Configuration (CONTRACT section 7).
+    # Configuration (docs/configuration.md, "Per guild").
     tracking = models.BooleanField(default=True, help_text="Count this guild's events.")
     count_bots = models.BooleanField(default=False, help_text="Count messages from bots and webhooks.")
     track_voice = models.BooleanField(default=True, help_text="Count voice minutes.")
@@ -235,7 +235,10 @@ class VoiceSession(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["guild_id", "user_id", "started_at"], name="voice_session_key")]
-        indexes = [models.Index(fields=["guild_id", "ended_at"], name="voice_open")]
+        indexes = [
+            models.Index(fields=["guild_id", "ended_at"], name="voice_open"),
+            models.Index(fields=["guild_id", "started_at"], name="voice_started"),  # the live "last hour"
+        ]
 
 
 class MemberEvent(models.Model):

@@ -1,9 +1,10 @@
-"""Response schemas of the JSON API, for the OpenAPI document (CONTRACT section 6)."""
+"""Response schemas of the JSON API (docs/api.md) and of /metrics (docs/operations.md)."""
 from __future__ import annotations
 
 from typing import Optional
 
 from ninja import Schema
+from pydantic import ConfigDict
 
 
 class Error(Schema):
@@ -117,3 +118,66 @@ class HeatmapOut(Schema):
     days: int
     timezone: str
     cells: list[list[int]]
+
+
+# --- /metrics ------------------------------------------------------------------------
+# Open to extra fields: the document grows (a new collector figure needs no schema change
+# to reach /metrics), while the fields listed here are checked.
+
+
+class ShardOut(Schema):
+    model_config = ConfigDict(extra="allow")
+
+    shard_id: int
+    shard_count: int
+    pid: int
+    connected: bool
+    latency_ms: Optional[float]
+    last_event_at: Optional[str]
+    events_processed: int
+    events_per_sec: float
+    queue_depth: int
+    last_flush_ms: Optional[float]
+    last_flush_at: Optional[str]
+    rss_bytes: int
+    errors: int
+    started_at: Optional[str]
+    updated_at: Optional[str]
+
+
+class CollectorOut(Schema):
+    model_config = ConfigDict(extra="allow")
+
+    connected: bool
+    latency_ms: Optional[float]
+    last_event_at: Optional[str]
+    queue_depth: int
+    last_flush_ms: Optional[float]
+    shards: list[ShardOut]
+
+
+class MemoryOut(Schema):
+    rss_bytes: dict[str, int]
+
+
+class DatabaseOut(Schema):
+    size_bytes: int
+    wal_bytes: int
+
+
+class MetricsOut(Schema):
+    model_config = ConfigDict(extra="allow")
+
+    events_processed: int
+    events_per_sec: float
+    queries_executed: int
+    cache_hits: int
+    cache_misses: int
+    cache_hit_rate: float
+    errors: int
+    memory: MemoryOut
+    cache: dict[str, int]
+    cache_bytes: dict[str, int]
+    collector: CollectorOut
+    db: DatabaseOut
+    uptime_s: float

@@ -83,7 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mocha.static.StaticFilesMiddleware",  # whitenoise, quiet under ASGI
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,7 +118,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-# SQLite gets WAL and the seed's pragmas on every new connection; IMMEDIATE
+# SQLite gets WAL and the pragmas below on every new connection; IMMEDIATE
 # transactions take the write lock up front, so a writer never fails half-way
 # with "database is locked" on lock upgrade; the busy timeout rides out the
 # collector's short flushes.

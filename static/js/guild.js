@@ -139,10 +139,12 @@
   // --- Live ----------------------------------------------------------------------------
   const feed = M.feedList(M.$('[data-role="feed"]'), M.$('[data-role="feed-empty"]'), cfg.guild_url, 40);
   const spark = [];
-  function renderRates(r) {
+  // Messages are frequent enough for a rate; joins are counted over the last hour (one join
+  // in a few seconds must not read as a dozen a minute).
+  function renderRates(r, lastHour) {
     M.$('[data-rate="messages"]').textContent = M.rate(r.messages);
-    M.$('[data-rate="voice_joins"]').textContent = M.rate(r.voice_joins * 60);
-    M.$('[data-rate="member_joins"]').textContent = M.rate(r.member_joins * 60);
+    M.$('[data-last-hour="voice_joins"]').textContent = M.compact(lastHour.voice_joins || 0);
+    M.$('[data-last-hour="member_joins"]').textContent = M.compact(lastHour.member_joins || 0);
     spark.push(r.messages || 0);
     if (spark.length > 120) spark.shift();
     M.sparkline(M.$('[data-role="spark"]'), spark);
@@ -152,7 +154,7 @@
     status,
     message(msg) {
       if (msg.type === "tick") {
-        renderRates(msg.rates || {});
+        renderRates(msg.rates || {}, msg.last_hour || {});
         feed.add(msg.feed || []);
         if (msg.collector && !msg.collector.connected) status("warn", "live · collector offline");
         else status("on", "live");

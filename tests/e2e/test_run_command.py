@@ -81,6 +81,7 @@ def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(subprocess_env, manage
         assert proc.wait(60) == 0
         rest = proc.stdout.read()
         assert "Stopped." in rest
+        assert "StreamingHttpResponse" not in "".join(seen) + rest  # static files served quietly under ASGI
     finally:
         stop(proc)
 

@@ -228,11 +228,11 @@ def test_health_socket_streams_the_metrics_document_with_panels(hub, guilds, dja
 
 def test_a_tick_reaches_fifty_sockets_encoded_once(hub, guilds, monkeypatch):
     encodes = []
-    real_dumps = live.json.dumps
+    real_encode = live.frames.encode
 
-    def counting_dumps(obj, *args, **kwargs):
-        encodes.append(obj.get("type"))
-        return real_dumps(obj, *args, **kwargs)
+    def counting_encode(model, **fields):
+        encodes.append(model.__name__)
+        return real_encode(model, **fields)
 
     async def scenario():
         comms = [(await connect(f"/ws/guilds/{PUBLIC}/live/"))[0] for _ in range(50)]
@@ -243,16 +243,16 @@ def test_a_tick_reaches_fifty_sockets_encoded_once(hub, guilds, monkeypatch):
         for comm in comms:
             while not await comm.receive_nothing(timeout=0):
                 await comm.receive_output()
-        monkeypatch.setattr(live.json, "dumps", counting_dumps)
+        monkeypatch.setattr(live.frames, "encode", counting_encode)
         await hub.poll()
-        monkeypatch.setattr(live.json, "dumps", real_dumps)
+        monkeypatch.setattr(live.frames, "encode", real_encode)
         frames = [await comm.receive_output(timeout=5) for comm in comms]
         for comm in comms:
             await comm.disconnect()
         return frames
 
     frames = run(scenario())
-    assert encodes == ["tick"]
+    assert encodes == ["Tick"]
     assert all(f["type"] == "websocket.send" and json.loads(f["text"])["type"] == "tick" for f in frames)
     assert all(f["text"] is frames[0]["text"] for f in frames)  # the very same string, not 50 encodes
     assert not hub.watchers

@@ -56,7 +56,7 @@ def test_read_batch_query_count_does_not_grow_with_rows(live_guild):
     add_events(GID, 200, user_id=502)
     with cachalot_disabled(), CaptureQueriesContext(connection) as many:
         batch = live.read_batch([GID], 0)
-    assert len(many) == len(few) == 5  # collector state, counts, newest rows, members, channels
+    assert len(many) == len(few) == 7  # collector state, last hour (2), counts, newest rows, members, channels
     assert batch.counts[GID]["message"] == 203
     assert len(batch.feed[GID]) == live.FEED_MAX  # the newest ones only
     assert batch.feed[GID][-1]["id"] == batch.max_id
