@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stats', '0005_remove_guild_available'),
+        ('stats', '0004_distinct_counters'),
     ]
 
     operations = [
