@@ -20,11 +20,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-# Browser tests drive Debian's Chromium; Playwright never downloads a browser.
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser); the metrics test
+# checks /metrics/prometheus with promtool, from Debian's prometheus package.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+	@for need in chromium:chromium promtool:prometheus; do \
+	  command -v $${need%%:*} >/dev/null 2>&1 && continue; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $${need##*:} >/dev/null; \
+	  else echo "$${need%%:*} missing: sudo apt-get install $${need##*:}" >&2; exit 1; fi; \
+	done
 
 run: install
 	$(PY) manage.py run

@@ -4,6 +4,7 @@ MOCHA_BIND (default 127.0.0.1:8000) and MOCHA_WEB_WORKERS (default 2) tune it;
 each worker runs its own live poller (stats/live.py), one database read a second.
 """
 import os
+from pathlib import Path
 
 wsgi_app = "mocha_site.asgi:application"
 # uvicorn with permessage-deflate off (mocha_site/workers.py): ~45 KB and CPU per frame saved per socket.
@@ -18,3 +19,26 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("MOCHA_LOG_LEVEL", "warning")
 proc_name = "mocha-web"
+
+
+# prometheus_client's multiprocess mode (stats/instruments.py): one fresh directory per server,
+# inherited by the workers it forks; a dead worker's live gauges are dropped.
+def on_starting(server):
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mocha_site.settings.dev")
+    from django.conf import settings
+
+    from mocha import metrics_dir
+
+    server.mocha_metrics_dir = metrics_dir.prepare(Path(settings.VAR_DIR), os.getpid())
+
+
+def child_exit(server, worker):
+    from mocha import metrics_dir
+
+    metrics_dir.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    from mocha import metrics_dir
+
+    metrics_dir.remove(server.mocha_metrics_dir)

@@ -75,15 +75,15 @@ class CountingMixin:
             log.warning("could not count MESSAGE_CREATE (%s: %s)", type(exc).__name__, exc)
 
     def parse_voice_state_update(self, data: dict) -> None:
-        self.collector.on_payload()
+        self.collector.on_payload("VOICE_STATE_UPDATE")
         self._count("VOICE_STATE_UPDATE", self.collector.agg.voice_state, data, self.collector.now())
 
     def parse_guild_member_add(self, data: dict) -> None:
-        self.collector.on_payload()
+        self.collector.on_payload("GUILD_MEMBER_ADD")
         self._count("GUILD_MEMBER_ADD", self.collector.agg.member_add, data, self.collector.now())
 
     def parse_guild_member_remove(self, data: dict) -> None:
-        self.collector.on_payload()
+        self.collector.on_payload("GUILD_MEMBER_REMOVE")
         self._count("GUILD_MEMBER_REMOVE", self.collector.agg.member_remove, data, self.collector.now())
 
     def parse_guild_member_update(self, data: dict) -> None:

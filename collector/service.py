@@ -24,6 +24,7 @@ from collector import quarantine
 from collector.aggregate import Aggregator, Batch
 from collector.client import MEMBERS, REFUSED_MEMBERS, CountingClient, ShardedCountingClient, intents_without
 from collector.repair import GapRepair
+from collector.telemetry import Telemetry
 from collector.writer import Writer, bump_versions_of
 from stats import maintenance, rollups
 from stats.retention import apply_daily_retention
@@ -56,6 +57,7 @@ class Collector:
         self.to_erase: set[tuple[int, int]] = set()  # (guild, user) to erase once counted events are in
         self.received = 0  # MESSAGE_CREATE payloads seen
         self.other_events = 0
+        self.telemetry = Telemetry()
         self.errors = 0
         self.gaps = 0
         self.ready_shards: set[int] = set()
@@ -77,8 +79,9 @@ class Collector:
         return CountingClient(self, intents, shard_id=self.shard_ids[0], shard_count=self.shard_count)
 
     # --- called from the client's state ---------------------------------------
-    def on_payload(self) -> None:
+    def on_payload(self, dispatch: str) -> None:
         self.other_events += 1
+        self.telemetry.received[dispatch] += 1
 
     def on_ready_payload(self, data: dict) -> None:
         """A READY after the first one for a shard means a new session: what happened in between
@@ -131,6 +134,7 @@ class Collector:
         """Commit everything counted so far; on failure keep it for the next flush."""
         now = self.now()
         batch = self.agg.take_batch(now)
+        self.telemetry.taken(batch, self.received)
         if self.pending is not None:
             batch = self.pending.merge_newer(batch)
             self.pending = None
@@ -151,6 +155,7 @@ class Collector:
 
         self.last_flush_ms = (time.perf_counter() - started) * 1000
         self.last_flush_at = now
+        self.telemetry.flushed(self.last_flush_ms / 1000, batch)
         return True
 
     async def running_after(self, seconds: float) -> bool:
@@ -240,6 +245,7 @@ class Collector:
             "updated_at": from_epoch(now),
             "rates": rates,
             "missing_intents": self.missing_intents,
+            "telemetry": self.telemetry.as_json(),
         }
         return {shard: {**fields, **self.shard_health(shard)} for shard in self.shard_ids}
 

@@ -8,8 +8,9 @@ class StatsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from stats import metrics
+        from stats import instruments, metrics
 
         # Count SQL statements per process for /metrics (queries_executed).
         connection_created.connect(metrics.install_query_counter, dispatch_uid="mocha-query-counter")
         metrics.install_on_open_connections()
+        instruments.process_started()

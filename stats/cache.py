@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable, TypeVar
 from django.conf import settings
 from django.core.cache import caches
 
+from stats import instruments
+
 T = TypeVar("T")
 CACHE_ALIAS = "default"
 TRIM_EVERY_S = 10.0
@@ -88,9 +90,11 @@ def cached(guild, name: str, params: dict, compute: Callable[[], T]) -> T:
     value = c.get(key, _MISSING)
     if value is not _MISSING:
         counters.hits += 1
+        instruments.CACHE_LOOKUPS.labels("hit").inc()
         return value
     counters.misses += 1
     _this_thread.misses = thread_misses() + 1
+    instruments.CACHE_LOOKUPS.labels("miss").inc()
     value = compute()
     c.set(key, value, timeout=settings.MOCHA_RESULT_CACHE_TTL)
     maybe_trim()

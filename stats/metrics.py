@@ -1,4 +1,4 @@
-"""The health snapshot: the /metrics document (docs/operations.md, "Monitoring") and its Prometheus rendering.
+"""The health snapshot: the /metrics document (docs/operations.md, "Monitoring"); Prometheus: stats/prometheus.py.
 
 Collector figures come from CollectorState (one row per shard, written each
 flush); whether a shard is connected is stats.collector_health's call. Query
@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from mocha.utc import iso
 from stats import cache as result_cache
-from stats import collector_health
+from stats import collector_health, instruments
 from stats.models import CollectorState, QuarantinedRow
 
 _process = psutil.Process()
@@ -34,6 +34,7 @@ class ProcessCounters:
 def count_query(execute, sql, params, many, context):
     """A connection execute wrapper: one increment per statement (cheaper than DEBUG's query log)."""
     ProcessCounters.queries += 1
+    instruments.QUERIES.inc()
     return execute(sql, params, many, context)
 
 
@@ -50,6 +51,7 @@ def install_on_open_connections() -> None:
 
 def record_web_error() -> None:
     ProcessCounters.web_errors += 1
+    instruments.WEB_ERRORS.inc()
 
 
 def database_sizes() -> dict:
@@ -158,59 +160,3 @@ def snapshot() -> dict:
         "db": database_sizes(),
         "uptime_s": round(time.time() - _started, 3),
     }
-
-
-# --- Prometheus text format (version 0.0.4) -------------------------------------------
-
-GAUGE, COUNTER = "gauge", "counter"
-
-
-def _label(value) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def prometheus(doc: dict | None = None) -> str:
-    """The snapshot as Prometheus text: mocha_* metrics, one HELP/TYPE block each, no null samples."""
-    doc = doc or snapshot()
-    collector = doc["collector"]
-    families: list[tuple[str, str, str, list[tuple[dict, object]]]] = [
-        ("mocha_events_processed_total", COUNTER, "Events processed by the collector", [({}, doc["events_processed"])]),
-        ("mocha_events_per_second", GAUGE, "Collector event rate", [({}, doc["events_per_sec"])]),
-        ("mocha_queries_executed_total", COUNTER, "SQL statements run by this process", [({}, doc["queries_executed"])]),
-        ("mocha_cache_hits_total", COUNTER, "Result cache hits in this process", [({}, doc["cache_hits"])]),
-        ("mocha_cache_misses_total", COUNTER, "Result cache misses in this process", [({}, doc["cache_misses"])]),
-        ("mocha_cache_hit_ratio", GAUGE, "Result cache hit rate", [({}, doc["cache_hit_rate"])]),
-        ("mocha_errors_total", COUNTER, "Collector errors and web 5xx responses", [({}, doc["errors"])]),
-        ("mocha_memory_rss_bytes", GAUGE, "Resident memory per process",
-         [({"process": p}, v) for p, v in doc["memory"]["rss_bytes"].items()]),
-        ("mocha_cache_entries", GAUGE, "Entries per cache", [({"cache": c}, v) for c, v in doc["cache"].items()]),
-        ("mocha_cache_bytes", GAUGE, "Bytes per cache", [({"cache": c}, v) for c, v in doc["cache_bytes"].items()]),
-        ("mocha_collector_connected", GAUGE, "1 when every shard is connected", [({}, int(collector["connected"]))]),
-        ("mocha_collector_latency_ms", GAUGE, "Highest gateway heartbeat latency", [({}, collector["latency_ms"])]),
-        ("mocha_collector_queue_depth", GAUGE, "Events waiting to be flushed", [({}, collector["queue_depth"])]),
-        ("mocha_collector_last_flush_ms", GAUGE, "Duration of the slowest shard's last flush", [({}, collector["last_flush_ms"])]),
-        ("mocha_collector_skipped_total", COUNTER, "Invalid gateway payloads skipped, by reason",
-         [({"reason": r}, n) for r, n in collector["skipped"].items()]),
-        ("mocha_collector_quarantined_rows", GAUGE, "Rows the database refused, set aside for an operator",
-         [({}, collector["quarantined"])]),
-        ("mocha_collector_gaps", GAUGE, "Gap repair: channel spans found, repaired and still open",
-         [({"state": k}, v) for k, v in collector["gaps"].items()]),
-        ("mocha_collector_shard_connected", GAUGE, "1 when the shard is connected",
-         [({"shard": s["shard_id"]}, int(s["connected"])) for s in collector["shards"]]),
-        ("mocha_collector_shard_events_processed_total", COUNTER, "Events processed per shard",
-         [({"shard": s["shard_id"]}, s["events_processed"]) for s in collector["shards"]]),
-        ("mocha_collector_shard_latency_ms", GAUGE, "Gateway latency per shard",
-         [({"shard": s["shard_id"]}, s["latency_ms"]) for s in collector["shards"]]),
-        ("mocha_db_size_bytes", GAUGE, "Database size", [({}, doc["db"]["size_bytes"])]),
-        ("mocha_db_wal_bytes", GAUGE, "Write-ahead log size", [({}, doc["db"]["wal_bytes"])]),
-        ("mocha_uptime_seconds", GAUGE, "Uptime of this process", [({}, doc["uptime_s"])]),
-    ]
-    lines = []
-    for name, kind, help_text, samples in families:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        for labels, value in samples:
-            if value is None:
-                continue
-            label_text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-            lines.append(f"{name}{{{label_text}}} {float(value)!r}" if label_text else f"{name} {float(value)!r}")
-    return "\n".join(lines) + "\n"

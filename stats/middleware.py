@@ -1,13 +1,42 @@
-"""Turn bad requests under /api/ and /metrics into JSON errors instead of HTML pages."""
+"""Request metrics; JSON errors under /api/ and /metrics; the Content-Security-Policy header."""
 from __future__ import annotations
+
+import time
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, JsonResponse
 
+from stats import instruments
 from stats.views.errors import wants_json
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REASONS = {400: "bad request", 403: "forbidden", 404: "not found", 405: "method not allowed"}
+
+
+class RequestMetricsMiddleware:
+    """Duration and status of every request, labelled by URL pattern (never by raw path: ids would
+    make a label value per guild and member). First in the chain, so static files count too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.static_prefix = settings.STATIC_URL or "/static/"
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        route = self.route(request)
+        method = request.method if request.method in METHODS else "other"
+        instruments.REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - started)
+        instruments.RESPONSES.labels(route, str(response.status_code)).inc()
+        instruments.sample_memory()
+        return response
+
+    def route(self, request) -> str:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.route:
+            return "/" + match.route
+        return "static" if request.path.startswith(self.static_prefix) else "unmatched"
 
 
 class JsonErrorMiddleware:

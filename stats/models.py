@@ -327,6 +327,9 @@ class CollectorState(models.Model):
     missing_intents = models.JSONField(
         default=list, help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]'
     )
+    telemetry = models.JSONField(
+        default=dict, help_text="Cumulative flush histograms and events by type, for Prometheus (collector/telemetry.py)"
+    )
     started_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(null=True)
 

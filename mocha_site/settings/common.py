@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "stats.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "mocha.static.StaticFilesMiddleware",  # whitenoise, quiet under ASGI
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,8 +1,9 @@
-"""/metrics (JSON) and /metrics/prometheus (Prometheus text): thin views over stats.metrics."""
+"""/metrics (JSON) and /metrics/prometheus (Prometheus text): thin views over stats.metrics and stats.prometheus."""
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from stats import metrics
+from stats import metrics, prometheus
 
 
 @require_GET
@@ -12,4 +13,4 @@ def metrics_json(request):
 
 @require_GET
 def metrics_prometheus(request):
-    return HttpResponse(metrics.prometheus(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(prometheus.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -16,7 +16,8 @@ from tests.stats.test_consumers import (  # noqa: F401 (hub and guilds are fixtu
 )
 
 
-def test_tick_frame_matches_its_schema_and_counts_rare_events_over_the_last_hour(hub, guilds):
+@pytest.mark.usefixtures("hub", "guilds")
+def test_tick_frame_matches_its_schema_and_counts_rare_events_over_the_last_hour():
     now = datetime.now(timezone.utc)
     MemberEvent.objects.create(guild_id=PUBLIC, user_id=501, kind=MemberEvent.Kind.JOIN, at=now)
     MemberEvent.objects.create(guild_id=PUBLIC, user_id=503, kind=MemberEvent.Kind.JOIN, at=now - timedelta(hours=2))
@@ -41,7 +42,8 @@ def test_tick_frame_matches_its_schema_and_counts_rare_events_over_the_last_hour
         frames.encode(frames.Tick, **{k: v for k, v in tick.items() if k != "last_hour"})
 
 
-def test_leaderboard_frame_matches_its_schema(hub, guilds):
+@pytest.mark.usefixtures("hub", "guilds")
+def test_leaderboard_frame_matches_its_schema():
     def score() -> None:
         HourlyStat.objects.create(guild_id=PUBLIC, hour=hour_of(datetime.now(timezone.utc)), channel_id=31,
                                   user_id=501, messages=4)
@@ -65,7 +67,8 @@ def test_leaderboard_frame_matches_its_schema(hub, guilds):
         frames.encode(frames.Leaderboard, guild_id=str(PUBLIC), metric="words", days=30, entries=[])
 
 
-def test_health_frame_matches_its_schema(hub, guilds):
+@pytest.mark.usefixtures("hub", "guilds")
+def test_health_frame_matches_its_schema():
     async def scenario():
         comm, _ = await connect("/ws/health/")
         text = await comm.receive_from(timeout=5)

@@ -1,11 +1,14 @@
 """/metrics and /metrics/prometheus: every contract field, collector shards, a parseable text format."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from stats import metrics
 from stats.models import CollectorState
@@ -85,41 +88,72 @@ def test_metrics_endpoint_is_json(shards, admin_client):
     assert FIELDS <= set(response.json())
 
 
-SAMPLE = re.compile(r'^(mocha_[a-z_]+)(\{[a-z_]+="(?:[^"\\]|\\.)*"(?:,[a-z_]+="(?:[^"\\]|\\.)*")*\})? (\S+)$')
+def families(text: str) -> dict[str, list]:
+    """Samples by family name, through prometheus_client's own parser of the text format."""
+    return {f.name: f.samples for f in text_string_to_metric_families(text)}
 
 
-def parse_prometheus(text: str) -> dict[str, list[tuple[str, float]]]:
-    """A strict reader of the text format: HELP and TYPE before samples, valid names and floats."""
-    families: dict[str, list] = {}
-    typed: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ", 3)
-            assert kind in ("counter", "gauge"), line
-            assert name not in typed, f"duplicate TYPE {name}"
-            typed[name] = kind
-            families[name] = []
-            continue
-        match = SAMPLE.match(line)
-        assert match, f"bad sample line {line!r}"
-        name, labels, value = match.groups()
-        assert name in typed, f"sample before TYPE: {line}"
-        families[name].append((labels or "", float(value)))
-    return families
+def value(samples, name: str, **labels: str) -> float:
+    return next(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
-def test_prometheus_text_parses(shards, admin_client):
+TELEMETRY = {  # as collector/telemetry.py writes it
+    "flush_seconds": {"bounds": [0.01, 0.1], "counts": [5, 2, 1], "sum": 0.5},
+    "flush_events": {"bounds": [10], "counts": [3, 5], "sum": 400},
+    "received": {"MESSAGE_CREATE": 120, "GUILD_MEMBER_ADD": 2},
+    "counted": {"message": 100, "member_join": 2},
+    "skipped": {"message": 20, "member_join": 0},
+}
+
+
+def test_prometheus_exposition_in_base_units(shards, admin_client):
+    CollectorState.objects.filter(shard_id=0).update(telemetry=TELEMETRY)
+    admin_client.get("/api/guilds")
     response = admin_client.get("/metrics/prometheus")
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
-    families = parse_prometheus(response.content.decode())
-    assert families["mocha_events_processed_total"] == [("", 1500.0)]
-    assert families["mocha_collector_connected"] == [("", 1.0)]
-    assert ('{shard="1"}', 500.0) in families["mocha_collector_shard_events_processed_total"]
-    assert any(labels.startswith('{process="web-') for labels, _ in families["mocha_memory_rss_bytes"])
-    for required in ("mocha_queries_executed_total", "mocha_cache_hits_total", "mocha_cache_misses_total",
-                     "mocha_cache_hit_ratio", "mocha_errors_total", "mocha_cache_entries", "mocha_db_size_bytes",
-                     "mocha_db_wal_bytes", "mocha_uptime_seconds", "mocha_collector_queue_depth"):
-        assert families[required], required
+    assert response["Content-Type"].startswith("text/plain; version=")
+    text = response.content.decode()
+    assert "_ms" not in text
+    found = families(text)
+    assert value(found["mocha_collector_connected"], "mocha_collector_connected") == 1.0
+    assert value(found["mocha_collector_shard_latency_seconds"], "mocha_collector_shard_latency_seconds", shard="1") == 0.0425
+    assert value(found["mocha_collector_events_processed"], "mocha_collector_events_processed_total", shards="1") == 500
+    assert value(found["mocha_collector_last_flush_duration_seconds"], "mocha_collector_last_flush_duration_seconds",
+                 shards="1") == 0.0095
+    flush = found["mocha_collector_flush_duration_seconds"]
+    assert [value(flush, "mocha_collector_flush_duration_seconds_bucket", shards="0", le=le)
+            for le in ("0.01", "0.1", "+Inf")] == [5, 7, 8]  # cumulative
+    assert value(flush, "mocha_collector_flush_duration_seconds_sum", shards="0") == 0.5
+    assert value(found["mocha_collector_events_skipped"], "mocha_collector_events_skipped_total",
+                 shards="0", kind="message") == 20
+    assert value(found["mocha_http_request_duration_seconds"], "mocha_http_request_duration_seconds_count",
+                 route="/api/guilds", method="GET") >= 1
+    for required in ("mocha_queries_executed", "mocha_database_size_bytes", "mocha_database_wal_bytes",
+                     "mocha_cache_entries", "mocha_web_resident_memory_bytes", "mocha_collector_resident_memory_bytes",
+                     "mocha_collector_queue_depth", "mocha_collector_flush_events", "mocha_collector_events_counted"):
+        assert found[required], required
+
+
+def test_routes_label_url_patterns_never_raw_paths(admin_client):
+    for gid in (101, 102, 103):
+        admin_client.get(f"/api/guilds/{gid}/stats")
+    admin_client.generic("BREW", "/api/guilds")
+    found = families(admin_client.get("/metrics/prometheus").content.decode())
+    routes = {(s.labels["route"], s.labels["method"]) for s in found["mocha_http_request_duration_seconds"]}
+    assert ("/api/guilds/<gid>/stats", "GET") in routes
+    assert ("/api/guilds", "other") in routes  # an invented method is not a label value of its own
+    assert not any("101" in route for route, _ in routes)
+
+
+def test_the_grafana_dashboard_charts_only_exposed_metrics(shards, admin_client):
+    from stats.models import Guild
+
+    CollectorState.objects.filter(shard_id=0).update(telemetry=TELEMETRY)
+    Guild.objects.create(id=4242, name="G", visibility="public")
+    admin_client.get("/api/guilds/4242/stats")  # a result cache lookup
+    exposed = {s.name for samples in families(admin_client.get("/metrics/prometheus").content.decode()).values()
+               for s in samples}
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json").read_text())
+    charted = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bmocha_[a-z_]+", target["expr"])}
+    assert len(charted) > 15 and charted <= exposed, charted - exposed
