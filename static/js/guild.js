@@ -66,7 +66,10 @@
   }
 
   // --- Heatmap --------------------------------------------------------------------
+  const WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
   function renderHeatmap(cells) {
+    M.$('[data-role="heatmap-table"] tbody').replaceChildren(...cells.map((row, d) => M.el("tr", {},
+      M.el("th", { scope: "row" }, WEEKDAY_NAMES[d]), ...row.map((v) => M.el("td", { class: "num" }, M.compact(v))))));
     const node = M.$('[data-role="heatmap"]');
     node.replaceChildren(M.el("span"));
     for (let h = 0; h < 24; h++) node.append(M.el("span", { class: "hour" }, h % 3 === 0 ? h : ""));
@@ -94,6 +97,7 @@
         M.emptyState(chart, "No activity yet", `Nothing was counted in the last ${state.days} days. The chart fills as soon as the collector counts messages or voice time.`);
       } else {
         M.activityChart(chart, s.series, state.interval, gaps.incomplete);
+        M.seriesTable(M.$('[data-role="activity-table"]'), s.series, state.interval);
       }
       return s;
     } catch (e) {

@@ -31,6 +31,7 @@
       M.emptyState(chart, "No activity in this period", `${M.$("h1").textContent} has no counted messages or voice time in the last ${state.days} days.`);
     } else {
       M.activityChart(chart, series, "day");
+      M.seriesTable(M.$('[data-role="activity-table"]'), series, "day");
     }
     const body = M.$('[data-role="channels"] tbody');
     body.replaceChildren();

@@ -254,6 +254,19 @@
     return plot;
   }
 
+  // The chart's text alternative: the same series as rows of a table (in a <details> under the chart).
+  function seriesTable(details, series, interval) {
+    const body = $("tbody", details);
+    const when = interval === "hour"
+      ? { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }
+      : { weekday: "short", month: "short", day: "numeric", year: "numeric" };
+    body.replaceChildren(...series.map((p) => el("tr", {},
+      el("th", { scope: "row" }, new Date(p.t).toLocaleString(undefined, when)),
+      el("td", { class: "num" }, compact(p.messages)),
+      el("td", { class: "num" }, duration(p.voice_minutes)),
+      el("td", { class: "num" }, compact(p.active_members)))));
+  }
+
   function sparkline(svg, values) {
     const line = $("polyline", svg);
     if (!values.length) { line.setAttribute("points", ""); return; }
@@ -262,5 +275,5 @@
     line.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(1)},${(23 - (v / max) * 22).toFixed(1)}`).join(" "));
   }
 
-  window.Mocha = { compact, duration, ago, rate, change, el, $, $$, config, picker, api, liveSocket, statusBadge, feedList, activityChart, emptyState, sparkline };
+  window.Mocha = { compact, duration, ago, rate, change, el, $, $$, config, picker, api, liveSocket, statusBadge, feedList, activityChart, seriesTable, emptyState, sparkline };
 })();

@@ -46,7 +46,8 @@ def home(request):
 def guild(request, gid: int):
     g = visible_guild_or_404(request, gid)
     manages = access.managed_guild_for(request.user, g.id) is not None
-    return render(request, "stats/guild.html", {"guild": g, "config": page_config(g), "manages": manages})
+    return render(request, "stats/guild.html", {"guild": g, "config": page_config(g), "manages": manages,
+                                               "hours": range(24)})
 
 
 def member(request, gid: int, uid: int):
