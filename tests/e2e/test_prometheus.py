@@ -19,8 +19,12 @@ pytestmark = pytest.mark.slow
 REQUESTS = 24
 
 
-def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=15) as response:
+TOKEN = "scraper-token"
+
+
+def get(url: str, token: str | None = None) -> bytes:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=15) as response:
         return response.read()
 
 
@@ -45,6 +49,7 @@ def test_promtool_accepts_the_live_exposition_summed_over_workers(e2e_env, manag
     if promtool is None:
         pytest.fail("Debian's promtool is missing: run `make browser` (apt-get install prometheus)")
     port = free_port()
+    e2e_env = {**e2e_env, "MOCHA_METRICS_TOKEN": TOKEN}  # as a Prometheus server scrapes
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
          "--workers", "2"],
@@ -63,7 +68,7 @@ def test_promtool_accepts_the_live_exposition_summed_over_workers(e2e_env, manag
                 time.sleep(0.3)
             for _ in range(REQUESTS):
                 get(f"{base}/api/guilds")
-            scrapes = [get(f"{base}/metrics/prometheus").decode() for _ in range(4)]
+            scrapes = [get(f"{base}/metrics/prometheus", TOKEN).decode() for _ in range(4)]
     finally:
         for proc in (collector, web):
             if proc is not None:
