@@ -100,9 +100,22 @@ def recent_feed(guild_id: int, limit: int = FEED_MAX) -> list[dict]:
     return feed_items(list(RecentEvent.objects.filter(guild_id=guild_id).order_by("-id")[:limit]))
 
 
-def latest_and_recent_feed(guild_id: int) -> tuple[int, list[dict]]:
-    """The newest event id, then the guild's recent feed: at worst an event shows in both (the page drops repeats)."""
-    return latest_event_id(), recent_feed(guild_id)
+@dataclass
+class Hello:
+    """What a socket's first tick needs, read in one trip to the database thread."""
+
+    latest_id: int
+    feed: list[dict]
+    collector: dict
+    last_hour: dict[str, int]
+
+
+def hello_state(guild_id: int) -> Hello:
+    """The newest event id, then the guild's recent feed (at worst an event shows in both: the
+    page drops repeats), the collector's state and the last hour's counts."""
+    latest, feed = latest_event_id(), recent_feed(guild_id)
+    collector, _ = collector_status()
+    return Hello(latest, feed, collector, last_hour_counts([guild_id])[guild_id])
 
 
 def last_hour_counts(guild_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -317,12 +330,10 @@ class LiveHub:
         it: events inserted after the feed was read then reach this socket through the poller.
         (The poller's own first read may run later, after such events.)
         """
-        latest, feed = await database_sync_to_async(latest_and_recent_feed)(guild_id)
+        state = await database_sync_to_async(hello_state)(guild_id)
         if self.last_id is None:
-            self.last_id = latest
-        collector, _ = await database_sync_to_async(collector_status)()
-        last_hour = await database_sync_to_async(last_hour_counts)([guild_id])
-        return self.tick(guild_id, time.monotonic(), feed, collector, last_hour[guild_id])
+            self.last_id = state.latest_id
+        return self.tick(guild_id, time.monotonic(), state.feed, state.collector, state.last_hour)
 
     # The poller -------------------------------------------------------------
 

@@ -68,9 +68,11 @@ def test_leaderboard_frame_matches_its_schema():
 
 
 @pytest.mark.usefixtures("hub", "guilds")
-def test_health_frame_matches_its_schema():
+def test_health_frame_matches_its_schema(django_user_model):
+    staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+
     async def scenario():
-        comm, _ = await connect("/ws/health/")
+        comm, _ = await connect("/ws/health/", user=staff)
         text = await comm.receive_from(timeout=5)
         await comm.disconnect()
         return text
