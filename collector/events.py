@@ -30,7 +30,6 @@ NAME_MAX = 64  # Member.username / global_name / nick
 CHANNEL_NAME_MAX = 100
 GUILD_NAME_MAX = 100
 ICON_MAX = 64
-THREAD_TYPES = frozenset({10, 11, 12})
 
 
 def parse_time(ts: str | None) -> datetime | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-MAX_SNOWFLAKE = 2**63 - 1  # a signed 64-bit column
+from mocha.discord_types import MAX_SNOWFLAKE
+
 MAX_INT32 = 2**31 - 1
 # Nothing on Discord predates its epoch; far-future years would overflow local-day arithmetic.
 EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)

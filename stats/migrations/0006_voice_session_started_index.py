@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stats', '0004_distinct_counters'),
+        ('stats', '0005_collector_input'),
     ]
 
     operations = [
