@@ -32,7 +32,7 @@ def test_flush_histograms_bucket_each_observation_once():
     agg, telemetry = Aggregator(), Telemetry()
     for seconds, messages in ((0.0005, 0), (0.03, 3), (12.0, 40)):
         for i in range(messages):
-            agg.message(p.message(i, 11))
+            agg.message(p.message(i + 1, 11))  # user ids start at 1
         batch = agg.take_batch(T0)
         telemetry.taken(batch, received_messages=0)
         telemetry.flushed(seconds, batch)
