@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stats', '0005_collector_input'),
+        ('stats', '0006_collectorstate_missing_intents'),
     ]
 
     operations = [
