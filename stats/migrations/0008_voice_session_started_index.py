@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stats', '0006_collectorstate_missing_intents'),
+        ('stats', '0007_discord_signin'),
     ]
 
     operations = [
