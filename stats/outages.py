@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from stats.models import CollectorOutage, Guild, hour_of, hour_start
-from stats.windows import Window, iso, window
+from mocha.utc import iso
+from stats.windows import Window, window
 
 
 def incomplete_hours(guild: Guild, win: Window) -> list[dict]:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stats', '0008_voice_session_started_index'),
+        ('stats', '0010_voice_session_started_index'),
     ]
 
     operations = [

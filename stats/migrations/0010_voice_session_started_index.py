@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stats', '0007_discord_signin'),
+        ('stats', '0009_scheduled_task'),
     ]
 
     operations = [
