@@ -7,7 +7,7 @@ first process sets and its subprocesses inherit.
 import os
 
 from .common import *  # noqa: F401,F403
-from .common import CACHES, CHANNEL_LAYERS, DATABASES, VAR_DIR
+from .common import CACHES, DATABASES, VAR_DIR
 
 RUN_ID = os.environ.setdefault("MOCHA_TEST_RUN", str(os.getpid()))
 
@@ -22,7 +22,6 @@ if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
     CACHES["default"]["LOCATION"] = str(VAR_DIR / f"test-cache-{RUN_ID}")
 else:
     CACHES["default"]["KEY_PREFIX"] = f"mocha-test-{RUN_ID}"
-    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"mocha-test-{RUN_ID}"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
