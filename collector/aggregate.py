@@ -24,6 +24,7 @@ from mocha.utc import from_epoch
 
 log = logging.getLogger("mocha.collector")
 
+RUN_IDS_MAX = 2048  # ids remembered per channel run for late messages; then a new run starts
 FEED_PER_GUILD = 50  # live-feed items kept per guild per flush; counts stay exact regardless
 
 
@@ -75,6 +76,9 @@ class Batch:
     claims: dict[int, Ranges] = field(default_factory=dict)
     sources: dict[int, tuple[int, int]] = field(default_factory=dict)
     counted: dict[int, array] = field(default_factory=dict)
+    # Per source channel: ids counted although they arrived after a newer message of the same
+    # session. They lie inside the run this collector committed itself, so the writer keeps them.
+    late: dict[int, set[int]] = field(default_factory=dict)
     voice: dict[tuple[int, int, float], tuple[int, int, float | None]] = field(default_factory=dict)
     deleted_channels: set[int] = field(default_factory=set)
     guild_counts: dict[int, list[int]] = field(default_factory=dict)  # messages, voice joins, member joins
@@ -101,6 +105,8 @@ class Batch:
         for source, claim in newer.claims.items():
             self.claim(source, *newer.sources[source]).update(claim)
             self.counted[source].extend(newer.counted[source])
+        for source, ids in newer.late.items():
+            self.late.setdefault(source, set()).update(ids)
         self.voice.update(newer.voice)
         self.deleted_channels |= newer.deleted_channels
         for gid, counts in newer.guild_counts.items():
@@ -133,6 +139,11 @@ class Aggregator:
         self.voice: dict[tuple[int, int], VoiceSession] = {}
         self.ranges: dict[int, Ranges] = dict(cursors or {})  # per source channel: ids processed
         self.tail: dict[int, int] = {}  # per source channel: newest id of this gateway session
+        # Per source channel: where this session's run of messages starts, and the ids it received.
+        # Messages of a channel normally arrive in order, so the run [start, tail] is recorded as
+        # processed; one that arrives late (older than the tail, never received) is still counted.
+        self.run_start: dict[int, int] = {}
+        self.run_ids: dict[int, set[int]] = {}
         self.source_guild: dict[int, int] = {}  # per source channel with ranges: its guild
         self.skipped: dict[str, int] = {}  # reason -> payloads (or parts of one) skipped
 
@@ -159,6 +170,8 @@ class Aggregator:
     def new_session(self) -> None:
         """A gateway session that did not resume: its messages join no earlier range."""
         self.tail.clear()
+        self.run_start.clear()
+        self.run_ids.clear()
 
     def message(self, d: dict, gateway: bool = True) -> None:
         """MESSAGE_CREATE payload (or a message read from history) → the rules → `count_message`."""
@@ -177,14 +190,10 @@ class Aggregator:
         if uid in cfg.opted_out:
             return
         mid = lo = msg.message_id
-        # One session delivers a channel's messages in order: no hole since the last one.
+        late = False
         if gateway:
-            tail = self.tail.get(cid)
-            if tail is None or mid > tail:
-                self.tail[cid] = mid
-                if tail is not None:
-                    lo = tail
-        if not self.count_message(gid, parent, uid, msg.hour, mid, cid, msg.timestamp, lo):
+            late, lo = self._gateway_run(cid, mid)
+        if not self.count_message(gid, parent, uid, msg.hour, mid, cid, msg.timestamp, lo, late):
             return
         author, member = d["author"], events.message_member(d)
         raw = (author.get("username"), author.get("global_name"), member.get("nick") if member else None)
@@ -192,12 +201,36 @@ class Aggregator:
             self._raw_names[(gid, uid)] = raw
             self._note_user(gid, events.user_info(author, member, "author"), member is not None)
 
+    def _gateway_run(self, cid: int, mid: int) -> tuple[bool, int]:
+        """(late, lo) for a gateway message: one session delivers a channel's messages in order,
+        so [tail, mid] has no hole; a message older than the tail that this run never received
+        is late, counted even though the run's range already covers it."""
+        tail = self.tail.get(cid)
+        if tail is None or mid > tail:
+            self.tail[cid] = mid
+            ranges = self.ranges.get(cid)
+            ids = self.run_ids.get(cid)
+            # A run continues only over ids nothing else had covered; else a new run starts here.
+            if tail is None or ids is None or (ranges is not None and ranges.top > tail) \
+                    or len(ids) >= RUN_IDS_MAX:
+                self.run_start[cid] = mid
+                self.run_ids[cid] = {mid}
+            else:
+                ids.add(mid)
+            return False, mid if tail is None else tail
+        ids = self.run_ids.get(cid)
+        if ids is not None and mid > self.run_start[cid] and mid not in ids:
+            ids.add(mid)
+            return True, mid
+        return False, mid
+
     def count_message(self, gid: int, cid: int, uid: int, hour: int, mid: int, source: int, ts: str,
-                      lo: int | None = None) -> bool:
+                      lo: int | None = None, late: bool = False) -> bool:
         """Count one normalised message (channel = parent of a thread; source = where it was posted).
 
         [lo, mid] is known processed along with it (lo defaults to mid). Returns False for a
-        message processed before, by this run or another (its id is in the source's ranges).
+        message processed before, by this run or another (its id is in the source's ranges),
+        unless it is `late` (see `_gateway_run`).
         This is the hot path of the collector, hence the inlined dictionary work.
         """
         batch = self.batch
@@ -207,7 +240,7 @@ class Aggregator:
             self.source_guild[source] = gid
             known = False
         else:
-            known = mid <= ranges.top and mid in ranges
+            known = not late and mid <= ranges.top and mid in ranges
         if lo is None:
             lo = mid
         ranges.add(lo, mid)
@@ -217,6 +250,8 @@ class Aggregator:
         claim.add(lo, mid)
         if known:
             return False
+        if late:
+            batch.late.setdefault(source, set()).add(mid)
         ids = batch.counted[source]
         ids.append(mid)
         ids.append(hour)

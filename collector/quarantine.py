@@ -33,7 +33,8 @@ def atoms(batch: Batch) -> list[Atom]:
     out += [("deleted_channels", cid) for cid in sorted(batch.deleted_channels)]
     out += [(part, item) for part in DICT_PARTS[2:4] for item in getattr(batch, part).items()]
     # A channel's id ranges travel with what the writer needs to check them.
-    out += [("claims", (s, (c, batch.sources[s], batch.counted[s]))) for s, c in batch.claims.items()]
+    out += [("claims", (s, (c, batch.sources[s], batch.counted[s], batch.late.get(s, set()))))
+            for s, c in batch.claims.items()]
     out += [(part, item) for part in DICT_PARTS[4:] for item in getattr(batch, part).items()]
     out += [("member_events", e) for e in batch.member_events]
     out += [("feed", (gid, item)) for gid, items in batch.feed.items() for item in items]
@@ -47,8 +48,10 @@ def from_atoms(rows: list[Atom]) -> Batch:
             key, value = item  # type: ignore[misc]
             getattr(batch, part)[key] = value
         elif part == "claims":
-            source, (claim, where, counted) = item  # type: ignore[misc]
+            source, (claim, where, counted, late) = item  # type: ignore[misc]
             batch.claims[source], batch.sources[source], batch.counted[source] = claim, where, counted
+            if late:
+                batch.late[source] = late
         elif part == "deleted_channels":
             batch.deleted_channels.add(item)  # type: ignore[arg-type]
         elif part == "member_events":

@@ -199,8 +199,9 @@ class Writer:
             ids = batch.counted[source]
             if stored and ids and min(ids[0::3]) <= stored.top:
                 gid, cid = batch.sources[source]
+                late = batch.late.get(source, ())
                 for k in range(0, len(ids), 3):
-                    if ids[k] in stored:
+                    if ids[k] in stored and ids[k] not in late:
                         if counters is batch.counters:
                             counters = {key: list(v) for key, v in counters.items()}
                         key = (gid, ids[k + 1], cid, ids[k + 2])

@@ -56,6 +56,27 @@ def test_a_restarted_collector_does_not_count_old_messages_again():
     assert HourlyStat.objects.get(user_id=1).messages == 5
 
 
+def test_a_message_older_than_the_sessions_newest_is_counted_once_even_after_a_flush():
+    """Scenarios (and, rarely, Discord) deliver a channel's messages out of id order."""
+    agg, writer = Aggregator(), Writer()
+    setup_guild(agg, writer)
+    for mid in (1000, 5000):
+        agg.message(p.message(1, 11, mid=mid))
+    writer.write(agg.take_batch(T0), HEALTH)  # the run [1000, 5000] is committed
+    late = p.message(2, 11, mid=3000)
+    agg.message(late)
+    agg.message(late)  # a replay of the late one
+    agg.message(p.message(1, 11, mid=5000))  # a replay of the newest
+    writer.write(agg.take_batch(T0), HEALTH)
+    counts = dict(HourlyStat.objects.values_list("user_id", "messages"))
+    assert counts == {1: 2, 2: 1}
+    restarted = Aggregator(cursors=writer.load_cursors())
+    for mid in (1000, 3000, 5000):  # everything again after a restart
+        restarted.message(p.message(1, 11, mid=mid))
+    writer.write(restarted.take_batch(T0), HEALTH)
+    assert dict(HourlyStat.objects.values_list("user_id", "messages")) == counts
+
+
 def test_a_leave_counts_once_and_a_join_is_unique_by_its_time():
     agg, writer = Aggregator(), Writer()
     setup_guild(agg, writer)
