@@ -1,13 +1,16 @@
-"""gunicorn for Mocha: `gunicorn mocha_site.asgi:application -c gunicorn.conf.py` (HTTP and websockets).
+"""gunicorn for Mocha: `gunicorn mocha_site.asgi:application -c gunicorn.conf.py` (HTTP and
+websockets).
 
 MOCHA_BIND (default 127.0.0.1:8000) and MOCHA_WEB_WORKERS (default 2) tune it;
 each worker runs its own live poller (stats/live.py), one database read a second.
 """
+
 import os
 from pathlib import Path
 
 wsgi_app = "mocha_site.asgi:application"
-# uvicorn with permessage-deflate off (mocha_site/workers.py): ~45 KB and CPU per frame saved per socket.
+# uvicorn with permessage-deflate off (mocha_site/workers.py): ~45 KB and CPU per frame saved per
+# socket.
 worker_class = "mocha_site.workers.MochaUvicornWorker"
 bind = os.environ.get("MOCHA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("MOCHA_WEB_WORKERS", "2"))

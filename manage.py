@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility for Mocha."""
+
 import os
 import sys
 

@@ -1,1 +1,2 @@
-"""`manage.py bench`: Mocha's benchmark suite (BENCHMARKS.md), each phase in its own process and database."""
+"""`manage.py bench`: Mocha's benchmark suite (BENCHMARKS.md), each phase in its own process and
+database."""

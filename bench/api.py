@@ -1,4 +1,5 @@
-"""The "api" phase: p50/p99 latency of every API endpoint through the real HTTP stack, uncached and cached.
+"""The "api" phase: p50/p99 latency of every API endpoint through the real HTTP stack, uncached and
+cached.
 
 Runs on the database the "dataset" phase filled. "Uncached" means both caches
 are cold for that request: before each one the bench process bumps the guild's
@@ -7,6 +8,7 @@ a flush) and invalidates cachalot, both through the shared file cache, so the
 server recomputes the document from SQL. The request itself is unchanged
 (same URL, same parameters). "Cached" repeats the same request after one warm-up.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -20,7 +22,8 @@ from bench.webserver import WebServer
 from stats.models import Guild
 
 REQUESTS_QUICK, REQUESTS_FULL = 30, 300
-# Uncached sampling of one endpoint stops after this long (at least MIN_SAMPLES): keeps --quick under a minute.
+# Uncached sampling of one endpoint stops after this long (at least MIN_SAMPLES): keeps --quick
+# under a minute.
 BUDGET_S_QUICK, BUDGET_S_FULL = 0.6, 30.0
 MIN_SAMPLES = 5
 
@@ -76,7 +79,8 @@ class Client:
 
 
 def make_cold(guild_id: int) -> None:
-    """Make the next request miss every cache: new data version (result cache) and new cachalot table versions."""
+    """Make the next request miss every cache: new data version (result cache) and new cachalot
+    table versions."""
     from cachalot.api import invalidate
 
     from stats.cache import bump_versions
@@ -85,7 +89,9 @@ def make_cold(guild_id: int) -> None:
     invalidate()
 
 
-def measure(client: Client, guild_id: int, path: str, n: int, budget_s: float) -> tuple[list[float], list[float]]:
+def measure(
+    client: Client, guild_id: int, path: str, n: int, budget_s: float
+) -> tuple[list[float], list[float]]:
     """Up to n uncached (within budget_s) then n cached timings (seconds) of one path."""
     uncached: list[float] = []
     deadline = time.monotonic() + budget_s
@@ -101,17 +107,30 @@ def run(quick: bool) -> dict:
     n = REQUESTS_QUICK if quick else REQUESTS_FULL
     guild = bench_guild()
     Guild.objects.filter(pk=guild.pk).update(visibility=Guild.Visibility.PUBLIC)
-    doc: dict = {k: {} for k in ("api_p50_ms", "api_p99_ms", "api_cached_p50_ms", "api_cached_p99_ms", "api_uncached_samples")}
+    doc: dict = {
+        k: {}
+        for k in (
+            "api_p50_ms",
+            "api_p99_ms",
+            "api_cached_p50_ms",
+            "api_cached_p99_ms",
+            "api_uncached_samples",
+        )
+    }
     with WebServer() as server:
         client = Client(server.port)
-        top = json.loads(client.get(f"/api/guilds/{guild.pk}/leaderboard?metric=messages&limit=1"))["entries"]
+        top = json.loads(client.get(f"/api/guilds/{guild.pk}/leaderboard?metric=messages&limit=1"))[
+            "entries"
+        ]
         if not top:
             raise RuntimeError("the dataset guild has no messages")
         paths = endpoints(guild.pk, top[0]["user_id"])
         for path in paths.values():  # warm the worker: imports, connection, prepared code paths
             client.get(path)
         for name, path in paths.items():
-            uncached, cached = measure(client, guild.pk, path, n, BUDGET_S_QUICK if quick else BUDGET_S_FULL)
+            uncached, cached = measure(
+                client, guild.pk, path, n, BUDGET_S_QUICK if quick else BUDGET_S_FULL
+            )
             doc["api_uncached_samples"][name] = len(uncached)
             doc["api_p50_ms"][name] = ms(percentile(uncached, 50))
             doc["api_p99_ms"][name] = ms(percentile(uncached, 99))

@@ -2,7 +2,8 @@
 
 - pipeline: normalised events → Aggregator.count_message → Writer flushes → committed rows
   (`ingest_pipeline_eps`), against one ORM create() per event (`naive_orm_eps`, the
-  obvious first implementation) and a raw sqlite3 executemany of one row per event (`sqlite_floor_eps`).
+  obvious first implementation) and a raw sqlite3 executemany of one row per event
+  (`sqlite_floor_eps`).
 - gateway: the simulator (its own process) → unmodified discord.py → the collector → rows
   counted in the database (`ingest_gateway_eps`), against a bare discord.py Client that only
   counts on_message, fed the same burst by a fresh simulator (`stock_client_eps`). Both with
@@ -10,6 +11,7 @@
   the inflate every real gateway frame costs; the same pair over plain text frames is kept beside
   them (`*_uncompressed_eps`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +24,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -36,7 +38,9 @@ from mocha.utc import from_epoch
 from stats.models import Guild, HourlyStat, RecentEvent
 
 GUILD_ID = 910000000000000001
-COMPRESSION = "zlib-stream"  # what discord.py asks Discord for unless the zstandard package is installed
+COMPRESSION = (
+    "zlib-stream"  # what discord.py asks Discord for unless the zstandard package is installed
+)
 
 
 def _events(n: int, seed: int = 3) -> list[tuple]:
@@ -45,17 +49,29 @@ def _events(n: int, seed: int = 3) -> list[tuple]:
     rng = random.Random(seed)
     users = rng.choices(range(5000), weights=[1 / (u + 1) ** 1.1 for u in range(5000)], k=n)
     channels = rng.choices(range(20), weights=[1 / (c + 1) for c in range(20)], k=n)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     base_hour = int(now.timestamp()) // 3600 - 4
     mid = itertools.count(((int(now.timestamp() * 1000) - 1420070400000) << 22) - (n << 1))
     out = []
     last: dict[int, int] = {}  # per channel, the previous id: one gateway session covers the span
     for i, (u, c) in enumerate(zip(users, channels)):
-        hour = base_hour + i * 4 // n  # at these rates a whole flush falls in one hour; the stream spans four
+        hour = (
+            base_hour + i * 4 // n
+        )  # at these rates a whole flush falls in one hour; the stream spans four
         cid = GUILD_ID + 100 + c
         m = next(mid)
-        out.append((GUILD_ID, cid, GUILD_ID + 10_000 + u, hour, m, cid, "2026-01-01T00:00:00+00:00",
-                    last.get(cid, m)))
+        out.append(
+            (
+                GUILD_ID,
+                cid,
+                GUILD_ID + 10_000 + u,
+                hour,
+                m,
+                cid,
+                "2026-01-01T00:00:00+00:00",
+                last.get(cid, m),
+            )
+        )
         last[cid] = m
     return out
 
@@ -82,8 +98,9 @@ def pipeline(quick: bool = False) -> dict:
     naive_n = 3_000 if quick else 20_000
     started = time.perf_counter()
     for gid, cid, uid, hour, mid, source, ts, _ in events[:naive_n]:
-        RecentEvent.objects.create(guild_id=gid, kind="message", channel_id=cid, user_id=uid,
-                                   at=from_epoch(hour * 3600))
+        RecentEvent.objects.create(
+            guild_id=gid, kind="message", channel_id=cid, user_id=uid, at=from_epoch(hour * 3600)
+        )
     naive_s = time.perf_counter() - started
 
     floor_n = min(n, 1_000_000)
@@ -106,7 +123,9 @@ def _sqlite_floor(events: list[tuple]) -> float:
         db = sqlite3.connect(Path(tmp) / "floor.sqlite3", isolation_level=None)
         for name, value in settings.SQLITE_PRAGMAS.items():
             db.execute(f"PRAGMA {name}={value}")
-        db.execute("CREATE TABLE event (guild_id INTEGER, channel_id INTEGER, user_id INTEGER, hour INTEGER)")
+        db.execute(
+            "CREATE TABLE event (guild_id INTEGER, channel_id INTEGER, user_id INTEGER, hour INTEGER)"
+        )
         rows = [(g, c, u, h) for g, c, u, h, *_ in events]
         started = time.perf_counter()
         db.execute("BEGIN")
@@ -129,9 +148,24 @@ def _burst_simulator(burst: int, compression: str | None):
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "simulate", "--port", str(port), "--burst",
-         str(burst), "--members", "2000", "--channels", "20", "--seed", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+        [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "simulate",
+            "--port",
+            str(port),
+            "--burst",
+            str(burst),
+            "--members",
+            "2000",
+            "--channels",
+            "20",
+            "--seed",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
     )
 
     def up() -> bool:
@@ -148,7 +182,9 @@ def _burst_simulator(burst: int, compression: str | None):
         yield
         served = simulator_status(port)["transports"]
         if served != {compression or "text": 1}:
-            raise RuntimeError(f"measured over {served}, not one {compression or 'text'} connection")
+            raise RuntimeError(
+                f"measured over {served}, not one {compression or 'text'} connection"
+            )
     finally:
         proc.terminate()
         proc.wait(10)
@@ -184,7 +220,8 @@ def _committed_messages() -> int:
 
 
 async def _stock_rate(burst: int) -> tuple[float, int]:
-    """A bare discord.py Client that only counts on_message: the ceiling of what discord.py delivers.
+    """A bare discord.py Client that only counts on_message: the ceiling of what discord.py
+    delivers.
 
     Returns the seconds from its first message to its last, and how many it got: a client that
     falls far behind can miss its heartbeat ACK, reconnect and lose part of the burst.
@@ -216,7 +253,11 @@ async def _stock_rate(burst: int) -> tuple[float, int]:
 
 def gateway(quick: bool = False) -> dict:
     burst = 50_000 if quick else 600_000
-    doc: dict = {"gateway_compression": COMPRESSION, "gateway_events": burst, "flush_ms": settings.MOCHA_FLUSH_MS}
+    doc: dict = {
+        "gateway_compression": COMPRESSION,
+        "gateway_events": burst,
+        "flush_ms": settings.MOCHA_FLUSH_MS,
+    }
     for compression, suffix in ((COMPRESSION, ""), (None, "_uncompressed")):
         with _burst_simulator(burst, compression):
             collector_s, rss = asyncio.run(_collector_rate(burst))

@@ -1,10 +1,12 @@
-"""Each benchmark phase in its own process, on a throwaway database and cache: the user's var/ is never touched.
+"""Each benchmark phase in its own process, on a throwaway database and cache: the user's var/ is
+never touched.
 
 A workspace is a temporary directory holding bench.sqlite3 (migrated once,
 then copied: a fresh schema costs a file copy, not a second migrate), the file
 cache and the secret key (MOCHA_VAR_DIR). A phase prints one JSON object as
 its last stdout line; anything else it prints is kept only to explain a failure.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -44,7 +46,8 @@ def run_inline(name: str, quick: bool) -> dict:
 
 
 def phase_env(workdir: Path) -> dict:
-    """The environment of a phase process: its own database and var dir, SQLite and file cache only."""
+    """The environment of a phase process: its own database and var dir, SQLite and file cache
+    only."""
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MOCHA_SECRET_KEY"}}
     env.update(
         DATABASE_URL=f"sqlite:///{workdir / DB_NAME}",
@@ -67,7 +70,7 @@ class Workspaces:
         self.root = Path(tempfile.mkdtemp(prefix="mocha-bench-"))
         self.template: Path | None = None
 
-    def __enter__(self) -> "Workspaces":
+    def __enter__(self) -> Workspaces:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -77,8 +80,13 @@ class Workspaces:
         if self.template is None:
             self.template = self.root / "template"
             self.template.mkdir()
-            result = subprocess.run(manage("migrate", "--no-input", "-v", "0"), env=phase_env(self.template),
-                                    capture_output=True, text=True, cwd=settings.BASE_DIR)
+            result = subprocess.run(
+                manage("migrate", "--no-input", "-v", "0"),
+                env=phase_env(self.template),
+                capture_output=True,
+                text=True,
+                cwd=settings.BASE_DIR,
+            )
             if result.returncode != 0:
                 raise RuntimeError(f"migrate failed: {last_line(result.stderr)}")
         return self.template
@@ -88,7 +96,10 @@ class Workspaces:
         workdir = self.root / name
         workdir.mkdir()
         template = self.migrated_template()
-        for suffix in ("", "-wal"):  # a WAL left behind (no checkpoint at exit) holds part of the schema
+        for suffix in (
+            "",
+            "-wal",
+        ):  # a WAL left behind (no checkpoint at exit) holds part of the schema
             if (template / (DB_NAME + suffix)).exists():
                 shutil.copy2(template / (DB_NAME + suffix), workdir / (DB_NAME + suffix))
         return workdir
@@ -100,11 +111,18 @@ def last_line(text: str) -> str:
 
 
 def run_phase(name: str, workdir: Path, quick: bool, timeout_s: float) -> dict:
-    """Run `manage.py bench --phase NAME` in workdir; its last stdout line is the result (or an error)."""
+    """Run `manage.py bench --phase NAME` in workdir; its last stdout line is the result (or an
+    error)."""
     args = manage("bench", "--phase", name, *(["--quick"] if quick else []))
     try:
-        result = subprocess.run(args, env=phase_env(workdir), capture_output=True, text=True,
-                                timeout=timeout_s, cwd=settings.BASE_DIR)
+        result = subprocess.run(
+            args,
+            env=phase_env(workdir),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=settings.BASE_DIR,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout_s:.0f} s"}
     try:

@@ -1,10 +1,11 @@
 """Summaries of measurements, the machine description, and the readable table of a bench document."""
+
 from __future__ import annotations
 
 import math
 import os
 import platform
-from typing import Iterable
+from collections.abc import Iterable
 
 # The performance goals (BENCHMARKS.md): (field, comparison, goal, unit).
 GOALS = [
@@ -21,10 +22,21 @@ GOALS = [
     ("web_rss_mb", "<=", 100, "MB"),
 ]
 # Context figures printed under the goals.
-EXTRAS = ("stock_client_eps", "backfill_eps", "rest_ceiling_eps",
-          "ingest_gateway_uncompressed_eps", "stock_client_uncompressed_eps", "naive_orm_eps",
-          "sqlite_floor_eps", "web_rss_anon_mb", "ws_tick_p50_ms", "ws_tick_spread_p99_ms", "ws_feed_event_p95_ms",
-          "ws_web_rss_mb", "ws_web_rss_anon_mb")
+EXTRAS = (
+    "stock_client_eps",
+    "backfill_eps",
+    "rest_ceiling_eps",
+    "ingest_gateway_uncompressed_eps",
+    "stock_client_uncompressed_eps",
+    "naive_orm_eps",
+    "sqlite_floor_eps",
+    "web_rss_anon_mb",
+    "ws_tick_p50_ms",
+    "ws_tick_spread_p99_ms",
+    "ws_feed_event_p95_ms",
+    "ws_web_rss_mb",
+    "ws_web_rss_anon_mb",
+)
 
 
 def percentile(values: Iterable[float], pct: float) -> float | None:
@@ -58,7 +70,9 @@ def machine() -> dict:
     except Exception:
         memory_gb = None
     return {
-        "load_avg_1m": round(os.getloadavg()[0], 2),  # the machine may be shared: context for every figure
+        "load_avg_1m": round(
+            os.getloadavg()[0], 2
+        ),  # the machine may be shared: context for every figure
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
         "memory_gb": memory_gb,
@@ -86,17 +100,26 @@ def table(doc: dict) -> str:
     """The goals with their measured values, then the API latencies per endpoint."""
     lines = [f"{'figure':<32} {'measured':>12}  {'goal':>12}  verdict"]
     for field, op, goal, unit in GOALS:
-        lines.append(f"{field:<32} {fmt(doc.get(field)):>12}  {op + ' ' + fmt(goal) + ' ' + unit:>12}  {verdict(doc, field, op, goal)}")
+        lines.append(
+            f"{field:<32} {fmt(doc.get(field)):>12}  {op + ' ' + fmt(goal) + ' ' + unit:>12}  {verdict(doc, field, op, goal)}"
+        )
     for field in EXTRAS:
         if field in doc:
             lines.append(f"{field:<32} {fmt(doc[field]):>12}")
     endpoints = doc.get("api_p99_ms") or {}
     if endpoints:
         lines.append("")
-        lines.append(f"{'endpoint (ms)':<24} {'p50':>8} {'p99':>8} {'cached p50':>11} {'cached p99':>11}")
+        lines.append(
+            f"{'endpoint (ms)':<24} {'p50':>8} {'p99':>8} {'cached p50':>11} {'cached p99':>11}"
+        )
         for name in endpoints:
-            row = [doc.get(k, {}).get(name) for k in ("api_p50_ms", "api_p99_ms", "api_cached_p50_ms", "api_cached_p99_ms")]
-            lines.append(f"{name:<24} {fmt(row[0]):>8} {fmt(row[1]):>8} {fmt(row[2]):>11} {fmt(row[3]):>11}")
+            row = [
+                doc.get(k, {}).get(name)
+                for k in ("api_p50_ms", "api_p99_ms", "api_cached_p50_ms", "api_cached_p99_ms")
+            ]
+            lines.append(
+                f"{name:<24} {fmt(row[0]):>8} {fmt(row[1]):>8} {fmt(row[2]):>11} {fmt(row[3]):>11}"
+            )
     errors = doc.get("errors") or {}
     for phase, message in errors.items():
         lines.append(f"error in {phase}: {message}")

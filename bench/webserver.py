@@ -1,4 +1,5 @@
 """The real web stack for a benchmark phase: gunicorn + one uvicorn worker on a free loopback port."""
+
 from __future__ import annotations
 
 import http.client
@@ -10,13 +11,15 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
+
 from mocha_site.loopback import free_port
 
 READY_TIMEOUT_S = 30.0
 
 
 class WebServer:
-    """`gunicorn mocha_site.asgi:application -c gunicorn.conf.py` with MOCHA_WEB_WORKERS=1, as `make run` starts it.
+    """`gunicorn mocha_site.asgi:application -c gunicorn.conf.py` with MOCHA_WEB_WORKERS=1, as
+    `make run` starts it.
 
     The child inherits this phase's environment, so it shares the phase's
     database and file cache (MOCHA_VAR_DIR): the bench process can bump data
@@ -32,13 +35,29 @@ class WebServer:
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "WebServer":
+    def __enter__(self) -> WebServer:
         base = Path(settings.BASE_DIR)
-        env = dict(os.environ, MOCHA_BIND=f"127.0.0.1:{self.port}", MOCHA_WEB_WORKERS=str(self.workers),
-                   MOCHA_LOG_LEVEL="error", PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            MOCHA_BIND=f"127.0.0.1:{self.port}",
+            MOCHA_WEB_WORKERS=str(self.workers),
+            MOCHA_LOG_LEVEL="error",
+            PYTHONUNBUFFERED="1",
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "mocha_site.asgi:application", "-c", str(base / "gunicorn.conf.py")],
-            cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=sys.stderr, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mocha_site.asgi:application",
+                "-c",
+                str(base / "gunicorn.conf.py"),
+            ],
+            cwd=base,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sys.stderr,
+            start_new_session=True,
         )
         self.wait_ready()
         return self
@@ -86,7 +105,10 @@ class WebServer:
                 best = info
         if best is None:
             return {"rss": None, "anon": None}
-        return {"rss": round(best.rss / 2**20, 1), "anon": round((best.rss - best.shared) / 2**20, 1)}
+        return {
+            "rss": round(best.rss / 2**20, 1),
+            "anon": round((best.rss - best.shared) / 2**20, 1),
+        }
 
     def stop(self) -> None:
         """SIGTERM the master (it stops its worker), SIGKILL the group if it lingers."""

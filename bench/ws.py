@@ -8,6 +8,7 @@ figure includes the client side reading up to ws_clients frames in a row (a
 pessimistic bias). Traffic is written the way the collector does after each
 flush: RecentEvent rows, the shard's CollectorState, and a data-version bump.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ import random
 import resource
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psutil
 
@@ -41,40 +42,60 @@ def raise_fd_limit(needed: int) -> None:
 
 
 class Traffic:
-    """What one collector flush writes for the guild: feed rows, shard health with rates, a version bump."""
+    """What one collector flush writes for the guild: feed rows, shard health with rates, a version
+    bump."""
 
     def __init__(self, guild_id: int) -> None:
         self.guild_id = guild_id
-        self.users = list(Member.objects.filter(guild_id=guild_id).values_list("user_id", flat=True)[:500]) or [1]
-        self.channels = list(Channel.objects.filter(guild_id=guild_id).values_list("id", flat=True)[:50]) or [None]
-        self.started = datetime.now(timezone.utc)
+        self.users = list(
+            Member.objects.filter(guild_id=guild_id).values_list("user_id", flat=True)[:500]
+        ) or [1]
+        self.channels = list(
+            Channel.objects.filter(guild_id=guild_id).values_list("id", flat=True)[:50]
+        ) or [None]
+        self.started = datetime.now(UTC)
         self.events = 0
 
     def flush(self) -> None:
         from stats.cache import bump_versions
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         RecentEvent.objects.bulk_create(
-            RecentEvent(guild_id=self.guild_id, kind="message", channel_id=random.choice(self.channels),
-                        user_id=random.choice(self.users), at=now)
+            RecentEvent(
+                guild_id=self.guild_id,
+                kind="message",
+                channel_id=random.choice(self.channels),
+                user_id=random.choice(self.users),
+                at=now,
+            )
             for _ in range(EVENTS_PER_FLUSH)
         )
         self.events += EVENTS_PER_FLUSH
         rate = {"messages": float(EVENTS_PER_FLUSH), "voice_joins": 0.0, "member_joins": 0.0}
-        CollectorState.objects.update_or_create(shard_id=0, defaults={
-            "connected": True, "updated_at": now, "last_event_at": now, "last_flush_at": now,
-            "started_at": self.started, "events_processed": self.events, "events_per_sec": float(EVENTS_PER_FLUSH),
-            "rates": {str(self.guild_id): rate},
-        })
+        CollectorState.objects.update_or_create(
+            shard_id=0,
+            defaults={
+                "connected": True,
+                "updated_at": now,
+                "last_event_at": now,
+                "last_flush_at": now,
+                "started_at": self.started,
+                "events_processed": self.events,
+                "events_per_sec": float(EVENTS_PER_FLUSH),
+                "rates": {str(self.guild_id): rate},
+            },
+        )
         bump_versions([self.guild_id])
 
 
 class Arrivals:
-    """Arrival times of every tick frame, grouped by the tick's "t"; feed-item delays as a by-product."""
+    """Arrival times of every tick frame, grouped by the tick's "t"; feed-item delays as a
+    by-product."""
 
     def __init__(self) -> None:
         self.recording = False
-        # The window is defined on the ticks' own stamps: a tick stamped before it opened may have reached
+        # The window is defined on the ticks' own stamps: a tick stamped before it opened may have
+        # reached
         # some clients unrecorded; one stamped before it closed still gets a grace period to arrive.
         self.since = 0.0
         self.until = float("inf")
@@ -87,12 +108,17 @@ class Arrivals:
         if not self.recording:
             return
         message = json.loads(text)
-        if message.get("type") != "tick" or not self.since <= self.stamp(message["t"]) <= self.until:
+        if (
+            message.get("type") != "tick"
+            or not self.since <= self.stamp(message["t"]) <= self.until
+        ):
             return
         self.ticks[message["t"]].append(arrived)
         self.receivers.add(client)
         if client == 0:  # event → browser, sampled on one client (every client sees the same feed)
-            self.feed_delays.extend(arrived - parse_time(item["t"]) for item in message.get("feed", []))
+            self.feed_delays.extend(
+                arrived - parse_time(item["t"]) for item in message.get("feed", [])
+            )
 
     def start(self) -> None:
         self.since = time.time()
@@ -125,9 +151,17 @@ async def connect_all(url: str, origin: str, n: int) -> list:
     async def one():
         async with gate:
             try:
-                # Browsers negotiate permessage-deflate; so do we (it costs the server CPU per socket).
-                return await connect(url, origin=origin, proxy=None, open_timeout=30, ping_interval=None,
-                                     max_size=None, max_queue=None)
+                # Browsers negotiate permessage-deflate; so do we (it costs the server CPU per
+                # socket).
+                return await connect(
+                    url,
+                    origin=origin,
+                    proxy=None,
+                    open_timeout=30,
+                    ping_interval=None,
+                    max_size=None,
+                    max_queue=None,
+                )
             except Exception:
                 return None
 
@@ -141,12 +175,16 @@ async def drive(traffic: Traffic, stop: asyncio.Event) -> None:
         started = time.monotonic()
         await asyncio.to_thread(traffic.flush)
         try:
-            await asyncio.wait_for(stop.wait(), timeout=max(0.05, 1.0 - (time.monotonic() - started)))
-        except asyncio.TimeoutError:
+            await asyncio.wait_for(
+                stop.wait(), timeout=max(0.05, 1.0 - (time.monotonic() - started))
+            )
+        except TimeoutError:
             pass
 
 
-async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: float, grace_s: float) -> dict:
+async def session(
+    server: WebServer, traffic: Traffic, clients: int, measure_s: float, grace_s: float
+) -> dict:
     guild_id = traffic.guild_id
     arrivals = Arrivals()
     stop = asyncio.Event()
@@ -163,19 +201,24 @@ async def session(server: WebServer, traffic: Traffic, clients: int, measure_s: 
     await asyncio.sleep(measure_s)
     cpu = {"ws_worker_cpu_pct": worker.cpu_percent(), "ws_clients_cpu_pct": me.cpu_percent()}
     memory = server.worker_memory_mb()
-    arrivals.until = time.time()  # ticks sent in the window may still be on their way: wait for them
+    arrivals.until = (
+        time.time()
+    )  # ticks sent in the window may still be on their way: wait for them
     await asyncio.sleep(grace_s)
     arrivals.recording = False
     stop.set()
     await driver
-    await asyncio.wait([asyncio.create_task(ws.close()) for ws in sockets] or [asyncio.sleep(0)], timeout=10)
+    await asyncio.wait(
+        [asyncio.create_task(ws.close()) for ws in sockets] or [asyncio.sleep(0)], timeout=10
+    )
     for task in readers:
         task.cancel()
     return {**summarize(arrivals, clients, len(sockets), connect_s, memory), **cpu}
 
 
 def summarize(arrivals: Arrivals, target: int, opened: int, connect_s: float, memory: dict) -> dict:
-    """Delay and spread percentiles over the window's ticks; a tick a receiving client never got counts as missing."""
+    """Delay and spread percentiles over the window's ticks; a tick a receiving client never got
+    counts as missing."""
     complete = sorted(arrivals.ticks.items(), key=lambda kv: parse_time(kv[0]))
     delays, spreads = [], []
     missing = 0

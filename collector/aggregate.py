@@ -7,6 +7,7 @@ database stall grows with distinct keys, not with events. The writer takes a
 whole `Batch` at each flush; if the write fails the batch is merged back into
 the next one and nothing counted is lost.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,7 +69,9 @@ class Batch:
     guilds: dict[int, GuildInfo] = field(default_factory=dict)
     channels: dict[int, ChannelInfo] = field(default_factory=dict)
     members: dict[tuple[int, int], tuple[UserInfo, datetime | None]] = field(default_factory=dict)
-    member_events: list[tuple[int, int, int, datetime]] = field(default_factory=list)  # kind, guild, user, at
+    member_events: list[tuple[int, int, int, datetime]] = field(
+        default_factory=list
+    )  # kind, guild, user, at
     feed: dict[int, deque] = field(default_factory=dict)  # guild -> (kind, channel, user, at)
     # Per source channel (where a message was posted): the id ranges this batch covers, its guild
     # and counted channel, and (id, hour, user) of each message it counted, so the writer can take
@@ -81,12 +84,14 @@ class Batch:
     late: dict[int, set[int]] = field(default_factory=dict)
     voice: dict[tuple[int, int, float], tuple[int, int, float | None]] = field(default_factory=dict)
     deleted_channels: set[int] = field(default_factory=set)
-    guild_counts: dict[int, list[int]] = field(default_factory=dict)  # messages, voice joins, member joins
+    guild_counts: dict[int, list[int]] = field(
+        default_factory=dict
+    )  # messages, voice joins, member joins
     # When a shard was away: (shard, shard count, start, end).
     outages: list[tuple[int, int, float, float]] = field(default_factory=list)
     events: int = 0
 
-    def merge_newer(self, newer: "Batch") -> "Batch":
+    def merge_newer(self, newer: Batch) -> Batch:
         """Fold a later batch into this unwritten one (after a failed write)."""
         for key, (m, v) in newer.counters.items():
             c = self.counters.get(key)
@@ -196,8 +201,14 @@ class Aggregator:
         if not self.count_message(gid, parent, uid, msg.hour, mid, cid, msg.timestamp, lo, late):
             return
         author, member = d["author"], events.message_member(d)
-        raw = (author.get("username"), author.get("global_name"), member.get("nick") if member else None)
-        if self._raw_names.get((gid, uid)) != raw:  # names change rarely: skip the work when they don't
+        raw = (
+            author.get("username"),
+            author.get("global_name"),
+            member.get("nick") if member else None,
+        )
+        if (
+            self._raw_names.get((gid, uid)) != raw
+        ):  # names change rarely: skip the work when they don't
             self._raw_names[(gid, uid)] = raw
             self._note_user(gid, events.user_info(author, member, "author"), member is not None)
 
@@ -211,8 +222,12 @@ class Aggregator:
             ranges = self.ranges.get(cid)
             ids = self.run_ids.get(cid)
             # A run continues only over ids nothing else had covered; else a new run starts here.
-            if tail is None or ids is None or (ranges is not None and ranges.top > tail) \
-                    or len(ids) >= RUN_IDS_MAX:
+            if (
+                tail is None
+                or ids is None
+                or (ranges is not None and ranges.top > tail)
+                or len(ids) >= RUN_IDS_MAX
+            ):
                 self.run_start[cid] = mid
                 self.run_ids[cid] = {mid}
             else:
@@ -224,9 +239,20 @@ class Aggregator:
             return True, mid
         return False, mid
 
-    def count_message(self, gid: int, cid: int, uid: int, hour: int, mid: int, source: int, ts: str,
-                      lo: int | None = None, late: bool = False) -> bool:
-        """Count one normalised message (channel = parent of a thread; source = where it was posted).
+    def count_message(
+        self,
+        gid: int,
+        cid: int,
+        uid: int,
+        hour: int,
+        mid: int,
+        source: int,
+        ts: str,
+        lo: int | None = None,
+        late: bool = False,
+    ) -> bool:
+        """Count one normalised message (channel = parent of a thread; source = where it was
+        posted).
 
         [lo, mid] is known processed along with it (lo defaults to mid). Returns False for a
         message processed before, by this run or another (its id is in the source's ranges),
@@ -284,7 +310,9 @@ class Aggregator:
         for source, ranges in committed.items():
             self.ranges.setdefault(source, Ranges()).update(ranges)
 
-    def _note_user(self, gid: int, info: UserInfo, has_member: bool, joined_at: datetime | None = None) -> None:
+    def _note_user(
+        self, gid: int, info: UserInfo, has_member: bool, joined_at: datetime | None = None
+    ) -> None:
         if info.user_id in self._cfg(gid).opted_out:
             return  # not even their name
         if not has_member:  # a payload without member data keeps the known nickname
@@ -295,8 +323,11 @@ class Aggregator:
             self.names[(gid, info.user_id)] = info
             self.batch.members[(gid, info.user_id)] = (info, joined_at)
 
-    def _feed(self, gid: int, kind: str, cid: int | None, uid: int, at: datetime | str, count_index: int) -> None:
-        """Keep the newest events for the live feed; `at` may be a raw timestamp, parsed at write time."""
+    def _feed(
+        self, gid: int, kind: str, cid: int | None, uid: int, at: datetime | str, count_index: int
+    ) -> None:
+        """Keep the newest events for the live feed; `at` may be a raw timestamp, parsed at write
+        time."""
         batch = self.batch
         items = batch.feed.get(gid)
         if items is None:
@@ -327,17 +358,23 @@ class Aggregator:
                 self._close_voice(gid, uid, sess, sess.credited_until)
         for uid, cid in created.voice.items():
             if (gid, uid) not in self.voice:
-                # GUILD_CREATE's voice states carry no user: the bot flag comes from its members list.
+                # GUILD_CREATE's voice states carry no user: the bot flag comes from its members
+                # list.
                 known = self.names.get((gid, uid))
-                self._open_voice(gid, uid, cid, now, bot=known is not None and known.bot, feed=False)
+                self._open_voice(
+                    gid, uid, cid, now, bot=known is not None and known.bot, feed=False
+                )
 
     def guild_update(self, d: dict, now: float) -> None:
         self._guild(events.guild_info(d), now)
 
     def _guild(self, rec: events.GuildInfoRecord, now: float) -> None:
-        """A guild's names and AFK channel; sessions in a channel that just became AFK stop counting."""
+        """A guild's names and AFK channel; sessions in a channel that just became AFK stop
+        counting."""
         old = self.guild_info.get(rec.guild_id)
-        count = rec.member_count if rec.member_count is not None else (old.member_count if old else 0)
+        count = (
+            rec.member_count if rec.member_count is not None else (old.member_count if old else 0)
+        )
         self.guild_info[rec.guild_id] = self.batch.guilds[rec.guild_id] = GuildInfo(
             name=rec.name, member_count=count, afk_channel_id=rec.afk_channel_id, icon=rec.icon
         )
@@ -347,7 +384,8 @@ class Aggregator:
                     self._close_voice(gid, uid, sess, now)
 
     def guild_delete(self, d: dict, now: float) -> None:
-        """An outage (`unavailable`) or the bot being removed: open voice sessions end now either way.
+        """An outage (`unavailable`) or the bot being removed: open voice sessions end now either
+        way.
 
         What happens in an outage is unknown; the next GUILD_CREATE lists who is in voice then.
         """
@@ -367,7 +405,9 @@ class Aggregator:
 
     def _channel(self, info: ChannelInfo) -> None:
         if info.type in THREAD_TYPES and info.parent_id:
-            self.thread_parent[info.channel_id] = self.thread_parent.get(info.parent_id, info.parent_id)
+            self.thread_parent[info.channel_id] = self.thread_parent.get(
+                info.parent_id, info.parent_id
+            )
         self.batch.channels[info.channel_id] = info
 
     def channel_delete(self, d: dict, now: float) -> None:
@@ -456,7 +496,11 @@ class Aggregator:
     def _close_voice(self, gid: int, uid: int, session: VoiceSession, at: float) -> None:
         self._credit(gid, uid, session, int(at))
         del self.voice[(gid, uid)]
-        self.batch.voice[(gid, uid, session.started_at)] = (session.channel_id, session.credited_until, at)
+        self.batch.voice[(gid, uid, session.started_at)] = (
+            session.channel_id,
+            session.credited_until,
+            at,
+        )
         self._feed(gid, "voice_leave", session.channel_id, uid, from_epoch(at), -1)
 
     def _credit(self, gid: int, uid: int, session: VoiceSession, until: int) -> None:
@@ -480,7 +524,11 @@ class Aggregator:
         for (gid, uid), session in self.voice.items():
             if int(now) > session.credited_until:
                 self._credit(gid, uid, session, int(now))
-                self.batch.voice[(gid, uid, session.started_at)] = (session.channel_id, session.credited_until, None)
+                self.batch.voice[(gid, uid, session.started_at)] = (
+                    session.channel_id,
+                    session.credited_until,
+                    None,
+                )
 
     def close_all_voice(self, now: float) -> None:
         """Close every open session at stop time."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, TextIO
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
 
 import discord
 from django.db import close_old_connections
@@ -100,7 +101,7 @@ class Importer:
         http: discord.http.HTTPClient,
         days: int | None,
         progress: Progress,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.http = http
         self.days = days

@@ -5,6 +5,7 @@ subclass can hand raw payloads to the aggregator. MESSAGE_CREATE skips
 discord.py's Message objects and message cache entirely: that is most of the
 per-event cost of a stock client, and Mocha needs none of it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,10 @@ def intents_without(missing: list[str]) -> discord.Intents:
 
 
 class CountingMixin:
-    """Feeds every payload Mocha counts to the collector before (or instead of) discord.py's caches."""
+    """Feeds every payload Mocha counts to the collector before (or instead of) discord.py's
+    caches."""
 
-    collector: "Collector"
+    collector: Collector
 
     def _also_discord(self, parse, data: dict) -> None:
         """Let discord.py update its own caches; a payload it cannot parse must not stop counting."""
@@ -52,10 +54,15 @@ class CountingMixin:
             parse(data)
         except Exception as exc:
             self.collector.errors += 1
-            log.warning("discord.py could not parse a payload (%s: %s); counting goes on", type(exc).__name__, exc)
+            log.warning(
+                "discord.py could not parse a payload (%s: %s); counting goes on",
+                type(exc).__name__,
+                exc,
+            )
 
     def _count(self, event: str, count, *args) -> None:
-        """Count a payload; an invalid one is skipped (one line, one count), never allowed to stop the collector."""
+        """Count a payload; an invalid one is skipped (one line, one count), never allowed to stop
+        the collector."""
         try:
             count(*args)
         except Invalid as problem:
@@ -76,7 +83,9 @@ class CountingMixin:
 
     def parse_voice_state_update(self, data: dict) -> None:
         self.collector.on_payload("VOICE_STATE_UPDATE")
-        self._count("VOICE_STATE_UPDATE", self.collector.agg.voice_state, data, self.collector.now())
+        self._count(
+            "VOICE_STATE_UPDATE", self.collector.agg.voice_state, data, self.collector.now()
+        )
 
     def parse_guild_member_add(self, data: dict) -> None:
         self.collector.on_payload("GUILD_MEMBER_ADD")
@@ -84,7 +93,9 @@ class CountingMixin:
 
     def parse_guild_member_remove(self, data: dict) -> None:
         self.collector.on_payload("GUILD_MEMBER_REMOVE")
-        self._count("GUILD_MEMBER_REMOVE", self.collector.agg.member_remove, data, self.collector.now())
+        self._count(
+            "GUILD_MEMBER_REMOVE", self.collector.agg.member_remove, data, self.collector.now()
+        )
 
     def parse_guild_member_update(self, data: dict) -> None:
         self._count("GUILD_MEMBER_UPDATE", self.collector.agg.member_update, data)
@@ -129,7 +140,12 @@ class CountingMixin:
         threads = data.get("threads")
         for thread in threads if isinstance(threads, list) else []:
             if isinstance(thread, dict):
-                self._count("THREAD_LIST_SYNC", self.collector.agg.channel_update, thread, data.get("guild_id"))
+                self._count(
+                    "THREAD_LIST_SYNC",
+                    self.collector.agg.channel_update,
+                    thread,
+                    data.get("guild_id"),
+                )
         self._also_discord(super().parse_thread_list_sync, data)
 
     def parse_ready(self, data: dict) -> None:
@@ -150,7 +166,9 @@ class ClientMixin:
 
     state_class: type = CountingState
 
-    def __init__(self, collector: "Collector", intents: discord.Intents = INTENTS, **options: Any) -> None:
+    def __init__(
+        self, collector: Collector, intents: discord.Intents = INTENTS, **options: Any
+    ) -> None:
         self._collector = collector
         super().__init__(  # type: ignore[call-arg]
             intents=intents,
@@ -162,7 +180,11 @@ class ClientMixin:
 
     def _get_state(self, **options: Any) -> ConnectionState:
         state = self.state_class(
-            dispatch=self.dispatch, handlers=self._handlers, hooks=self._hooks, http=self.http, **options
+            dispatch=self.dispatch,
+            handlers=self._handlers,
+            hooks=self._hooks,
+            http=self.http,
+            **options,
         )
         state.collector = self._collector
         return state

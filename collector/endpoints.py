@@ -1,4 +1,6 @@
-"""Point discord.py at another Discord (the simulator): REST base, gateway URL, transport compression."""
+"""Point discord.py at another Discord (the simulator): REST base, gateway URL, transport
+compression."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +16,10 @@ import yarl
 def configure_discord(api_base: str | None) -> str | None:
     """Send discord.py's REST calls to `api_base` and its gateway to that server's /gateway/bot url.
 
-    A plain ``Client`` never asks ``/gateway/bot``: it connects to ``DiscordWebSocket.DEFAULT_GATEWAY``,
-    so that class attribute is replaced too. Returns the gateway URL (None when `api_base` is unset).
+    A plain ``Client`` never asks ``/gateway/bot``: it connects to
+    ``DiscordWebSocket.DEFAULT_GATEWAY``,
+    so that class attribute is replaced too. Returns the gateway URL (None when `api_base` is
+    unset).
     """
     if not api_base:
         return None
@@ -53,7 +57,8 @@ async def _uncompressed_from_client(cls, client, **kwargs):
 
 
 def use_transport_compression(kind: str | None) -> None:
-    """Make discord.py ask for `kind` (``zlib-stream``, ``zstd-stream``) or for plain text frames (None).
+    """Make discord.py ask for `kind` (``zlib-stream``, ``zstd-stream``) or for plain text frames
+    (None).
 
     discord.py picks zstd-stream when the zstandard package is importable and zlib-stream
     otherwise, with no option; benchmarks and tests compare the three, so they choose here.
@@ -62,7 +67,10 @@ def use_transport_compression(kind: str | None) -> None:
     if kind is None:
         ws.from_client = classmethod(_uncompressed_from_client)  # type: ignore[method-assign,assignment]
         return
-    contexts = {"zlib-stream": ZlibStream, "zstd-stream": getattr(discord.utils, "_ZstdDecompressionContext", None)}
+    contexts = {
+        "zlib-stream": ZlibStream,
+        "zstd-stream": getattr(discord.utils, "_ZstdDecompressionContext", None),
+    }
     if contexts.get(kind) is None:
         raise ValueError(f"discord.py cannot decode {kind!r} here")
     ws.from_client = classmethod(_FROM_CLIENT)  # type: ignore[method-assign,assignment]

@@ -6,9 +6,10 @@ a record whose every field is safe to count and to store, or raises
 checks its input again. No Django, no I/O: every rule is testable on plain
 dicts.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from collector.fields import (
@@ -40,7 +41,7 @@ def parse_time(ts: str | None) -> datetime | None:
         dt = datetime.fromisoformat(ts)
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class UserInfo(NamedTuple):
@@ -117,13 +118,25 @@ def message(d: dict) -> Message | None:
         fast = type(gid) is str and type(cid) is str and type(uid) is str and type(mid) is str
     except (TypeError, ValueError, OverflowError):
         fast = False
-    if not (fast and 0 < g <= MAX_SNOWFLAKE and 0 < c <= MAX_SNOWFLAKE and 0 < u <= MAX_SNOWFLAKE
-            and 0 < m <= MAX_SNOWFLAKE):
-        g, c, u, m = (snowflake(gid, "guild_id"), snowflake(cid, "channel_id"), snowflake(uid, "author.id"),
-                      snowflake(mid, "id"))
+    if not (
+        fast
+        and 0 < g <= MAX_SNOWFLAKE
+        and 0 < c <= MAX_SNOWFLAKE
+        and 0 < u <= MAX_SNOWFLAKE
+        and 0 < m <= MAX_SNOWFLAKE
+    ):
+        g, c, u, m = (
+            snowflake(gid, "guild_id"),
+            snowflake(cid, "channel_id"),
+            snowflake(uid, "author.id"),
+            snowflake(mid, "id"),
+        )
     ts = d.get("timestamp")
     return Message(
-        g, c, u, m,
+        g,
+        c,
+        u,
+        m,
         timestamp_hour(ts, "timestamp"),
         ts,  # type: ignore[arg-type]  # a string: timestamp_hour() checked it
         flag(author.get("bot")) or flag(author.get("system")) or d.get("webhook_id") is not None,
@@ -179,7 +192,8 @@ def _items(d: dict, key: str) -> list:
 
 
 def guild_create(d: dict) -> GuildCreate:
-    """A GUILD_CREATE; a bad channel, member or voice state is left out (and reported), not the guild."""
+    """A GUILD_CREATE; a bad channel, member or voice state is left out (and reported), not the
+    guild."""
     guild = guild_info(d)
     problems: list[Invalid] = []
     channels: list[ChannelInfo] = []
@@ -196,7 +210,9 @@ def guild_create(d: dict) -> GuildCreate:
     for i, m in enumerate(_items(d, "members")):
         try:
             m = obj(m, f"members[{i}]")
-            members.append((user_info(obj(m.get("user"), f"members[{i}].user"), m, f"members[{i}].user"), m))
+            members.append(
+                (user_info(obj(m.get("user"), f"members[{i}].user"), m, f"members[{i}].user"), m)
+            )
         except Invalid as exc:
             problems.append(exc)
     voice = {}

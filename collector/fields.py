@@ -7,16 +7,17 @@ cannot be made safe raises `Invalid`, which skips the whole event; a value
 that merely looks odd (an unknown channel type, a name too long) is mapped
 to a safe default, and the event still counts.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mocha.discord_types import MAX_SNOWFLAKE
 
 MAX_INT32 = 2**31 - 1
 # Nothing on Discord predates its epoch; far-future years would overflow local-day arithmetic.
-EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 CHANNEL_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16})
 DEFAULT_CHANNEL_TYPE = 0  # an unknown type is counted as a text channel
 
@@ -81,7 +82,7 @@ def timestamp(value: object, field: str) -> datetime:
     except ValueError:
         raise Invalid(field, BAD_TIMESTAMP, value) from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     try:
         if EARLIEST <= dt < LATEST:
             return dt
@@ -116,7 +117,8 @@ def timestamp_hour(value: object, field: str) -> int:
 
 
 def text(value: object, limit: int) -> str:
-    """A string any column holds: not a string → "", NUL dropped, lone surrogates replaced, trimmed."""
+    """A string any column holds: not a string → "", NUL dropped, lone surrogates replaced,
+    trimmed."""
     if type(value) is not str:
         return ""
     if not value.isascii():
@@ -131,7 +133,9 @@ def flag(value: object) -> bool:
     return value is True
 
 
-def clamped_int(value: object, default: int, low: int = -MAX_INT32 - 1, high: int = MAX_INT32) -> int:
+def clamped_int(
+    value: object, default: int, low: int = -MAX_INT32 - 1, high: int = MAX_INT32
+) -> int:
     """An int column's value; anything that is not an int is the default."""
     if type(value) is not int:
         return default

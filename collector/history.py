@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable
 
 import discord
 
@@ -106,7 +106,7 @@ async def fetch_with_retries(call: Callable[[], Awaitable], what: str):
             return await call()
         except (discord.Forbidden, discord.NotFound):
             raise
-        except (discord.HTTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, discord.HTTPException, OSError) as exc:
             if attempt == RETRIES - 1:
                 raise
             log.info("%s failed (%s); retrying", what, exc)

@@ -8,6 +8,7 @@ written are alone: everything else is written, and each refused row goes to
 the QuarantinedRow table (shown in the admin, counted in /metrics) instead of
 being retried forever or dropped silently.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,12 +30,16 @@ Atom = tuple[str, object]
 
 def atoms(batch: Batch) -> list[Atom]:
     """The batch as single rows, in write order."""
-    out: list[Atom] = [(part, item) for part in DICT_PARTS[:2] for item in getattr(batch, part).items()]
+    out: list[Atom] = [
+        (part, item) for part in DICT_PARTS[:2] for item in getattr(batch, part).items()
+    ]
     out += [("deleted_channels", cid) for cid in sorted(batch.deleted_channels)]
     out += [(part, item) for part in DICT_PARTS[2:4] for item in getattr(batch, part).items()]
     # A channel's id ranges travel with what the writer needs to check them.
-    out += [("claims", (s, (c, batch.sources[s], batch.counted[s], batch.late.get(s, set()))))
-            for s, c in batch.claims.items()]
+    out += [
+        ("claims", (s, (c, batch.sources[s], batch.counted[s], batch.late.get(s, set()))))
+        for s, c in batch.claims.items()
+    ]
     out += [(part, item) for part in DICT_PARTS[4:] for item in getattr(batch, part).items()]
     out += [("member_events", e) for e in batch.member_events]
     out += [("feed", (gid, item)) for gid, items in batch.feed.items() for item in items]
@@ -49,7 +54,11 @@ def from_atoms(rows: list[Atom]) -> Batch:
             getattr(batch, part)[key] = value
         elif part == "claims":
             source, (claim, where, counted, late) = item  # type: ignore[misc]
-            batch.claims[source], batch.sources[source], batch.counted[source] = claim, where, counted
+            batch.claims[source], batch.sources[source], batch.counted[source] = (
+                claim,
+                where,
+                counted,
+            )
             if late:
                 batch.late[source] = late
         elif part == "deleted_channels":
@@ -116,7 +125,9 @@ def _quarantine(row: Atom, error: BaseException) -> None:
         QuarantinedRow.objects.create(kind=kind, row=text, error=_line(error)[:300])
     except TRANSIENT:
         raise
-    except Exception as exc:  # cannot happen with escaped ASCII text; never let it undo written halves
+    except (
+        Exception
+    ) as exc:  # cannot happen with escaped ASCII text; never let it undo written halves
         log.error("could not quarantine a %s row (%s): %s", kind, _line(exc), text)
         return
     log.warning("quarantined a %s row the database refuses (%s)", kind, _line(error))

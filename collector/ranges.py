@@ -10,7 +10,7 @@ range is never counted again, whatever order gateway and history deliver it in.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import orjson
 
@@ -69,7 +69,7 @@ class Ranges:
         los[start:end] = [lo]
         his[start:end] = [hi]
 
-    def update(self, other: "Ranges") -> None:
+    def update(self, other: Ranges) -> None:
         for lo, hi in other:
             self.add(lo, hi)
 
@@ -97,7 +97,7 @@ class Ranges:
         return orjson.dumps([[lo, hi] for lo, hi in self]).decode()
 
     @classmethod
-    def from_json(cls, text: str | None, last_message_id: int = 0) -> "Ranges":
+    def from_json(cls, text: str | None, last_message_id: int = 0) -> Ranges:
         """Stored ranges; a row written before ranges existed covers its last message only."""
         pairs = orjson.loads(text) if text else []
         ranges = cls((int(lo), int(hi)) for lo, hi in pairs)

@@ -27,7 +27,7 @@ WORKERS = 2  # channels read at once: leaves room in the rate limits for anythin
 
 
 class GapRepair:
-    def __init__(self, collector: "Collector") -> None:
+    def __init__(self, collector: Collector) -> None:
         self.collector = collector
         self.pending: dict[
             int, int

@@ -4,6 +4,7 @@ The event loop only counts in memory. All database work happens on one
 dedicated thread (`self.db`), so a slow or locked database delays commits,
 never the gateway; a failed flush is kept and merged into the next one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,9 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import discord
 import psutil
@@ -22,13 +24,19 @@ from django.db import close_old_connections, connection
 
 from collector import quarantine
 from collector.aggregate import Aggregator, Batch
-from collector.client import MEMBERS, REFUSED_MEMBERS, CountingClient, ShardedCountingClient, intents_without
+from collector.client import (
+    MEMBERS,
+    REFUSED_MEMBERS,
+    CountingClient,
+    ShardedCountingClient,
+    intents_without,
+)
 from collector.repair import GapRepair
 from collector.telemetry import Telemetry
 from collector.writer import Writer, bump_versions_of
+from mocha.utc import from_epoch
 from stats import maintenance, rollups
 from stats.retention import apply_daily_retention
-from mocha.utc import from_epoch
 
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
@@ -54,7 +62,9 @@ class Collector:
         self.writer = Writer(public_new_guilds=public_new_guilds)
         self.db = ThreadPoolExecutor(1, thread_name_prefix="mocha-db")
         self.pending: Batch | None = None
-        self.to_erase: set[tuple[int, int]] = set()  # (guild, user) to erase once counted events are in
+        self.to_erase: set[tuple[int, int]] = (
+            set()
+        )  # (guild, user) to erase once counted events are in
         self.received = 0  # MESSAGE_CREATE payloads seen
         self.other_events = 0
         self.telemetry = Telemetry()
@@ -75,8 +85,12 @@ class Collector:
     def make_client(self) -> discord.Client:
         intents = intents_without(self.missing_intents)
         if len(self.shard_ids) > 1:
-            return ShardedCountingClient(self, intents, shard_ids=self.shard_ids, shard_count=self.shard_count)
-        return CountingClient(self, intents, shard_id=self.shard_ids[0], shard_count=self.shard_count)
+            return ShardedCountingClient(
+                self, intents, shard_ids=self.shard_ids, shard_count=self.shard_count
+            )
+        return CountingClient(
+            self, intents, shard_id=self.shard_ids[0], shard_count=self.shard_count
+        )
 
     # --- called from the client's state ---------------------------------------
     def on_payload(self, dispatch: str) -> None:
@@ -93,7 +107,9 @@ class Collector:
         shard = (data.get("shard") or [self.shard_ids[0]])[0]
         if shard in self.ready_shards:
             self.gaps += 1
-            log.warning("shard %s started a new session: events between sessions were not replayed", shard)
+            log.warning(
+                "shard %s started a new session: events between sessions were not replayed", shard
+            )
             since = self.last_event_at or self.last_flush_at or self.started_at
             self.agg.batch.outages.append((shard, self.shard_count, since, self.now()))
         self.agg.new_session()
@@ -150,7 +166,9 @@ class Collector:
         if left is not None:
             self.pending = left
             self.errors += 1
-            log.warning("flush failed (%s); %d keys kept for the next flush", reason, len(left.counters))
+            log.warning(
+                "flush failed (%s); %d keys kept for the next flush", reason, len(left.counters)
+            )
             return False
 
         self.last_flush_ms = (time.perf_counter() - started) * 1000
@@ -162,7 +180,7 @@ class Collector:
         """Wait `seconds`, or less if the collector is stopping; True while it is still running."""
         try:
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         return not self.stopping.is_set()
 
@@ -191,7 +209,8 @@ class Collector:
                     log.info("applied retention: pruned %s", maintenance.describe(pruned))
 
     async def reload_config(self) -> None:
-        """Adopt new settings; per-day rollups of guilds whose timezone or exclusions changed are rebuilt.
+        """Adopt new settings; per-day rollups of guilds whose timezone or exclusions changed are
+        rebuilt.
 
         The web process rebuilds them when the setting is saved, but events counted under the
         old setting until now may have landed since: flush them, then rebuild once more.
@@ -199,12 +218,21 @@ class Collector:
         before = self.agg.config
         configs = await self.in_db(self.writer.load_configs)
         self.agg.set_config(configs, self.now())
-        changed = [gid for gid, c in configs.items()
-                   if gid in before and (before[gid].timezone, before[gid].excluded) != (c.timezone, c.excluded)]
-        # Members who opted out since the last load: the web erased their rows, but what this process
+        changed = [
+            gid
+            for gid, c in configs.items()
+            if gid in before
+            and (before[gid].timezone, before[gid].excluded) != (c.timezone, c.excluded)
+        ]
+        # Members who opted out since the last load: the web erased their rows, but what this
+        # process
         # counted of them until now may have been committed since (or still be in memory).
-        self.to_erase |= {(gid, uid) for gid, c in configs.items() if gid in before and self.owns_guild(gid)
-                          for uid in c.opted_out - before[gid].opted_out}
+        self.to_erase |= {
+            (gid, uid)
+            for gid, c in configs.items()
+            if gid in before and self.owns_guild(gid)
+            for uid in c.opted_out - before[gid].opted_out
+        }
         if (changed or self.to_erase) and await self.flush():
             for gid in changed:
                 await self.in_db(rollups.rebuild_config_dependent, gid)
@@ -224,7 +252,11 @@ class Collector:
             self._rate_mark = (now, total)
         window = max(now - (self.last_flush_at or self.started_at), 1e-3)
         rates = {
-            str(gid): {"messages": c[0] / window, "voice_joins": c[1] / window, "member_joins": c[2] / window}
+            str(gid): {
+                "messages": c[0] / window,
+                "voice_joins": c[1] / window,
+                "member_joins": c[2] / window,
+            }
             for gid, c in batch.guild_counts.items()
         }
         fields = {
@@ -278,10 +310,15 @@ class Collector:
             on_started()
         stop_task = asyncio.create_task(self.stopping.wait())
         while True:
-            done, _ = await asyncio.wait({client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {client_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
             if not self.refused_members(client_task, done):
                 break
-            log.warning("%s; counting messages and voice without it (MOCHA_ALLOW_MISSING_INTENTS)", REFUSED_MEMBERS)
+            log.warning(
+                "%s; counting messages and voice without it (MOCHA_ALLOW_MISSING_INTENTS)",
+                REFUSED_MEMBERS,
+            )
             self.missing_intents = [MEMBERS]
             await self.client.close()
             self.client = self.make_client()
@@ -293,9 +330,13 @@ class Collector:
 
     def refused_members(self, client_task: asyncio.Task, done: set) -> bool:
         """The client stopped on 4014, and counting without the members intent is allowed."""
-        return (client_task in done and not client_task.cancelled() and settings.MOCHA_ALLOW_MISSING_INTENTS
-                and isinstance(client_task.exception(), discord.PrivilegedIntentsRequired)
-                and MEMBERS not in self.missing_intents)
+        return (
+            client_task in done
+            and not client_task.cancelled()
+            and settings.MOCHA_ALLOW_MISSING_INTENTS
+            and isinstance(client_task.exception(), discord.PrivilegedIntentsRequired)
+            and MEMBERS not in self.missing_intents
+        )
 
     def stop(self) -> None:
         self.stopping.set()
@@ -316,9 +357,9 @@ class Collector:
                 break
             await asyncio.sleep(0.5)
         try:  # bounded: stopping must not hang on a database that is gone
-            await asyncio.wait_for(self.in_db(self.writer.mark_disconnected, self.shard_ids), timeout=3)
+            await asyncio.wait_for(
+                self.in_db(self.writer.mark_disconnected, self.shard_ids), timeout=3
+            )
         except Exception:
             pass
         self.db.shutdown(wait=False, cancel_futures=True)
-
-

@@ -6,10 +6,13 @@ Prometheus metric families (stats/prometheus.py). Like any Prometheus counter
 they start from zero when the process starts. Shape of `as_json()`:
 
     {"flush_seconds": HISTOGRAM, "flush_events": HISTOGRAM,
-     "received": {"MESSAGE_CREATE": n, ...}, "counted": {"message": n, ...}, "skipped": {"message": n, ...}}
+     "received": {"MESSAGE_CREATE": n, ...}, "counted": {"message": n, ...}, "skipped": {"message":
+     n, ...}}
 
-with HISTOGRAM = {"bounds": [upper bounds], "counts": [per bucket, one more for +Inf], "sum": total}.
+with HISTOGRAM = {"bounds": [upper bounds], "counts": [per bucket, one more for +Inf], "sum":
+total}.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -21,7 +24,11 @@ FLUSH_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 FLUSH_EVENTS = (0, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 # A payload of these types counts as at most one event of that kind: what was received and not
 # counted was skipped (a bot, an excluded channel, a direct message, a replay, an untracked guild).
-COUNTS_AS = {"MESSAGE_CREATE": "message", "GUILD_MEMBER_ADD": "member_join", "GUILD_MEMBER_REMOVE": "member_leave"}
+COUNTS_AS = {
+    "MESSAGE_CREATE": "message",
+    "GUILD_MEMBER_ADD": "member_join",
+    "GUILD_MEMBER_REMOVE": "member_leave",
+}
 
 
 class Histogram:
@@ -59,7 +66,8 @@ class Telemetry:
         self.counted: Counter = Counter()  # event kind -> events counted
 
     def taken(self, batch: Batch, received_messages: int) -> None:
-        """A fresh batch left the aggregator (before any merge with a failed one): its counts are final."""
+        """A fresh batch left the aggregator (before any merge with a failed one): its counts are
+        final."""
         self.counted.update(counted_in(batch))
         self.received["MESSAGE_CREATE"] = received_messages
 
@@ -68,7 +76,10 @@ class Telemetry:
         self.flush_events.observe(batch.events)
 
     def as_json(self) -> dict:
-        skipped = {kind: max(0, self.received[kind_type] - self.counted[kind]) for kind_type, kind in COUNTS_AS.items()}
+        skipped = {
+            kind: max(0, self.received[kind_type] - self.counted[kind])
+            for kind_type, kind in COUNTS_AS.items()
+        }
         return {
             "flush_seconds": self.flush_seconds.as_json(),
             "flush_events": self.flush_events.as_json(),

@@ -4,20 +4,21 @@ Rollups are upserted as increments (`messages = messages + excluded.messages`):
 `bulk_create(update_conflicts=True)` would overwrite the stored count with the
 batch's. The same statement runs on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 
 from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
-from stats.cache import bump_versions
 from collector.ranges import Ranges
 from mocha.utc import from_epoch
+from stats.cache import bump_versions
 from stats.models import (
     Channel,
     ChannelMember,
@@ -83,8 +84,6 @@ FEED_KEEP_PER_GUILD = 5000
 PRUNE_EVERY = 60  # flushes
 
 
-
-
 class Writer:
     """Owns the collector's database work; every method runs on one thread."""
 
@@ -101,8 +100,12 @@ class Writer:
         rows = MessageCursor.objects.all()
         if channel_ids is not None:
             rows = rows.filter(channel_id__in=channel_ids)
-        return {cid: Ranges.from_json(text, last) for cid, text, last
-                in rows.values_list("channel_id", "ranges", "last_message_id").iterator()}
+        return {
+            cid: Ranges.from_json(text, last)
+            for cid, text, last in rows.values_list(
+                "channel_id", "ranges", "last_message_id"
+            ).iterator()
+        }
 
     def last_reports(self, shard_ids: list[int]) -> dict[int, float]:
         """When each shard's previous run last wrote its state (epoch seconds)."""
@@ -116,7 +119,9 @@ class Writer:
     def load_configs(self) -> dict[int, GuildConfig]:
         """Every guild's counting configuration (three queries, cached by cachalot)."""
         excluded: dict[int, set[int]] = {}
-        for gid, cid in Guild.excluded_channels.through.objects.values_list("guild_id", "channel_id"):
+        for gid, cid in Guild.excluded_channels.through.objects.values_list(
+            "guild_id", "channel_id"
+        ):
             excluded.setdefault(gid, set()).add(cid)
         opted_out: dict[int, set[int]] = {}
         for gid, uid in OptOut.objects.values_list("guild_id", "user_id"):
@@ -124,8 +129,14 @@ class Writer:
         configs = {}
         rows = Guild.objects.values_list("id", "tracking", "count_bots", "track_voice", "timezone")
         for gid, tracking, bots, voice, tz in rows:
-            configs[gid] = GuildConfig(tracking, bots, voice, frozenset(excluded.get(gid, ())), tz,
-                                       frozenset(opted_out.get(gid, ())))
+            configs[gid] = GuildConfig(
+                tracking,
+                bots,
+                voice,
+                frozenset(excluded.get(gid, ())),
+                tz,
+                frozenset(opted_out.get(gid, ())),
+            )
         self.known_guilds = set(configs)
         self.timezones = {gid: c.timezone for gid, c in configs.items()}
         self.excluded = {gid: c.excluded for gid, c in configs.items()}
@@ -133,7 +144,9 @@ class Writer:
 
     def close_stale_sessions(self, owns_guild) -> int:
         """Sessions a killed collector left open end where it last credited them."""
-        stale = [s for s in VoiceSession.objects.filter(ended_at__isnull=True) if owns_guild(s.guild_id)]
+        stale = [
+            s for s in VoiceSession.objects.filter(ended_at__isnull=True) if owns_guild(s.guild_id)
+        ]
         for session in stale:
             session.ended_at = session.credited_until
         VoiceSession.objects.bulk_update(stale, ["ended_at"])
@@ -153,8 +166,13 @@ class Writer:
             self._write_member_events(batch)
             if batch.outages:
                 CollectorOutage.objects.bulk_create(
-                    [CollectorOutage(shard_id=s, shard_count=n, start=from_epoch(a), end=from_epoch(b))
-                     for s, n, a, b in batch.outages])
+                    [
+                        CollectorOutage(
+                            shard_id=s, shard_count=n, start=from_epoch(a), end=from_epoch(b)
+                        )
+                        for s, n, a, b in batch.outages
+                    ]
+                )
             self._write_voice(batch)
             self._write_feed(batch)
             self._write_health(health)
@@ -162,8 +180,14 @@ class Writer:
             if self.flushes % PRUNE_EVERY == 0:
                 self._prune_feed()
         try:
-            bump_versions_of({k[0] for k in batch.counters} | {e[1] for e in batch.member_events} | set(batch.guilds))
-        except Exception as exc:  # committed already: a cache outage must not make the batch look unwritten
+            bump_versions_of(
+                {k[0] for k in batch.counters}
+                | {e[1] for e in batch.member_events}
+                | set(batch.guilds)
+            )
+        except (
+            Exception
+        ) as exc:  # committed already: a cache outage must not make the batch look unwritten
             log.warning("could not mark cached results stale (%s)", exc)
         return committed
 
@@ -191,8 +215,12 @@ class Writer:
         committed: dict[int, Ranges] = {}
         for i in range(0, len(sources), IN_CHUNK):
             chunk = sources[i : i + IN_CHUNK]
-            rows = (MessageCursor.objects.select_for_update().filter(channel_id__in=chunk)
-                    .order_by("channel_id").values_list("channel_id", "ranges", "last_message_id"))
+            rows = (
+                MessageCursor.objects.select_for_update()
+                .filter(channel_id__in=chunk)
+                .order_by("channel_id")
+                .values_list("channel_id", "ranges", "last_message_id")
+            )
             committed.update((cid, Ranges.from_json(text, last)) for cid, text, last in rows)
         for source in sources:
             stored = committed[source]
@@ -231,17 +259,22 @@ class Writer:
             if channel_members.get((gid, cid, uid), -1) < day:
                 channel_members[(gid, cid, uid)] = day
             hour_users.setdefault((gid, hour), set()).add(uid)
-        new_members = [(gid, hour, len(users - self._already_active(gid, hour, users)))
-                       for (gid, hour), users in hour_users.items()]
+        new_members = [
+            (gid, hour, len(users - self._already_active(gid, hour, users)))
+            for (gid, hour), users in hour_users.items()
+        ]
         with connection.cursor() as cur:
             cur.executemany(UPSERT_HOURLY, [(*k, v[0], v[1]) for k, v in counters.items()])
-            cur.executemany(UPSERT_CHANNEL_HOURLY, [(*k, v[0], v[1]) for k, v in channel_hours.items()])
+            cur.executemany(
+                UPSERT_CHANNEL_HOURLY, [(*k, v[0], v[1]) for k, v in channel_hours.items()]
+            )
             cur.executemany(UPSERT_DAILY, [(*k, v[0], v[1]) for k, v in days.items()])
             cur.executemany(UPSERT_CHANNEL_MEMBER, [(*k, d) for k, d in channel_members.items()])
             cur.executemany(UPSERT_GUILD_HOURLY, [row for row in new_members if row[2]])
 
     def _already_active(self, gid: int, hour: int, users: set[int]) -> set[int]:
-        """Members of `users` with a counted row in that hour before this flush (outside excluded channels)."""
+        """Members of `users` with a counted row in that hour before this flush (outside excluded
+        channels)."""
         excluded = self.excluded.get(gid, frozenset())
         found: set[int] = set()
         ids = list(users)
@@ -255,23 +288,49 @@ class Writer:
 
     def _write_dimensions(self, batch: Batch) -> None:
         if batch.guilds:
-            visibility = Guild.Visibility.PUBLIC if self.public_new_guilds else Guild.Visibility.PRIVATE
+            visibility = (
+                Guild.Visibility.PUBLIC if self.public_new_guilds else Guild.Visibility.PRIVATE
+            )
             Guild.objects.bulk_create(
                 [
-                    Guild(id=gid, name=g.name or str(gid), member_count=g.member_count, afk_channel_id=g.afk_channel_id,
-                          icon=g.icon, available=g.available, removed=g.removed, visibility=visibility)
+                    Guild(
+                        id=gid,
+                        name=g.name or str(gid),
+                        member_count=g.member_count,
+                        afk_channel_id=g.afk_channel_id,
+                        icon=g.icon,
+                        available=g.available,
+                        removed=g.removed,
+                        visibility=visibility,
+                    )
                     for gid, g in batch.guilds.items()
                 ],
                 update_conflicts=True,
                 unique_fields=["id"],
-                update_fields=["name", "member_count", "afk_channel_id", "icon", "available", "removed"],
+                update_fields=[
+                    "name",
+                    "member_count",
+                    "afk_channel_id",
+                    "icon",
+                    "available",
+                    "removed",
+                ],
             )
             self.known_guilds = self.known_guilds | set(batch.guilds)
         channels = [c for c in batch.channels.values() if c.guild_id in self.known_guilds]
         if channels:
             Channel.objects.bulk_create(
-                [Channel(id=c.channel_id, guild_id=c.guild_id, name=c.name, type=c.type, parent_id=c.parent_id,
-                         position=c.position) for c in channels],
+                [
+                    Channel(
+                        id=c.channel_id,
+                        guild_id=c.guild_id,
+                        name=c.name,
+                        type=c.type,
+                        parent_id=c.parent_id,
+                        position=c.position,
+                    )
+                    for c in channels
+                ],
                 update_conflicts=True,
                 unique_fields=["id"],
                 update_fields=["name", "type", "parent_id", "position"],
@@ -281,15 +340,29 @@ class Writer:
         members = [(k, v) for k, v in batch.members.items() if k[0] in self.known_guilds]
         for joined in (False, True):
             rows = [
-                Member(guild_id=gid, user_id=info.user_id, username=info.username, global_name=info.global_name,
-                       nick=info.nick, bot=info.bot, joined_at=at, present=True)
+                Member(
+                    guild_id=gid,
+                    user_id=info.user_id,
+                    username=info.username,
+                    global_name=info.global_name,
+                    nick=info.nick,
+                    bot=info.bot,
+                    joined_at=at,
+                    present=True,
+                )
                 for (gid, _), (info, at) in members
                 if (at is not None) == joined
             ]
             if rows:
-                fields = ["username", "global_name", "nick", "bot"] + (["joined_at"] if joined else [])
+                fields = ["username", "global_name", "nick", "bot"] + (
+                    ["joined_at"] if joined else []
+                )
                 Member.objects.bulk_create(
-                    rows, batch_size=500, update_conflicts=True, unique_fields=["guild", "user_id"], update_fields=fields
+                    rows,
+                    batch_size=500,
+                    update_conflicts=True,
+                    unique_fields=["guild", "user_id"],
+                    update_fields=fields,
                 )
 
     def _write_member_events(self, batch: Batch) -> None:
@@ -314,8 +387,14 @@ class Writer:
             return
         VoiceSession.objects.bulk_create(
             [
-                VoiceSession(guild_id=gid, user_id=uid, channel_id=cid, started_at=from_epoch(start),
-                             credited_until=from_epoch(credited), ended_at=from_epoch(ended))
+                VoiceSession(
+                    guild_id=gid,
+                    user_id=uid,
+                    channel_id=cid,
+                    started_at=from_epoch(start),
+                    credited_until=from_epoch(credited),
+                    ended_at=from_epoch(ended),
+                )
                 for (gid, uid, start), (cid, credited, ended) in batch.voice.items()
             ],
             update_conflicts=True,
@@ -324,10 +403,15 @@ class Writer:
         )
 
     def _write_feed(self, batch: Batch) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows = [
-            RecentEvent(guild_id=gid, kind=kind, channel_id=cid, user_id=uid,
-                        at=(parse_time(at) or now) if isinstance(at, str) else at)
+            RecentEvent(
+                guild_id=gid,
+                kind=kind,
+                channel_id=cid,
+                user_id=uid,
+                at=(parse_time(at) or now) if isinstance(at, str) else at,
+            )
             for gid, items in batch.feed.items()
             for kind, cid, uid, at in items
         ]
@@ -337,7 +421,11 @@ class Writer:
 
     def _prune_feed(self) -> None:
         for gid in RecentEvent.objects.values_list("guild_id", flat=True).distinct():
-            ids = RecentEvent.objects.filter(guild_id=gid).order_by("-id").values_list("id", flat=True)
+            ids = (
+                RecentEvent.objects.filter(guild_id=gid)
+                .order_by("-id")
+                .values_list("id", flat=True)
+            )
             cutoff = ids[FEED_KEEP_PER_GUILD : FEED_KEEP_PER_GUILD + 1]
             if cutoff:
                 RecentEvent.objects.filter(guild_id=gid, id__lte=cutoff[0]).delete()
@@ -351,6 +439,7 @@ class Writer:
 
 
 def bump_versions_of(guild_ids) -> None:
-    """Cached stats results of these guilds go stale (the web's result cache keys on a data version)."""
+    """Cached stats results of these guilds go stale (the web's result cache keys on a data
+    version)."""
     if guild_ids:
         bump_versions(guild_ids)

@@ -1,1 +1,2 @@
-"""Project-level pieces every app shares: the command base, `manage.py run`, time and Discord helpers."""
+"""Project-level pieces every app shares: the command base, `manage.py run`, time and Discord
+helpers."""

@@ -7,6 +7,7 @@ with another server, so each master gets its own, named by its pid, under
 var/prometheus/; directories of servers no longer running are removed. An operator's
 own PROMETHEUS_MULTIPROC_DIR is used instead when set, and emptied at start.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ uvicorn, Django then reads that iterator into a list on a worker thread and prin
 the (small, usually pre-compressed) file here instead, on the thread this synchronous
 middleware already runs on, costs the same memory and leaves nothing to warn about.
 """
+
 from __future__ import annotations
 
 from django.core.handlers.asgi import ASGIRequest

@@ -1,11 +1,12 @@
 """Loopback helpers shared by `manage.py run`, the benchmarks and the tests."""
+
 from __future__ import annotations
 
 import json
 import socket
 import time
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 
 def free_port() -> int:

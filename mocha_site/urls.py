@@ -7,7 +7,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("signin.urls")),  # /accounts/discord/login/ and its callback
-    path("accounts/3rdparty/", include("allauth.socialaccount.urls")),  # sign-in cancelled or failed
+    path(
+        "accounts/3rdparty/", include("allauth.socialaccount.urls")
+    ),  # sign-in cancelled or failed
     # allauth sends a failed or cancelled sign-in back to its login page by this name: ours.
     path("accounts/login/", auth_views.LoginView.as_view(), name="account_login"),
     path("me/", include("signin.urls_me")),

@@ -1,4 +1,5 @@
 """The gunicorn worker class for Mocha: uvicorn, with websocket compression off."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,7 +23,8 @@ class MochaUvicornWorker(UvicornWorker):
         **UvicornWorker.CONFIG_KWARGS,
         "ws_per_message_deflate": False,
         "ws_max_size": WS_MAX_FRAME,
-        # The client address is decided by the application (stats/clients.py, MOCHA_TRUSTED_PROXIES):
+        # The client address is decided by the application (stats/clients.py,
+        # MOCHA_TRUSTED_PROXIES):
         # uvicorn must hand it the real peer, not its own reading of X-Forwarded-For.
         "proxy_headers": False,
     }

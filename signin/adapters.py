@@ -1,4 +1,5 @@
 """allauth adapters: accounts come only from Discord sign-ins (no local sign-up form)."""
+
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter

@@ -1,9 +1,11 @@
-"""Discord memberships of signed-in users: read at sign-in, then at most every MOCHA_MEMBERSHIP_REFRESH_S.
+"""Discord memberships of signed-in users: read at sign-in, then at most every
+MOCHA_MEMBERSHIP_REFRESH_S.
 
 Only guilds Mocha knows are kept, with the user's permissions there; roles are read (one call per
 guild) only where the guild names manager roles. Access and refresh tokens are kept encrypted,
 since refreshing needs them; a refresh that Discord refuses (token revoked) drops every membership.
 """
+
 from __future__ import annotations
 
 import base64
@@ -49,8 +51,11 @@ def unseal(blob: bytes | memoryview) -> str:
 
 
 def discord_get(path: str, token: str) -> object:
-    response = requests.get(f"{settings.DISCORD_OAUTH_API}/{path}", timeout=HTTP_TIMEOUT_S,
-                            headers={"Authorization": f"Bearer {token}"})
+    response = requests.get(
+        f"{settings.DISCORD_OAUTH_API}/{path}",
+        timeout=HTTP_TIMEOUT_S,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     if response.status_code == 401:
         raise Revoked(path)
     response.raise_for_status()
@@ -68,7 +73,8 @@ def renew_tokens(link: DiscordLink) -> str:
     if not refresh:
         raise Revoked("no refresh token")
     response = requests.post(
-        f"{settings.DISCORD_OAUTH_API}/oauth2/token", timeout=HTTP_TIMEOUT_S,
+        f"{settings.DISCORD_OAUTH_API}/oauth2/token",
+        timeout=HTTP_TIMEOUT_S,
         data={"grant_type": "refresh_token", "refresh_token": refresh},
         auth=(settings.DISCORD_CLIENT_ID or "", settings.DISCORD_CLIENT_SECRET),
     )
@@ -76,7 +82,9 @@ def renew_tokens(link: DiscordLink) -> str:
         raise Revoked("refresh refused")
     response.raise_for_status()
     data = response.json()
-    store_tokens(link, data["access_token"], data.get("refresh_token", refresh), data.get("expires_in"))
+    store_tokens(
+        link, data["access_token"], data.get("refresh_token", refresh), data.get("expires_in")
+    )
     return data["access_token"]
 
 
@@ -90,16 +98,26 @@ def read_memberships(link: DiscordLink) -> list[DiscordMembership]:
     guilds = discord_get("users/@me/guilds", token)
     wanted = {int(g["id"]): g for g in guilds}
     rows = []
-    for gid, roles_named in Guild.objects.filter(id__in=list(wanted)).values_list("id", "manager_roles"):
+    for gid, roles_named in Guild.objects.filter(id__in=list(wanted)).values_list(
+        "id", "manager_roles"
+    ):
         g = wanted[gid]
         roles = discord_get(f"users/@me/guilds/{gid}/member", token)["roles"] if roles_named else []
-        rows.append(DiscordMembership(link=link, guild_id=gid, owner=bool(g.get("owner")), roles=roles,
-                                      permissions=int(g.get("permissions") or 0) & PERMISSION_BITS))
+        rows.append(
+            DiscordMembership(
+                link=link,
+                guild_id=gid,
+                owner=bool(g.get("owner")),
+                roles=roles,
+                permissions=int(g.get("permissions") or 0) & PERMISSION_BITS,
+            )
+        )
     return rows
 
 
 def refresh(link: DiscordLink) -> None:
-    """Replace the stored memberships with Discord's; on a network failure keep them until next time."""
+    """Replace the stored memberships with Discord's; on a network failure keep them until next
+    time."""
     try:
         rows = read_memberships(link)
     except Revoked:
@@ -149,6 +167,8 @@ def on_login(sender, request, user, sociallogin=None, **kwargs) -> None:
     )
     token = sociallogin.token
     if token is not None:
-        expires_in = (token.expires_at - timezone.now()).total_seconds() if token.expires_at else None
+        expires_in = (
+            (token.expires_at - timezone.now()).total_seconds() if token.expires_at else None
+        )
         store_tokens(link, token.token, token.token_secret or "", expires_in)
     refresh(link)

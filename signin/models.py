@@ -1,4 +1,6 @@
-"""What Mocha keeps of a Discord sign-in: the account's tokens (encrypted) and its guild memberships."""
+"""What Mocha keeps of a Discord sign-in: the account's tokens (encrypted) and its guild
+memberships."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -6,15 +8,20 @@ from django.db import models
 
 
 class DiscordLink(models.Model):
-    """A Django user signed in through Discord; tokens are Fernet-encrypted with a key derived from SECRET_KEY."""
+    """A Django user signed in through Discord; tokens are Fernet-encrypted with a key derived from
+    SECRET_KEY."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="discord")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="discord"
+    )
     discord_id = models.BigIntegerField(unique=True)
     name = models.CharField(max_length=100, default="")
     access_token = models.BinaryField(default=b"")
     refresh_token = models.BinaryField(default=b"")
     expires_at = models.DateTimeField(null=True)
-    refreshed_at = models.DateTimeField(null=True, help_text="Last time guilds and roles were read from Discord")
+    refreshed_at = models.DateTimeField(
+        null=True, help_text="Last time guilds and roles were read from Discord"
+    )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.discord_id})"
@@ -30,4 +37,6 @@ class DiscordMembership(models.Model):
     roles = models.JSONField(default=list, help_text="Role ids (strings)")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["link", "guild_id"], name="membership_link_guild")]
+        constraints = [
+            models.UniqueConstraint(fields=["link", "guild_id"], name="membership_link_guild")
+        ]

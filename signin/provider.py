@@ -1,4 +1,6 @@
-"""allauth's Discord provider, with every OAuth2 URL taken from DISCORD_API_BASE (the simulator offline)."""
+"""allauth's Discord provider, with every OAuth2 URL taken from DISCORD_API_BASE (the simulator
+offline)."""
+
 from __future__ import annotations
 
 from allauth.socialaccount.providers.discord.provider import (

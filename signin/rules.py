@@ -1,7 +1,9 @@
 """Who counts as a manager of a guild, from what Discord says of a member: pure rules, no I/O."""
+
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 ADMINISTRATOR = 0x8
 MANAGE_GUILD = 0x20  # "Manage Server" in Discord's interface

@@ -1,4 +1,5 @@
 """/me/: a signed-in Discord user's own data."""
+
 from django.urls import path
 
 from signin import views

@@ -1,5 +1,6 @@
 """Sign-in views: allauth's OAuth2 login and callback over an adapter that reads DISCORD_API_BASE;
 /me/ with a Discord user's own counts, their export and "Stop counting me"."""
+
 from __future__ import annotations
 
 from allauth.socialaccount.providers.discord.views import DiscordOAuth2Adapter
@@ -21,7 +22,8 @@ from stats.models import Guild
 
 
 class DiscordAdapter(DiscordOAuth2Adapter):
-    """Discord's, or the server DISCORD_API_BASE names (authorize page at its origin, the rest under it)."""
+    """Discord's, or the server DISCORD_API_BASE names (authorize page at its origin, the rest
+    under it)."""
 
     @property
     def authorize_url(self) -> str:
@@ -59,11 +61,27 @@ def me(request):
     rows = personal.own_counts(discord_id) if discord_id is not None else []
     known = {int(r["guild_id"]) for r in rows}
     if discord_id is not None:  # a guild they are in that Mocha has not seen them in yet
-        names = dict(Guild.objects.filter(id__in=set(standings(request.user)) - known).values_list("id", "name"))
-        rows += [{"guild_id": str(gid), "name": name, "messages": 0, "voice_minutes": 0, "first_day": None,
-                  "last_day": None, "counted": True} for gid, name in sorted(names.items(), key=lambda kv: kv[1])]
+        names = dict(
+            Guild.objects.filter(id__in=set(standings(request.user)) - known).values_list(
+                "id", "name"
+            )
+        )
+        rows += [
+            {
+                "guild_id": str(gid),
+                "name": name,
+                "messages": 0,
+                "voice_minutes": 0,
+                "first_day": None,
+                "last_day": None,
+                "counted": True,
+            }
+            for gid, name in sorted(names.items(), key=lambda kv: kv[1])
+        ]
     managed = access.managed_guilds(request.user).order_by("name") if discord_id is not None else []
-    return render(request, "signin/me.html", {"discord_id": discord_id, "guilds": rows, "managed": managed})
+    return render(
+        request, "signin/me.html", {"discord_id": discord_id, "guilds": rows, "managed": managed}
+    )
 
 
 @login_required

@@ -9,13 +9,14 @@ when the client asked for transport compression (``?compress=zlib-stream`` or ``
 binary frames cut from one compression stream per connection, each message ending with a flush
 so the client can decode it on its own: what Discord sends.
 """
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import zlib
 from collections import deque
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import zstandard
 from aiohttp import web
@@ -71,7 +72,9 @@ def framer(compression: str | None) -> Callable[[str], bytes]:
 class Link:
     """One open websocket: buffered raw frames, flushed with one transport write."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, compression: str | None = None) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.Request, compression: str | None = None
+    ) -> None:
         self.ws = ws
         self.transport = request.transport
         self.protocol = request.protocol
@@ -112,7 +115,7 @@ class Link:
                     await asyncio.wait_for(helper(), timeout=0.5)
                 else:
                     await asyncio.sleep(0.002)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 continue
 
     def send_now(self, text: str) -> None:
@@ -135,12 +138,20 @@ class Link:
 class Session:
     """A gateway session of one shard; dispatches are logged for RESUME and sent when linked."""
 
-    def __init__(self, session_id: str, shard_id: int, shard_count: int, replay_buffer: int,
-                 intents: int = -1) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        shard_id: int,
+        shard_count: int,
+        replay_buffer: int,
+        intents: int = -1,
+    ) -> None:
         self.id = session_id
         self.shard_id = shard_id
         self.shard_count = shard_count
-        self.intents = intents  # what IDENTIFY asked for: dispatches needing other intents are not sent
+        self.intents = (
+            intents  # what IDENTIFY asked for: dispatches needing other intents are not sent
+        )
         self.seq = 0
         self.log: deque[str] = deque(maxlen=replay_buffer)
         self.link: Link | None = None

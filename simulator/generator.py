@@ -6,6 +6,7 @@ time in every channel. Shape: a few heavy talkers (zipf weights), bursty convers
 members in one channel (some in a new thread), bot messages, voice sessions of minutes to hours
 with moves and the occasional trip to the AFK channel, members joining and leaving.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -13,8 +14,8 @@ import itertools
 import math
 import random
 import time
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import orjson
 
@@ -23,12 +24,41 @@ from simulator.scenario import Dispatch, dispatch_tail
 
 DISCORD_EPOCH_MS = 1420070400000
 # Share of a day's messages per UTC hour: quiet nights, busy evenings.
-HOURLY_RHYTHM = (3, 2, 1.5, 1, 1, 1, 1.5, 2.5, 3.5, 4, 4.5, 5, 5.5, 5.5, 5.5, 6, 6.5, 7, 8, 8.5, 8.5, 8, 6.5, 4.5)
-LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
-         "dolore magna aliqua gg lol ok nice yes no maybe tonight anyone later").split()
-MESSAGE = ('{"id":"%d","channel_id":"%d","author":%s,"content":"%s","timestamp":"%s","edited_timestamp":null,'
-           '"tts":false,"mention_everyone":false,"mentions":[],"mention_roles":[],"attachments":[],"embeds":[],'
-           '"pinned":false,"type":0,"flags":0,"components":[],"guild_id":"%d","member":%s}')
+HOURLY_RHYTHM = (
+    3,
+    2,
+    1.5,
+    1,
+    1,
+    1,
+    1.5,
+    2.5,
+    3.5,
+    4,
+    4.5,
+    5,
+    5.5,
+    5.5,
+    5.5,
+    6,
+    6.5,
+    7,
+    8,
+    8.5,
+    8.5,
+    8,
+    6.5,
+    4.5,
+)
+LOREM = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
+    "dolore magna aliqua gg lol ok nice yes no maybe tonight anyone later"
+).split()
+MESSAGE = (
+    '{"id":"%d","channel_id":"%d","author":%s,"content":"%s","timestamp":"%s","edited_timestamp":null,'
+    '"tts":false,"mention_everyone":false,"mentions":[],"mention_roles":[],"attachments":[],"embeds":[],'
+    '"pinned":false,"type":0,"flags":0,"components":[],"guild_id":"%d","member":%s}'
+)
 MESSAGE_TAIL = ',"t":"MESSAGE_CREATE","d":' + MESSAGE + "}"
 
 
@@ -38,40 +68,69 @@ def snowflake(ms: int, increment: int) -> int:
 
 def iso(ms: int) -> str:
     """Discord's timestamp format, e.g. 2026-01-02T03:04:05.678000+00:00."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03d000+00:00" % (ms % 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03d000+00:00" % (
+        ms % 1000
+    )
 
 
 class TrafficGenerator:
     """Deterministic traffic for `guilds` guilds of `members` members and `channels` text channels."""
 
-    def __init__(self, guilds: int = 1, members: int = 200, channels: int = 8, seed: int = 0,
-                 backfill_days: int = 0, per_day: int = 2500, start: datetime | None = None) -> None:
+    def __init__(
+        self,
+        guilds: int = 1,
+        members: int = 200,
+        channels: int = 8,
+        seed: int = 0,
+        backfill_days: int = 0,
+        per_day: int = 2500,
+        start: datetime | None = None,
+    ) -> None:
         self.rng = random.Random(seed)
         self.fixed_start = start is not None
-        self.start = (start or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.start = (start or datetime.now(UTC)).astimezone(UTC)
         self.backfill_days = backfill_days
         self.per_day = per_day
         self._increment = itertools.count()
-        self.guilds: list[GuildModel] = [build_guild(i, seed, members, channels, self.rng)
-                                         for i in range(guilds)]
+        self.guilds: list[GuildModel] = [
+            build_guild(i, seed, members, channels, self.rng) for i in range(guilds)
+        ]
         self._plan: list[tuple[int, list[int]]] | None = None
 
     def guild_creates(self) -> list[dict]:
         """GUILD_CREATE payloads, as Discord sends them after READY."""
         return [g.payload for g in self.guilds]
 
-    # ---- messages ------------------------------------------------------------------------------------
-    def _message(self, g: GuildModel, ms: int, channel: int, member: int, empty: bool = False) -> Dispatch:
+    # ---- messages
+    # ------------------------------------------------------------------------------------
+    def _message(
+        self, g: GuildModel, ms: int, channel: int, member: int, empty: bool = False
+    ) -> Dispatch:
         rng = self.rng
-        content = "" if empty or rng.random() < 0.2 else " ".join(rng.choices(LOREM, k=rng.randint(1, 9)))
+        content = (
+            "" if empty or rng.random() < 0.2 else " ".join(rng.choices(LOREM, k=rng.randint(1, 9)))
+        )
         mid = snowflake(ms, next(self._increment))
-        data = MESSAGE % (mid, channel, g.author_json[member], content, iso(ms), g.id,
-                          g.member_json[member])
-        return Dispatch(g.id, ',"t":"MESSAGE_CREATE","d":' + data + "}",
-                        ("MESSAGE_CREATE", data.encode(), channel, mid))
+        data = MESSAGE % (
+            mid,
+            channel,
+            g.author_json[member],
+            content,
+            iso(ms),
+            g.id,
+            g.member_json[member],
+        )
+        return Dispatch(
+            g.id,
+            ',"t":"MESSAGE_CREATE","d":' + data + "}",
+            ("MESSAGE_CREATE", data.encode(), channel, mid),
+        )
 
-    def _conversation(self, g: GuildModel, t0_ms: int, end_ms: int, channel: int | None = None) -> list:
-        """(ms, channel, member) of one burst of chat among a few members of one channel, before end_ms."""
+    def _conversation(
+        self, g: GuildModel, t0_ms: int, end_ms: int, channel: int | None = None
+    ) -> list:
+        """(ms, channel, member) of one burst of chat among a few members of one channel, before
+        end_ms."""
         rng = self.rng
         channel = channel or rng.choices(g.text_channels, weights=g.channel_weights)[0]
         people = rng.choices(g.humans, weights=g.human_weights, k=rng.randint(2, 5))
@@ -83,9 +142,11 @@ class TrafficGenerator:
             t += int(rng.expovariate(1 / 25_000)) + 800
         return out
 
-    # ---- backfill ----------------------------------------------------------------------------------------
+    # ---- backfill
+    # ----------------------------------------------------------------------------------------
     def _hours(self) -> list[tuple[int, list[int]]]:
-        """For each backfilled hour (start ms), the message count of each guild: daily rhythm, busier weekends."""
+        """For each backfilled hour (start ms), the message count of each guild: daily rhythm,
+        busier weekends."""
         if self._plan is None:
             rng = random.Random(self.rng.random())
             end = int(self.start.timestamp() * 1000)
@@ -95,11 +156,15 @@ class TrafficGenerator:
             for h_ms in range(first, end, 3_600_000):
                 day = h_ms // 86_400_000
                 if day not in day_factor:
-                    weekend = datetime.fromtimestamp(h_ms / 1000, timezone.utc).weekday() >= 5
-                    day_factor[day] = [(1.25 if weekend else 1.0) * rng.uniform(0.75, 1.25) for _ in self.guilds]
+                    weekend = datetime.fromtimestamp(h_ms / 1000, UTC).weekday() >= 5
+                    day_factor[day] = [
+                        (1.25 if weekend else 1.0) * rng.uniform(0.75, 1.25) for _ in self.guilds
+                    ]
                 hour = (h_ms // 3_600_000) % 24
-                counts = [round(self.per_day * f * HOURLY_RHYTHM[hour] / total_w * rng.uniform(0.8, 1.2))
-                          for f in day_factor[day]]
+                counts = [
+                    round(self.per_day * f * HOURLY_RHYTHM[hour] / total_w * rng.uniform(0.8, 1.2))
+                    for f in day_factor[day]
+                ]
                 self._plan.append((h_ms, counts))
         return self._plan
 
@@ -122,17 +187,22 @@ class TrafficGenerator:
                 for ms, channel, member in msgs:
                     yield self._message(g, ms, channel, member)
 
-    # ---- burst (benchmarks) ----------------------------------------------------------------------------
+    # ---- burst (benchmarks)
+    # ----------------------------------------------------------------------------
     def burst(self, n: int) -> Iterator[Dispatch]:
-        """n MESSAGE_CREATE, cheap to build: empty content, 4096 per millisecond from the start time."""
+        """n MESSAGE_CREATE, cheap to build: empty content, 4096 per millisecond from the start
+        time."""
         rng = self.rng
         base = int(self.start.timestamp() * 1000)
-        # Authors and channels drawn once in a table and cycled: rng.choices per message costs more than the rest.
+        # Authors and channels drawn once in a table and cycled: rng.choices per message costs more
+        # than the rest.
         table = []
         for g in self.guilds:
             channels = rng.choices(g.text_channels, weights=g.channel_weights, k=4096)
             people = rng.choices(g.humans, weights=g.human_weights, k=4096)
-            table.append([(g.id, c, g.author_json[m], g.member_json[m]) for c, m in zip(channels, people)])
+            table.append(
+                [(g.id, c, g.author_json[m], g.member_json[m]) for c, m in zip(channels, people)]
+            )
         guilds = len(self.guilds)
         stamp, stamp_ms = "", -1
         for i in range(n):
@@ -140,19 +210,35 @@ class TrafficGenerator:
             if ms != stamp_ms:
                 stamp, stamp_ms = iso(ms), ms
             gid, channel, author, member = table[i % guilds][(i // guilds) & 4095]
-            yield Dispatch(gid, MESSAGE_TAIL % (((ms - DISCORD_EPOCH_MS) << 22) | (i & 0xFFF), channel, author, "",
-                                                stamp, gid, member))
+            yield Dispatch(
+                gid,
+                MESSAGE_TAIL
+                % (
+                    ((ms - DISCORD_EPOCH_MS) << 22) | (i & 0xFFF),
+                    channel,
+                    author,
+                    "",
+                    stamp,
+                    gid,
+                    member,
+                ),
+            )
 
-    # ---- live ------------------------------------------------------------------------------------------
+    # ---- live
+    # ------------------------------------------------------------------------------------------
     def live(self, start: datetime, rate: float = 20.0) -> Iterator[tuple[float, Dispatch]]:
-        """Endless (offset seconds, dispatch) after `start`: chat at about `rate` events/s, plus voice and joins."""
+        """Endless (offset seconds, dispatch) after `start`: chat at about `rate` events/s, plus
+        voice and joins."""
         rng = self.rng
         base = int(start.timestamp() * 1000)
         heap: list = []  # (offset s, tiebreak, callable producing dispatches)
         tiebreak = itertools.count()
         for g in self.guilds:
             for member, channel in g.initial_voice.items():
-                heapq.heappush(heap, (self._voice_duration(), next(tiebreak), ("voice_next", g, member, channel)))
+                heapq.heappush(
+                    heap,
+                    (self._voice_duration(), next(tiebreak), ("voice_next", g, member, channel)),
+                )
             heapq.heappush(heap, (rng.expovariate(1 / 40), next(tiebreak), ("voice_join", g, 0, 0)))
             heapq.heappush(heap, (rng.expovariate(1 / 150), next(tiebreak), ("member", g, 0, 0)))
         chat: dict[int, list] = {g.id: [] for g in self.guilds}
@@ -165,7 +251,9 @@ class TrafficGenerator:
             t += rng.expovariate(rate * intensity)
             while heap and heap[0][0] <= t:
                 at, _, (kind, g, member, channel) = heapq.heappop(heap)
-                for dispatch, follow in self._scheduled(g, kind, member, channel, base + int(at * 1000)):
+                for dispatch, follow in self._scheduled(
+                    g, kind, member, channel, base + int(at * 1000)
+                ):
                     if dispatch is not None:
                         yield at, dispatch
                     if follow is not None:
@@ -191,18 +279,37 @@ class TrafficGenerator:
         """A new live conversation; 5 % start a thread (THREAD_CREATE first)."""
         rng = self.rng
         channel = rng.choices(g.text_channels, weights=g.channel_weights)[0]
-        talk = {"channel": channel, "left": max(2, int(rng.expovariate(1 / 20))),
-                "people": rng.choices(g.humans, weights=g.human_weights, k=rng.randint(2, 5))}
+        talk = {
+            "channel": channel,
+            "left": max(2, int(rng.expovariate(1 / 20))),
+            "people": rng.choices(g.humans, weights=g.human_weights, k=rng.randint(2, 5)),
+        }
         if rng.random() >= 0.05:
             return talk
         thread_id = snowflake(ms, next(self._increment))
         owner = talk["people"][0]
-        payload = {"id": str(thread_id), "guild_id": str(g.id), "parent_id": str(channel), "owner_id": str(owner),
-                   "type": 11, "name": " ".join(rng.choices(LOREM, k=3)), "last_message_id": None,
-                   "rate_limit_per_user": 0, "flags": 0, "message_count": 0, "member_count": 1,
-                   "total_message_sent": 0, "newly_created": True,
-                   "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
-                                       "archive_timestamp": iso(ms), "create_timestamp": iso(ms)}}
+        payload = {
+            "id": str(thread_id),
+            "guild_id": str(g.id),
+            "parent_id": str(channel),
+            "owner_id": str(owner),
+            "type": 11,
+            "name": " ".join(rng.choices(LOREM, k=3)),
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "newly_created": True,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "locked": False,
+                "archive_timestamp": iso(ms),
+                "create_timestamp": iso(ms),
+            },
+        }
         talk["channel"] = thread_id
         tail = dispatch_tail("THREAD_CREATE", orjson.dumps(payload))
         thread = Dispatch(g.id, tail, ("THREAD_CREATE", payload))
@@ -213,7 +320,8 @@ class TrafficGenerator:
         return min(max(self.rng.lognormvariate(math.log(1200), 1.0), 60.0), 4 * 3600.0)
 
     def _scheduled(self, g: GuildModel, kind: str, member: int, channel: int, ms: int) -> list:
-        """[(dispatch or None, follow-up (delay s, task) or None)] of a scheduled voice or membership change."""
+        """[(dispatch or None, follow-up (delay s, task) or None)] of a scheduled voice or
+        membership change."""
         rng = self.rng
         out = []
         if kind == "voice_join":
@@ -222,8 +330,12 @@ class TrafficGenerator:
                 member = rng.choice(idle)
                 channel = rng.choice(g.voice_channels)
                 g.in_voice[member] = channel
-                out.append((g.voice_state(member, channel),
-                            (self._voice_duration(), ("voice_next", g, member, channel))))
+                out.append(
+                    (
+                        g.voice_state(member, channel),
+                        (self._voice_duration(), ("voice_next", g, member, channel)),
+                    )
+                )
             out.append((None, (rng.expovariate(1 / 40), ("voice_join", g, 0, 0))))
         elif kind == "voice_next":
             if g.in_voice.get(member) != channel:
@@ -240,13 +352,20 @@ class TrafficGenerator:
                 out.append((g.voice_state(member, None), None))
             else:
                 g.in_voice[member] = new
-                out.append((g.voice_state(member, new), (self._voice_duration(), ("voice_next", g, member, new))))
+                out.append(
+                    (
+                        g.voice_state(member, new),
+                        (self._voice_duration(), ("voice_next", g, member, new)),
+                    )
+                )
         elif kind == "member":
             if rng.random() < 0.6 or len(g.humans) < 5:
                 out.append((g.member_add(ms), None))
             else:
-                leaving = rng.choice([m for m in g.humans if m not in g.in_voice and m not in g.staff]
-                                     or g.humans[len(g.staff):])
+                leaving = rng.choice(
+                    [m for m in g.humans if m not in g.in_voice and m not in g.staff]
+                    or g.humans[len(g.staff) :]
+                )
                 out.append((g.member_remove(leaving), None))
             out.append((None, (rng.expovariate(1 / 150), ("member", g, 0, 0))))
         return out

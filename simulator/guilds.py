@@ -1,4 +1,5 @@
 """Generated guilds: channels, members with zipf-like activity, and payloads in Discord's format."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,11 +10,47 @@ import orjson
 
 from simulator.scenario import Dispatch, dispatch_tail
 
-TEXT_NAMES = ("general", "random", "memes", "gaming", "music", "dev", "art", "off-topic", "help", "media",
-              "announcements", "introductions", "food", "pets", "books", "movies")
+TEXT_NAMES = (
+    "general",
+    "random",
+    "memes",
+    "gaming",
+    "music",
+    "dev",
+    "art",
+    "off-topic",
+    "help",
+    "media",
+    "announcements",
+    "introductions",
+    "food",
+    "pets",
+    "books",
+    "movies",
+)
 VOICE_NAMES = ("Lounge", "Gaming", "Music", "Study", "Chill", "Meeting")
-FIRST = ("Ava", "Noah", "Mia", "Liam", "Zoe", "Leo", "Ivy", "Kai", "Ada", "Max", "Eva", "Sam", "Lea", "Tom",
-         "Nia", "Ben", "Ola", "Ren", "Uma", "Jon")
+FIRST = (
+    "Ava",
+    "Noah",
+    "Mia",
+    "Liam",
+    "Zoe",
+    "Leo",
+    "Ivy",
+    "Kai",
+    "Ada",
+    "Max",
+    "Eva",
+    "Sam",
+    "Lea",
+    "Tom",
+    "Nia",
+    "Ben",
+    "Ola",
+    "Ren",
+    "Uma",
+    "Jon",
+)
 EPOCH_MS = 1420070400000
 ADMINISTRATOR, MANAGE_GUILD = 0x8, 0x20
 EVERYONE_PERMISSIONS = "1071698660929"  # Discord's default @everyone: neither of the two above
@@ -27,21 +64,42 @@ def _sf(ms: int, increment: int) -> int:
 
 
 def _user(uid: int, n: int, bot: bool = False) -> dict:
-    user = {"id": str(uid), "username": f"{'bot' if bot else 'user'}{n}", "discriminator": "0",
-            "global_name": f"{FIRST[n % len(FIRST)]} {n}" if not bot else None, "avatar": None}
+    user = {
+        "id": str(uid),
+        "username": f"{'bot' if bot else 'user'}{n}",
+        "discriminator": "0",
+        "global_name": f"{FIRST[n % len(FIRST)]} {n}" if not bot else None,
+        "avatar": None,
+    }
     if bot:
         user["bot"] = True
     return user
 
 
 def _member(user: dict, joined_at: str = JOINED, roles: list[str] | None = None) -> dict:
-    return {"user": user, "roles": roles or [], "joined_at": joined_at, "deaf": False, "mute": False, "flags": 0,
-            "nick": None}
+    return {
+        "user": user,
+        "roles": roles or [],
+        "joined_at": joined_at,
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": None,
+    }
 
 
 def _role(rid: int, name: str, permissions: int | str, position: int) -> dict:
-    return {"id": str(rid), "name": name, "permissions": str(permissions), "position": position, "color": 0,
-            "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+    return {
+        "id": str(rid),
+        "name": name,
+        "permissions": str(permissions),
+        "position": position,
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
 
 
 @dataclass
@@ -69,15 +127,26 @@ class GuildModel:
         """Pre-serialise the author and member objects every message of this user embeds."""
         self.users[uid] = user
         self.author_json[uid] = orjson.dumps(user).decode()
-        self.member_json[uid] = orjson.dumps({"roles": [], "joined_at": joined_at, "deaf": False, "mute": False,
-                                              "flags": 0}).decode()
+        self.member_json[uid] = orjson.dumps(
+            {"roles": [], "joined_at": joined_at, "deaf": False, "mute": False, "flags": 0}
+        ).decode()
 
     def voice_state(self, uid: int, channel: int | None) -> Dispatch:
         """VOICE_STATE_UPDATE: join or move to `channel`, or leave when None."""
-        data = {"guild_id": str(self.id), "channel_id": str(channel) if channel else None, "user_id": str(uid),
-                "member": _member(self.users[uid]), "session_id": f"s{uid}", "deaf": False, "mute": False,
-                "self_deaf": False, "self_mute": False, "self_video": False, "suppress": False,
-                "request_to_speak_timestamp": None}
+        data = {
+            "guild_id": str(self.id),
+            "channel_id": str(channel) if channel else None,
+            "user_id": str(uid),
+            "member": _member(self.users[uid]),
+            "session_id": f"s{uid}",
+            "deaf": False,
+            "mute": False,
+            "self_deaf": False,
+            "self_mute": False,
+            "self_video": False,
+            "suppress": False,
+            "request_to_speak_timestamp": None,
+        }
         return Dispatch(self.id, dispatch_tail("VOICE_STATE_UPDATE", orjson.dumps(data)))
 
     def member_add(self, ms: int) -> Dispatch:
@@ -102,8 +171,15 @@ class GuildModel:
 
 
 def _channel(cid: int, ctype: int, name: str, position: int) -> dict:
-    ch = {"id": str(cid), "type": ctype, "name": name, "position": position, "permission_overwrites": [],
-          "parent_id": None, "nsfw": False}
+    ch = {
+        "id": str(cid),
+        "type": ctype,
+        "name": name,
+        "position": position,
+        "permission_overwrites": [],
+        "parent_id": None,
+        "nsfw": False,
+    }
     if ctype == 0:
         ch |= {"topic": None, "last_message_id": None, "rate_limit_per_user": 0}
     else:
@@ -111,8 +187,11 @@ def _channel(cid: int, ctype: int, name: str, position: int) -> dict:
     return ch
 
 
-def build_guild(index: int, seed: int, members: int, channels: int, rng: random.Random) -> GuildModel:
-    """Guild `index`: `channels` text channels, voice channels and an AFK channel, `members` members."""
+def build_guild(
+    index: int, seed: int, members: int, channels: int, rng: random.Random
+) -> GuildModel:
+    """Guild `index`: `channels` text channels, voice channels and an AFK channel, `members`
+    members."""
     g_ms = GUILD_BASE_MS + (seed % 100_000) * 1000 + index
     gid = _sf(g_ms, 0)
     text = [_sf(g_ms, 1 + i) for i in range(max(1, channels))]
@@ -125,45 +204,114 @@ def build_guild(index: int, seed: int, members: int, channels: int, rng: random.
     order = humans[:]
     rng.shuffle(order)  # heavy talkers are not simply the lowest ids
     rank = {uid: r for r, uid in enumerate(order, start=1)}
-    chans = [_channel(c, 0, TEXT_NAMES[i % len(TEXT_NAMES)] + (f"-{i // len(TEXT_NAMES)}" if i >= len(TEXT_NAMES)
-                                                                    else ""), i) for i, c in enumerate(text)]
-    chans += [_channel(c, 2, f"{VOICE_NAMES[i % len(VOICE_NAMES)]} {i + 1}", 50 + i) for i, c in enumerate(voice)]
+    chans = [
+        _channel(
+            c,
+            0,
+            TEXT_NAMES[i % len(TEXT_NAMES)]
+            + (f"-{i // len(TEXT_NAMES)}" if i >= len(TEXT_NAMES) else ""),
+            i,
+        )
+        for i, c in enumerate(text)
+    ]
+    chans += [
+        _channel(c, 2, f"{VOICE_NAMES[i % len(VOICE_NAMES)]} {i + 1}", 50 + i)
+        for i, c in enumerate(voice)
+    ]
     chans.append(_channel(afk, 2, "AFK", 99))
     model = GuildModel(
-        id=gid, payload={}, text_channels=text, channel_weights=[1 / (i + 1) ** 0.8 for i in range(len(text))],
-        voice_channels=voice, afk_channel=afk, humans=humans, human_weights=[1 / rank[u] ** 1.1 for u in humans],
-        bots=bots, users={})
+        id=gid,
+        payload={},
+        text_channels=text,
+        channel_weights=[1 / (i + 1) ** 0.8 for i in range(len(text))],
+        voice_channels=voice,
+        afk_channel=afk,
+        humans=humans,
+        human_weights=[1 / rank[u] ** 1.1 for u in humans],
+        bots=bots,
+        users={},
+    )
     for j, uid in enumerate(uids):
         model.remember(uid, _user(uid, j, bot=j < n_bots))
     for uid in rng.sample(humans, min(2, len(humans))):
         model.initial_voice[uid] = model.in_voice[uid] = rng.choice(voice)
-    # Sign-in needs every kind of member: humans[0] owns the guild, humans[1] manages it (Manage Server),
+    # Sign-in needs every kind of member: humans[0] owns the guild, humans[1] manages it (Manage
+    # Server),
     # humans[2] is an administrator, humans[3] a moderator (a role without either permission).
     admins, managers, mods = _sf(g_ms, 301), _sf(g_ms, 302), _sf(g_ms, 303)
-    roles = [_role(gid, "@everyone", EVERYONE_PERMISSIONS, 0), _role(admins, "Admins", ADMINISTRATOR, 3),
-             _role(managers, "Managers", MANAGE_GUILD, 2), _role(mods, "Moderators", 0, 1)]
-    model.staff = {humans[0]: []} | {uid: [str(rid)] for uid, rid in zip(humans[1:4], (managers, admins, mods))}
+    roles = [
+        _role(gid, "@everyone", EVERYONE_PERMISSIONS, 0),
+        _role(admins, "Admins", ADMINISTRATOR, 3),
+        _role(managers, "Managers", MANAGE_GUILD, 2),
+        _role(mods, "Moderators", 0, 1),
+    ]
+    model.staff = {humans[0]: []} | {
+        uid: [str(rid)] for uid, rid in zip(humans[1:4], (managers, admins, mods))
+    }
     # Discord sends at most large_threshold members; staff always among them
     shown_ids = [*model.staff, *(u for u in uids if u not in model.staff)][:250]
     shown = [_member(model.users[u], roles=model.staff.get(u)) for u in shown_ids]
     model.payload = {
-        "id": str(gid), "name": f"Demo Guild {index + 1}" if index else "Mocha Demo", "icon": None,
-        "splash": None, "discovery_splash": None, "application_id": None, "max_members": 500000,
-        "max_video_channel_users": 25, "max_stage_video_channel_users": 50, "safety_alerts_channel_id": None,
+        "id": str(gid),
+        "name": f"Demo Guild {index + 1}" if index else "Mocha Demo",
+        "icon": None,
+        "splash": None,
+        "discovery_splash": None,
+        "application_id": None,
+        "max_members": 500000,
+        "max_video_channel_users": 25,
+        "max_stage_video_channel_users": 50,
+        "safety_alerts_channel_id": None,
         "widget_enabled": False,
-        "owner_id": str(humans[0]), "afk_channel_id": str(afk), "afk_timeout": 300, "verification_level": 0,
-        "default_message_notifications": 0, "explicit_content_filter": 0,
+        "owner_id": str(humans[0]),
+        "afk_channel_id": str(afk),
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
         "roles": roles,
-        "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_id": str(text[0]),
-        "system_channel_flags": 0, "rules_channel_id": None, "vanity_url_code": None, "description": None,
-        "banner": None, "premium_tier": 0, "premium_subscription_count": 0, "preferred_locale": "en-US",
-        "public_updates_channel_id": None, "nsfw_level": 0, "premium_progress_bar_enabled": False,
-        "joined_at": JOINED, "large": len(uids) > 250, "unavailable": False, "member_count": len(uids),
-        "channels": chans, "threads": [], "members": shown, "presences": [], "stage_instances": [],
-        "guild_scheduled_events": [], "soundboard_sounds": [],
-        "voice_states": [{"guild_id": str(gid), "channel_id": str(c), "user_id": str(u), "session_id": f"s{u}",
-                          "deaf": False, "mute": False, "self_deaf": False, "self_mute": False,
-                          "self_video": False, "suppress": False, "request_to_speak_timestamp": None}
-                         for u, c in model.initial_voice.items()],
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "mfa_level": 0,
+        "system_channel_id": str(text[0]),
+        "system_channel_flags": 0,
+        "rules_channel_id": None,
+        "vanity_url_code": None,
+        "description": None,
+        "banner": None,
+        "premium_tier": 0,
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": None,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": False,
+        "joined_at": JOINED,
+        "large": len(uids) > 250,
+        "unavailable": False,
+        "member_count": len(uids),
+        "channels": chans,
+        "threads": [],
+        "members": shown,
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+        "voice_states": [
+            {
+                "guild_id": str(gid),
+                "channel_id": str(c),
+                "user_id": str(u),
+                "session_id": f"s{u}",
+                "deaf": False,
+                "mute": False,
+                "self_deaf": False,
+                "self_mute": False,
+                "self_video": False,
+                "suppress": False,
+                "request_to_speak_timestamp": None,
+            }
+            for u, c in model.initial_voice.items()
+        ],
     }
     return model

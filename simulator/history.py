@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right, insort
-from typing import Iterable
+from collections.abc import Iterable
 
 import orjson
 from aiohttp import web
@@ -196,6 +196,7 @@ class History:
             for t in self.guild_threads(int(channel["guild_id"]), True, cid)
             if t.get("type") == want
         ]
+
         def stamp(t: dict) -> str:
             return (t.get("thread_metadata") or {}).get("archive_timestamp") or ""
 

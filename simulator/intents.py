@@ -1,10 +1,12 @@
-"""Gateway intents as Discord applies them: which dispatches a session receives, what IDENTIFY may ask.
+"""Gateway intents as Discord applies them: which dispatches a session receives, what IDENTIFY may
+ask.
 
 A dispatch needs one intent bit, chosen by its event name and, for message-like events, by
 whether it happened in a guild or a DM. Events not listed here (READY, RESUMED, GUILD_MEMBERS_CHUNK,
 INTERACTION_CREATE, ...) reach every session. Privileged intents must be enabled for the
 application; the simulator's ``disallow`` set plays an application where they are not.
 """
+
 from __future__ import annotations
 
 GUILDS = 1 << 0
@@ -30,52 +32,120 @@ GUILD_MESSAGE_POLLS = 1 << 24
 DIRECT_MESSAGE_POLLS = 1 << 25
 KNOWN = (
     (1 << 17) - 1  # bits 0-16
-    | AUTO_MODERATION_CONFIGURATION | AUTO_MODERATION_EXECUTION | GUILD_MESSAGE_POLLS | DIRECT_MESSAGE_POLLS
+    | AUTO_MODERATION_CONFIGURATION
+    | AUTO_MODERATION_EXECUTION
+    | GUILD_MESSAGE_POLLS
+    | DIRECT_MESSAGE_POLLS
 )
 
 # The names a person uses for the privileged intents (the developer portal's switches).
-PRIVILEGED = {"members": GUILD_MEMBERS, "presences": GUILD_PRESENCES, "message_content": MESSAGE_CONTENT}
-PORTAL_NAMES = {"members": "Server Members Intent", "presences": "Presence Intent",
-                "message_content": "Message Content Intent"}
+PRIVILEGED = {
+    "members": GUILD_MEMBERS,
+    "presences": GUILD_PRESENCES,
+    "message_content": MESSAGE_CONTENT,
+}
+PORTAL_NAMES = {
+    "members": "Server Members Intent",
+    "presences": "Presence Intent",
+    "message_content": "Message Content Intent",
+}
 
 _GUILD_EVENTS: dict[str, int] = {
-    **dict.fromkeys((
-        "GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE", "GUILD_ROLE_CREATE", "GUILD_ROLE_UPDATE",
-        "GUILD_ROLE_DELETE", "CHANNEL_CREATE", "CHANNEL_UPDATE", "CHANNEL_DELETE", "THREAD_CREATE",
-        "THREAD_UPDATE", "THREAD_DELETE", "THREAD_LIST_SYNC", "THREAD_MEMBER_UPDATE",
-        "STAGE_INSTANCE_CREATE", "STAGE_INSTANCE_UPDATE", "STAGE_INSTANCE_DELETE"), GUILDS),
+    **dict.fromkeys(
+        (
+            "GUILD_CREATE",
+            "GUILD_UPDATE",
+            "GUILD_DELETE",
+            "GUILD_ROLE_CREATE",
+            "GUILD_ROLE_UPDATE",
+            "GUILD_ROLE_DELETE",
+            "CHANNEL_CREATE",
+            "CHANNEL_UPDATE",
+            "CHANNEL_DELETE",
+            "THREAD_CREATE",
+            "THREAD_UPDATE",
+            "THREAD_DELETE",
+            "THREAD_LIST_SYNC",
+            "THREAD_MEMBER_UPDATE",
+            "STAGE_INSTANCE_CREATE",
+            "STAGE_INSTANCE_UPDATE",
+            "STAGE_INSTANCE_DELETE",
+        ),
+        GUILDS,
+    ),
     # THREAD_MEMBERS_UPDATE needs GUILD_MEMBERS for other members; the simulator sends it whole.
-    **dict.fromkeys(("GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE",
-                     "THREAD_MEMBERS_UPDATE"), GUILD_MEMBERS),
-    **dict.fromkeys(("GUILD_AUDIT_LOG_ENTRY_CREATE", "GUILD_BAN_ADD", "GUILD_BAN_REMOVE"),
-                    GUILD_MODERATION),
-    **dict.fromkeys(("GUILD_EMOJIS_UPDATE", "GUILD_STICKERS_UPDATE", "GUILD_SOUNDBOARD_SOUND_CREATE",
-                     "GUILD_SOUNDBOARD_SOUND_UPDATE", "GUILD_SOUNDBOARD_SOUND_DELETE",
-                     "GUILD_SOUNDBOARD_SOUNDS_UPDATE"), GUILD_EXPRESSIONS),
-    **dict.fromkeys(("GUILD_INTEGRATIONS_UPDATE", "INTEGRATION_CREATE", "INTEGRATION_UPDATE",
-                     "INTEGRATION_DELETE"), GUILD_INTEGRATIONS),
+    **dict.fromkeys(
+        ("GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE", "THREAD_MEMBERS_UPDATE"),
+        GUILD_MEMBERS,
+    ),
+    **dict.fromkeys(
+        ("GUILD_AUDIT_LOG_ENTRY_CREATE", "GUILD_BAN_ADD", "GUILD_BAN_REMOVE"), GUILD_MODERATION
+    ),
+    **dict.fromkeys(
+        (
+            "GUILD_EMOJIS_UPDATE",
+            "GUILD_STICKERS_UPDATE",
+            "GUILD_SOUNDBOARD_SOUND_CREATE",
+            "GUILD_SOUNDBOARD_SOUND_UPDATE",
+            "GUILD_SOUNDBOARD_SOUND_DELETE",
+            "GUILD_SOUNDBOARD_SOUNDS_UPDATE",
+        ),
+        GUILD_EXPRESSIONS,
+    ),
+    **dict.fromkeys(
+        (
+            "GUILD_INTEGRATIONS_UPDATE",
+            "INTEGRATION_CREATE",
+            "INTEGRATION_UPDATE",
+            "INTEGRATION_DELETE",
+        ),
+        GUILD_INTEGRATIONS,
+    ),
     "WEBHOOKS_UPDATE": GUILD_WEBHOOKS,
     **dict.fromkeys(("INVITE_CREATE", "INVITE_DELETE"), GUILD_INVITES),
     **dict.fromkeys(("VOICE_STATE_UPDATE", "VOICE_CHANNEL_EFFECT_SEND"), GUILD_VOICE_STATES),
     "PRESENCE_UPDATE": GUILD_PRESENCES,
-    **dict.fromkeys(("GUILD_SCHEDULED_EVENT_CREATE", "GUILD_SCHEDULED_EVENT_UPDATE",
-                     "GUILD_SCHEDULED_EVENT_DELETE", "GUILD_SCHEDULED_EVENT_USER_ADD",
-                     "GUILD_SCHEDULED_EVENT_USER_REMOVE"), GUILD_SCHEDULED_EVENTS),
-    **dict.fromkeys(("AUTO_MODERATION_RULE_CREATE", "AUTO_MODERATION_RULE_UPDATE",
-                     "AUTO_MODERATION_RULE_DELETE"), AUTO_MODERATION_CONFIGURATION),
+    **dict.fromkeys(
+        (
+            "GUILD_SCHEDULED_EVENT_CREATE",
+            "GUILD_SCHEDULED_EVENT_UPDATE",
+            "GUILD_SCHEDULED_EVENT_DELETE",
+            "GUILD_SCHEDULED_EVENT_USER_ADD",
+            "GUILD_SCHEDULED_EVENT_USER_REMOVE",
+        ),
+        GUILD_SCHEDULED_EVENTS,
+    ),
+    **dict.fromkeys(
+        (
+            "AUTO_MODERATION_RULE_CREATE",
+            "AUTO_MODERATION_RULE_UPDATE",
+            "AUTO_MODERATION_RULE_DELETE",
+        ),
+        AUTO_MODERATION_CONFIGURATION,
+    ),
     "AUTO_MODERATION_ACTION_EXECUTION": AUTO_MODERATION_EXECUTION,
 }
 # Events of one name that need a guild intent in a guild and a DM intent outside one.
 _SPLIT_EVENTS: dict[str, tuple[int, int]] = {
-    **dict.fromkeys(("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"),
-                    (GUILD_MESSAGES, DIRECT_MESSAGES)),
+    **dict.fromkeys(
+        ("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"), (GUILD_MESSAGES, DIRECT_MESSAGES)
+    ),
     "MESSAGE_DELETE_BULK": (GUILD_MESSAGES, GUILD_MESSAGES),
     "CHANNEL_PINS_UPDATE": (GUILDS, DIRECT_MESSAGES),
-    **dict.fromkeys(("MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE", "MESSAGE_REACTION_REMOVE_ALL",
-                     "MESSAGE_REACTION_REMOVE_EMOJI"), (GUILD_MESSAGE_REACTIONS, DIRECT_MESSAGE_REACTIONS)),
+    **dict.fromkeys(
+        (
+            "MESSAGE_REACTION_ADD",
+            "MESSAGE_REACTION_REMOVE",
+            "MESSAGE_REACTION_REMOVE_ALL",
+            "MESSAGE_REACTION_REMOVE_EMOJI",
+        ),
+        (GUILD_MESSAGE_REACTIONS, DIRECT_MESSAGE_REACTIONS),
+    ),
     "TYPING_START": (GUILD_MESSAGE_TYPING, DIRECT_MESSAGE_TYPING),
-    **dict.fromkeys(("MESSAGE_POLL_VOTE_ADD", "MESSAGE_POLL_VOTE_REMOVE"),
-                    (GUILD_MESSAGE_POLLS, DIRECT_MESSAGE_POLLS)),
+    **dict.fromkeys(
+        ("MESSAGE_POLL_VOTE_ADD", "MESSAGE_POLL_VOTE_REMOVE"),
+        (GUILD_MESSAGE_POLLS, DIRECT_MESSAGE_POLLS),
+    ),
 }
 
 
@@ -95,7 +165,9 @@ def parse_privileged(names: str | None) -> int:
         if not name:
             continue
         if name not in PRIVILEGED:
-            raise ValueError(f"unknown privileged intent {name!r}: choose from {', '.join(PRIVILEGED)}")
+            raise ValueError(
+                f"unknown privileged intent {name!r}: choose from {', '.join(PRIVILEGED)}"
+            )
         mask |= PRIVILEGED[name]
     return mask
 

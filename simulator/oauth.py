@@ -9,6 +9,7 @@ and holders of Administrator have every permission, others the union of @everyon
 Membership is the guild's as it is now: a member the generated traffic removed is no longer in it.
 Any client id and secret are accepted, as any bot token is.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,8 +31,13 @@ ALL_PERMISSIONS = (1 << 51) - 1
 TOKEN_TTL_S = 7 * 86400  # Discord's access tokens last a week
 CODE_TTL_S = 600
 # Someone who shares no guild with the bot: signing in works, and they see only public guilds.
-OUTSIDER = {"id": "1100000000000000099", "username": "outsider", "discriminator": "0",
-            "global_name": "Outside Olivia", "avatar": None}
+OUTSIDER = {
+    "id": "1100000000000000099",
+    "username": "outsider",
+    "discriminator": "0",
+    "global_name": "Outside Olivia",
+    "avatar": None,
+}
 
 
 @dataclass
@@ -66,9 +72,10 @@ def guild_permissions(guild: dict, user_id: int, role_ids: list[str]) -> int:
 
 
 class OAuthProvider:
-    """Codes and tokens live in memory: a restarted simulator signs everyone out, as a revoked app would."""
+    """Codes and tokens live in memory: a restarted simulator signs everyone out, as a revoked app
+    would."""
 
-    def __init__(self, sim: "Simulator") -> None:
+    def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.codes: dict[str, Grant] = {}
         self.tokens: dict[str, Grant] = {}
@@ -86,8 +93,11 @@ class OAuthProvider:
         if model is not None:
             return {uid: (model.users[uid], model.staff.get(uid, [])) for uid in model.humans}
         payload = self.sim.guild_payloads.get(guild_id, {})
-        return {int(m["user"]["id"]): (m["user"], m.get("roles", [])) for m in payload.get("members", [])
-                if not m["user"].get("bot")}
+        return {
+            int(m["user"]["id"]): (m["user"], m.get("roles", []))
+            for m in payload.get("members", [])
+            if not m["user"].get("bot")
+        }
 
     def users(self) -> dict[int, dict]:
         found: dict[int, dict] = {}
@@ -110,30 +120,55 @@ class OAuthProvider:
         for payload, roles in self.membership(uid):
             perms = guild_permissions(payload, uid, roles)
             names = {r["id"]: r["name"] for r in payload.get("roles", [])}
-            kind = ("owner" if str(uid) == str(payload.get("owner_id"))
-                    else "administrator" if perms == ALL_PERMISSIONS
-                    else "manager" if perms & MANAGE_GUILD
-                    else ", ".join(names.get(r, r) for r in roles) if roles else "member")
+            kind = (
+                "owner"
+                if str(uid) == str(payload.get("owner_id"))
+                else "administrator"
+                if perms == ALL_PERMISSIONS
+                else "manager"
+                if perms & MANAGE_GUILD
+                else ", ".join(names.get(r, r) for r in roles)
+                if roles
+                else "member"
+            )
             parts.append(f"{payload.get('name')}: {kind}")
         where = "; ".join(parts) or "in no guild"
         return f"{user.get('global_name') or user['username']} (@{user['username']}) — {where}"
 
     async def authorize_page(self, request: web.Request) -> web.Response:
         q = request.query
-        if q.get("response_type", "code") != "code" or not q.get("redirect_uri") or not q.get("client_id"):
-            return web.Response(status=400, text="client_id, redirect_uri and response_type=code are required")
-        hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">'
-                         for k in ("client_id", "redirect_uri", "scope", "state", "code_challenge",
-                                   "code_challenge_method"))
+        if (
+            q.get("response_type", "code") != "code"
+            or not q.get("redirect_uri")
+            or not q.get("client_id")
+        ):
+            return web.Response(
+                status=400, text="client_id, redirect_uri and response_type=code are required"
+            )
+        hidden = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">'
+            for k in (
+                "client_id",
+                "redirect_uri",
+                "scope",
+                "state",
+                "code_challenge",
+                "code_challenge_method",
+            )
+        )
         users = sorted(self.users().items(), key=lambda kv: (kv[1] is not OUTSIDER, kv[0]))
-        options = "".join(f'<option value="{uid}">{html.escape(self._label(uid, user))}</option>'
-                          for uid, user in users)
-        body = (f"<!doctype html><html><head><meta charset='utf-8'><title>Authorize — Mocha simulator"
-                f"</title></head><body><h1>Sign in to the simulated Discord</h1>"
-                f"<p>An application asks for: {html.escape(q.get('scope', 'identify'))}</p>"
-                f'<form method="post" action="/oauth2/authorize">{hidden}'
-                f'<label>Who are you? <select name="user">{options}</select></label> '
-                f'<button type="submit">Authorize</button></form></body></html>')
+        options = "".join(
+            f'<option value="{uid}">{html.escape(self._label(uid, user))}</option>'
+            for uid, user in users
+        )
+        body = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>Authorize — Mocha simulator"
+            f"</title></head><body><h1>Sign in to the simulated Discord</h1>"
+            f"<p>An application asks for: {html.escape(q.get('scope', 'identify'))}</p>"
+            f'<form method="post" action="/oauth2/authorize">{hidden}'
+            f'<label>Who are you? <select name="user">{options}</select></label> '
+            f'<button type="submit">Authorize</button></form></body></html>'
+        )
         return web.Response(text=body, content_type="text/html")
 
     async def authorize(self, request: web.Request) -> web.Response:
@@ -148,8 +183,14 @@ class OAuthProvider:
         if uid not in self.users():
             return web.Response(status=400, text="unknown user")
         code = secrets.token_urlsafe(24)
-        self.codes[code] = Grant(uid, str(form.get("client_id", "")), redirect_uri, str(form.get("scope", "")),
-                                 str(form.get("code_challenge", "")), time.monotonic() + CODE_TTL_S)
+        self.codes[code] = Grant(
+            uid,
+            str(form.get("client_id", "")),
+            redirect_uri,
+            str(form.get("scope", "")),
+            str(form.get("code_challenge", "")),
+            time.monotonic() + CODE_TTL_S,
+        )
         params = {"code": code} | ({"state": str(form["state"])} if form.get("state") else {})
         sep = "&" if "?" in redirect_uri else "?"
         raise web.HTTPFound(redirect_uri + sep + urlencode(params))
@@ -160,7 +201,11 @@ class OAuthProvider:
         kind = form.get("grant_type")
         if kind == "authorization_code":
             grant = self.codes.pop(str(form.get("code", "")), None)
-            if grant is None or grant.expires < time.monotonic() or grant.redirect_uri != form.get("redirect_uri"):
+            if (
+                grant is None
+                or grant.expires < time.monotonic()
+                or grant.redirect_uri != form.get("redirect_uri")
+            ):
                 return _json({"error": "invalid_grant"}, 400)
             if grant.challenge:
                 digest = hashlib.sha256(str(form.get("code_verifier", "")).encode()).digest()
@@ -175,10 +220,18 @@ class OAuthProvider:
         access, refresh = secrets.token_urlsafe(30), secrets.token_urlsafe(30)
         grant.expires = time.monotonic() + TOKEN_TTL_S
         self.tokens[access] = self.refresh_tokens[refresh] = grant
-        return _json({"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_TTL_S,
-                      "refresh_token": refresh, "scope": grant.scope})
+        return _json(
+            {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": TOKEN_TTL_S,
+                "refresh_token": refresh,
+                "scope": grant.scope,
+            }
+        )
 
-    # ---- the user's REST ---------------------------------------------------------------------------
+    # ---- the user's REST
+    # ---------------------------------------------------------------------------
     async def rest(self, request: web.Request, tail: str) -> web.Response:
         """Calls made with a user's Bearer token."""
         if tail == "oauth2/token" and request.method == "POST":
@@ -190,19 +243,44 @@ class OAuthProvider:
             return _error(405, "405: Method Not Allowed")
         uid = grant.user_id
         if tail == "users/@me":
-            return _json({**self.users().get(uid, OUTSIDER), "mfa_enabled": False, "locale": "en-US", "flags": 0,
-                          "public_flags": 0, "premium_type": 0})
+            return _json(
+                {
+                    **self.users().get(uid, OUTSIDER),
+                    "mfa_enabled": False,
+                    "locale": "en-US",
+                    "flags": 0,
+                    "public_flags": 0,
+                    "premium_type": 0,
+                }
+            )
         if tail == "users/@me/guilds":
-            return _json([{"id": p["id"], "name": p.get("name"), "icon": p.get("icon"),
-                           "owner": str(uid) == str(p.get("owner_id")), "features": p.get("features", []),
-                           "permissions": str(guild_permissions(p, uid, roles))}
-                          for p, roles in self.membership(uid)])
+            return _json(
+                [
+                    {
+                        "id": p["id"],
+                        "name": p.get("name"),
+                        "icon": p.get("icon"),
+                        "owner": str(uid) == str(p.get("owner_id")),
+                        "features": p.get("features", []),
+                        "permissions": str(guild_permissions(p, uid, roles)),
+                    }
+                    for p, roles in self.membership(uid)
+                ]
+            )
         parts = tail.split("/")
         if len(parts) == 5 and parts[:3] == ["users", "@me", "guilds"] and parts[4] == "member":
             for payload, roles in self.membership(uid):
                 if payload["id"] == parts[3]:
-                    return _json({"user": self.users()[uid], "roles": roles, "nick": None,
-                                  "joined_at": "2021-06-01T12:00:00.000000+00:00", "deaf": False,
-                                  "mute": False, "flags": 0})
+                    return _json(
+                        {
+                            "user": self.users()[uid],
+                            "roles": roles,
+                            "nick": None,
+                            "joined_at": "2021-06-01T12:00:00.000000+00:00",
+                            "deaf": False,
+                            "mute": False,
+                            "flags": 0,
+                        }
+                    )
             return _error(404, "Unknown Guild", 10004)
         return _error(404, "404: Not Found")

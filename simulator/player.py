@@ -1,9 +1,11 @@
 """Playback: waits for the clients to identify, then plays scenario steps or generated traffic."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from simulator.scenario import Control, Dispatch, HistoryOnly
 
@@ -28,7 +30,7 @@ async def run(sim: Simulator) -> None:
         return
     sim.stats["done"] = True  # generated backfill is history (loaded at start), not dispatched
     if sim.rate is None or sim.rate > 0:
-        start = gen.start if gen.fixed_start else datetime.now(timezone.utc)
+        start = gen.start if gen.fixed_start else datetime.now(UTC)
         await play_live(sim, gen.live(start, rate=sim.rate or 20.0))
 
 
@@ -37,14 +39,16 @@ async def wait_until_ready(sim: Simulator) -> None:
     await sim.first_identify.wait()
     try:
         await asyncio.wait_for(sim.all_identified.wait(), timeout=sim.ready_timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     await asyncio.sleep(sim.start_delay)
 
 
-async def play(sim: Simulator, steps: Iterable[Dispatch | Control | HistoryOnly],
-               rate: float | None) -> None:
-    """Send steps in order; flush every BATCH dispatches, before every control line and when pacing."""
+async def play(
+    sim: Simulator, steps: Iterable[Dispatch | Control | HistoryOnly], rate: float | None
+) -> None:
+    """Send steps in order; flush every BATCH dispatches, before every control line and when
+    pacing."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     pending = sent = 0
@@ -86,7 +90,8 @@ async def play(sim: Simulator, steps: Iterable[Dispatch | Control | HistoryOnly]
 
 
 async def play_live(sim: Simulator, events: Iterable[tuple[float, Dispatch]]) -> None:
-    """Generated live traffic: each event at its offset (seconds) from now, batched when close together."""
+    """Generated live traffic: each event at its offset (seconds) from now, batched when close
+    together."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     pending = 0
@@ -121,7 +126,8 @@ async def control(sim: Simulator, step: Control) -> None:
             if link is not None:
                 link.send_now('{"op":9,"d":%s}' % ("true" if step.resumable else "false"))
             if not step.resumable:
-                # The session is gone: what is dispatched before the client identifies again is lost.
+                # The session is gone: what is dispatched before the client identifies again is
+                # lost.
                 sim.sessions.pop(session.id, None)
                 if sim.by_shard.get(session.shard_id) is session:
                     del sim.by_shard[session.shard_id]

@@ -59,7 +59,8 @@ class RateLimits:
             "retry_after": round(retry_after, 3),
             "global": False,
         }
-        # discord.py takes a 429 without `Via` for a Cloudflare ban and gives up: Discord's have one.
+        # discord.py takes a 429 without `Via` for a Cloudflare ban and gives up: Discord's have
+        # one.
         headers = {
             "Retry-After": f"{retry_after:.3f}",
             "X-RateLimit-Scope": "user",

@@ -8,11 +8,13 @@ guilds announced in READY. Control lines: ``{"op": "sleep", "ms": N}``, ``{"op":
 A dispatch line with ``"history_only": true`` is a :class:`HistoryOnly` step: it is recorded in the
 simulator's REST state (a message in its channel's history) when its turn comes, never dispatched.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Union
+from typing import Union
 
 import orjson
 
@@ -27,7 +29,8 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Dispatch:
-    """One gateway dispatch: the guild it belongs to (None for DMs) and its pre-serialised frame tail.
+    """One gateway dispatch: the guild it belongs to (None for DMs) and its pre-serialised frame
+    tail.
 
     ``intent`` is the intent bit a session needs to receive it (0: every session does).
     """
@@ -38,7 +41,7 @@ class Dispatch:
     intent: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        event = self.tail[6:self.tail.index('"', 6)]  # the tail starts with ',"t":"EVENT"'
+        event = self.tail[6 : self.tail.index('"', 6)]  # the tail starts with ',"t":"EVENT"'
         object.__setattr__(self, "intent", required_intent(event, self.guild_id is not None))
 
 
@@ -59,8 +62,14 @@ class Control:
 
 
 Step = Union[Dispatch, Control, HistoryOnly]
-RECORDED = ("MESSAGE_CREATE", "THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "CHANNEL_CREATE",
-            "CHANNEL_UPDATE")
+RECORDED = (
+    "MESSAGE_CREATE",
+    "THREAD_CREATE",
+    "THREAD_UPDATE",
+    "THREAD_DELETE",
+    "CHANNEL_CREATE",
+    "CHANNEL_UPDATE",
+)
 
 
 @dataclass
@@ -85,7 +94,11 @@ def guild_of(event: str, data: dict) -> int | None:
     A guild id that is not a number is played as it is, on shard 0: scenarios may hold payloads
     no well-behaved Discord sends, to test what the collector does with them.
     """
-    raw = data.get("id") if event.startswith("GUILD_") and "guild_id" not in data else data.get("guild_id")
+    raw = (
+        data.get("id")
+        if event.startswith("GUILD_") and "guild_id" not in data
+        else data.get("guild_id")
+    )
     if type(raw) is str and raw.isascii() and raw.isdigit() and len(raw) <= 40:
         return int(raw)
     return raw if type(raw) is int else None

@@ -1,15 +1,18 @@
-"""The gateway simulator: REST and gateway endpoints that a stock discord.py ``Client`` accepts as Discord.
+"""The gateway simulator: REST and gateway endpoints that a stock discord.py ``Client`` accepts as
+Discord.
 
 Usage in-process::
 
     sim = Simulator(scenario_path="tests/fixtures/basic.jsonl")   # or a list of JSON lines
     port = await sim.start()                                      # 127.0.0.1, free port
-    # DISCORD_API_BASE = f"http://127.0.0.1:{port}/api/v10"; see collector.endpoints.configure_discord
+    # DISCORD_API_BASE = f"http://127.0.0.1:{port}/api/v10"; see
+    # collector.endpoints.configure_discord
     ...; await sim.stop()
 
 Without a scenario it generates traffic (``simulator.generator``): ``guilds``, ``members``,
 ``channels``, ``seed``, ``backfill_days`` of history (kept for REST, not dispatched), then
-live traffic at ``rate`` events/s. ``rest_limits=False`` turns the REST rate limits off (``simulator.history``).
+live traffic at ``rate`` events/s. ``rest_limits=False`` turns the REST rate limits off
+(``simulator.history``).
 ``burst=N`` (benchmarks): after the generated guilds are delivered, N MESSAGE_CREATE as fast as the
 clients take them, then ``done``; no backfill, no live traffic. ``rate`` on a scenario paces its
 dispatches (default: as fast as possible, with the scenario's own sleep lines).
@@ -26,13 +29,14 @@ continues, ``sent`` keeps counting).
 ``"history"``: messages kept for REST. ``POST /_sim/rate_limit {"count": N, "retry_after": S}``: the
 next N history requests answer 429.
 """
+
 from __future__ import annotations
 
 import asyncio
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -40,38 +44,80 @@ from aiohttp import WSMsgType, web
 from simulator import intents, player
 from simulator.gateway import COMPRESSIONS, Link, Session
 from simulator.generator import TrafficGenerator
-from simulator.oauth import OAuthProvider
 from simulator.history import History, HistoryApi, inject_rate_limit
+from simulator.oauth import OAuthProvider
 from simulator.ratelimit import RateLimits
 from simulator.scenario import Dispatch, Scenario, dispatch_tail, load_scenario
 
 BOT_ID = "1100000000000000001"
-BOT_USER = {"id": BOT_ID, "username": "mocha-sim", "discriminator": "0", "global_name": None, "avatar": None,
-            "bot": True, "verified": True, "mfa_enabled": False, "flags": 0, "public_flags": 0, "email": None}
-APPLICATION = {"id": BOT_ID, "name": "Mocha simulator", "description": "", "icon": None, "summary": "",
-               "type": None, "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
-               "owner": {k: BOT_USER[k] for k in ("id", "username", "discriminator", "global_name", "avatar")},
-               "team": None, "flags": 0, "rpc_origins": [], "interactions_endpoint_url": None, "tags": []}
+BOT_USER = {
+    "id": BOT_ID,
+    "username": "mocha-sim",
+    "discriminator": "0",
+    "global_name": None,
+    "avatar": None,
+    "bot": True,
+    "verified": True,
+    "mfa_enabled": False,
+    "flags": 0,
+    "public_flags": 0,
+    "email": None,
+}
+APPLICATION = {
+    "id": BOT_ID,
+    "name": "Mocha simulator",
+    "description": "",
+    "icon": None,
+    "summary": "",
+    "type": None,
+    "bot_public": True,
+    "bot_require_code_grant": False,
+    "verify_key": "0" * 64,
+    "owner": {k: BOT_USER[k] for k in ("id", "username", "discriminator", "global_name", "avatar")},
+    "team": None,
+    "flags": 0,
+    "rpc_origins": [],
+    "interactions_endpoint_url": None,
+    "tags": [],
+}
 HEARTBEAT_MS = 41250
 ACK_DELAY_S = 0.02
 
 
 def json_response(data: object, status: int = 200) -> web.Response:
-    # discord.py decodes JSON only for exactly "application/json": body bytes keep aiohttp from adding a charset.
+    # discord.py decodes JSON only for exactly "application/json": body bytes keep aiohttp from
+    # adding a charset.
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
 class Simulator:
     """A loopback Discord: scenario replay or generated traffic, served to any number of shards."""
 
-    def __init__(self, scenario_path: str | Path | Iterable[str] | None = None, *, rate: float | None = None,
-                 guilds: int = 1, members: int = 200, channels: int = 8, backfill_days: int = 0,
-                 seed: int = 0, token: str | None = None, burst: int = 0, shards: int = 1,
-                 sleep_scale: float = 1.0, start_delay: float = 0.3, ready_timeout: float = 10.0,
-                 replay_buffer: int = 200_000, start=None, disallow_intents: int = 0,
-                 rest_limits: bool = True) -> None:
+    def __init__(
+        self,
+        scenario_path: str | Path | Iterable[str] | None = None,
+        *,
+        rate: float | None = None,
+        guilds: int = 1,
+        members: int = 200,
+        channels: int = 8,
+        backfill_days: int = 0,
+        seed: int = 0,
+        token: str | None = None,
+        burst: int = 0,
+        shards: int = 1,
+        sleep_scale: float = 1.0,
+        start_delay: float = 0.3,
+        ready_timeout: float = 10.0,
+        replay_buffer: int = 200_000,
+        start=None,
+        disallow_intents: int = 0,
+        rest_limits: bool = True,
+    ) -> None:
         self.token = token
-        self.disallow_intents = disallow_intents  # privileged intents "not enabled in the portal": 4014
+        self.disallow_intents = (
+            disallow_intents  # privileged intents "not enabled in the portal": 4014
+        )
         self.rate = rate
         self.burst = burst
         self.recommended_shards = shards
@@ -85,16 +131,26 @@ class Simulator:
             self.scenario = load_scenario(scenario_path)
             guild_payloads = self.scenario.guilds
         else:
-            self.generator = TrafficGenerator(guilds=guilds, members=members, channels=channels, seed=seed,
-                                              backfill_days=backfill_days, start=start)
+            self.generator = TrafficGenerator(
+                guilds=guilds,
+                members=members,
+                channels=channels,
+                seed=seed,
+                backfill_days=backfill_days,
+                start=start,
+            )
             guild_payloads = self.generator.guild_creates()
         # Serialised once; every IDENTIFY of every shard reuses the same strings.
-        self.guilds: dict[int, str] = {int(g["id"]): dispatch_tail("GUILD_CREATE", orjson.dumps(g))
-                                       for g in guild_payloads}
+        self.guilds: dict[int, str] = {
+            int(g["id"]): dispatch_tail("GUILD_CREATE", orjson.dumps(g)) for g in guild_payloads
+        }
         # What a session without the presences intent gets instead (see intents.guild_create_for).
         self.guilds_bare: dict[int, str] = {
-            int(g["id"]): dispatch_tail("GUILD_CREATE", orjson.dumps(intents.guild_create_for(g, 0, BOT_ID)))
-            for g in guild_payloads}
+            int(g["id"]): dispatch_tail(
+                "GUILD_CREATE", orjson.dumps(intents.guild_create_for(g, 0, BOT_ID))
+            )
+            for g in guild_payloads
+        }
         self.members: dict[int, list] = {int(g["id"]): g.get("members", []) for g in guild_payloads}
         self.guild_payloads: dict[int, dict] = {int(g["id"]): g for g in guild_payloads}
         self.oauth = OAuthProvider(self)
@@ -111,8 +167,17 @@ class Simulator:
         self.identified: set[int] = set()
         self.first_identify = asyncio.Event()
         self.all_identified = asyncio.Event()
-        self.stats = {"sent": 0, "total": 0, "done": False, "connections": 0, "resumes": 0, "identifies": 0,
-                      "invalid_sessions": 0, "replayed": 0, "transports": {}}
+        self.stats = {
+            "sent": 0,
+            "total": 0,
+            "done": False,
+            "connections": 0,
+            "resumes": 0,
+            "identifies": 0,
+            "invalid_sessions": 0,
+            "replayed": 0,
+            "transports": {},
+        }
         if self.scenario is not None:
             self.stats["total"] = len(self.scenario.steps)
         elif burst:
@@ -160,9 +225,15 @@ class Simulator:
             await self._runner.cleanup()
 
     def status(self) -> dict:
-        return {**self.stats, "history": self.history.count, "rest": dict(self.rate_limits.stats),
-                "open": len(self.links), "sessions": len(self.sessions),
-                "shard_count": self.shard_count, "uptime_s": round(time.monotonic() - self.started_at, 3)}
+        return {
+            **self.stats,
+            "history": self.history.count,
+            "rest": dict(self.rate_limits.stats),
+            "open": len(self.links),
+            "sessions": len(self.sessions),
+            "shard_count": self.shard_count,
+            "uptime_s": round(time.monotonic() - self.started_at, 3),
+        }
 
     @property
     def api_base(self) -> str:
@@ -172,7 +243,8 @@ class Simulator:
     def gateway_url(self) -> str:
         return f"ws://{self.host}:{self.port}/gateway"
 
-    # ---- routing -----------------------------------------------------------------------------------
+    # ---- routing
+    # -----------------------------------------------------------------------------------
     def route(self, dispatch: Dispatch) -> None:
         """Send a dispatch to the session of its guild's shard (lost if that shard has no session)."""
         gid = dispatch.guild_id
@@ -188,7 +260,8 @@ class Simulator:
         for link in links:
             await link.drain()
 
-    # ---- REST ---------------------------------------------------------------------------------------
+    # ---- REST
+    # ---------------------------------------------------------------------------------------
     async def _status(self, request: web.Request) -> web.Response:
         return json_response(self.status())
 
@@ -203,8 +276,11 @@ class Simulator:
         if tail == "oauth2/token" or request.headers.get("Authorization", "").startswith("Bearer "):
             return await self.oauth.rest(request, tail)  # a signed-in user, not the bot
         # The gateway URL is public here: configure_discord asks for it before any token is known.
-        if (self.token and not tail.startswith("gateway")
-                and request.headers.get("Authorization") != f"Bot {self.token}"):
+        if (
+            self.token
+            and not tail.startswith("gateway")
+            and request.headers.get("Authorization") != f"Bot {self.token}"
+        ):
             return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         answer = await self.history_api.handle(request, tail)
         if answer is not None:
@@ -213,8 +289,15 @@ class Simulator:
             if tail in ("gateway/bot", "gateway"):
                 body: dict = {"url": self.gateway_url}
                 if tail == "gateway/bot":
-                    body |= {"shards": self.recommended_shards, "session_start_limit": {
-                        "total": 1000, "remaining": 1000, "reset_after": 86_400_000, "max_concurrency": 16}}
+                    body |= {
+                        "shards": self.recommended_shards,
+                        "session_start_limit": {
+                            "total": 1000,
+                            "remaining": 1000,
+                            "reset_after": 86_400_000,
+                            "max_concurrency": 16,
+                        },
+                    }
                 return json_response(body)
             if tail == "users/@me":
                 return json_response(BOT_USER)
@@ -222,13 +305,18 @@ class Simulator:
                 return json_response(APPLICATION)
         return json_response({"message": "404: Not Found", "code": 0}, status=404)
 
-    # ---- gateway ------------------------------------------------------------------------------------
+    # ---- gateway
+    # ------------------------------------------------------------------------------------
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         compression = request.query.get("compress")
         if compression is not None and compression not in COMPRESSIONS:
-            return json_response({"message": f"unsupported compress {compression!r}", "code": 0}, status=400)
+            return json_response(
+                {"message": f"unsupported compress {compression!r}", "code": 0}, status=400
+            )
         if request.query.get("encoding", "json") != "json":
-            return json_response({"message": "only encoding=json is supported", "code": 0}, status=400)
+            return json_response(
+                {"message": "only encoding=json is supported", "code": 0}, status=400
+            )
         ws = web.WebSocketResponse(compress=False, max_msg_size=0, autoping=True)
         await ws.prepare(request)
         link = Link(ws, request, compression)
@@ -236,8 +324,11 @@ class Simulator:
         self.stats["connections"] += 1
         transports = self.stats["transports"]
         transports[compression or "text"] = transports.get(compression or "text", 0) + 1
-        link.send_now(orjson.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS,
-                                                     "_trace": ["mocha-simulator"]}}).decode())
+        link.send_now(
+            orjson.dumps(
+                {"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS, "_trace": ["mocha-simulator"]}}
+            ).decode()
+        )
         session: Session | None = None
         try:
             async for msg in ws:
@@ -250,8 +341,10 @@ class Simulator:
                     await link.close(4002)  # decode error, as Discord
                     break
                 if op == 1:
-                    # Acknowledged after a network-like pause: discord.py stamps a heartbeat's send time
-                    # only once its thread sees the send finish, so an instant loopback ACK can arrive
+                    # Acknowledged after a network-like pause: discord.py stamps a heartbeat's send
+                    # time
+                    # only once its thread sees the send finish, so an instant loopback ACK can
+                    # arrive
                     # "before" the send and read as a full heartbeat interval of latency.
                     asyncio.get_running_loop().call_later(ACK_DELAY_S, link.send_now, '{"op":11}')
                 elif op == 2:
@@ -276,15 +369,26 @@ class Simulator:
             await link.close(4004)  # authentication failed
             return None
         wanted = data.get("intents")
-        if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 0 or wanted & ~intents.KNOWN:
+        if (
+            not isinstance(wanted, int)
+            or isinstance(wanted, bool)
+            or wanted < 0
+            or wanted & ~intents.KNOWN
+        ):
             await link.close(4013)  # invalid intents
             return None
         if wanted & self.disallow_intents:
-            await link.close(4014)  # disallowed intents: a privileged intent not enabled for the app
+            await link.close(
+                4014
+            )  # disallowed intents: a privileged intent not enabled for the app
             return None
         shard = data.get("shard") or [0, 1]
-        if (not isinstance(shard, list) or len(shard) != 2 or not all(isinstance(x, int) for x in shard)
-                or not 0 <= shard[0] < shard[1]):
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(x, int) for x in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
             await link.close(4010)  # invalid shard
             return None
         shard_id, count = shard
@@ -297,11 +401,23 @@ class Simulator:
         self.by_shard[shard_id] = session
         session.link = link
         mine = [gid for gid in self.guilds if (gid >> 22) % count == shard_id]
-        ready = {"v": 10, "user": BOT_USER, "guilds": [{"id": str(g), "unavailable": True} for g in mine],
-                 "session_id": session.id, "session_type": "normal", "resume_gateway_url": self.gateway_url,
-                 "shard": [shard_id, count], "application": {"id": BOT_ID, "flags": 0},
-                 "private_channels": [], "relationships": [], "presences": [], "guild_join_requests": [],
-                 "geo_ordered_rtc_regions": [], "user_settings": {}, "_trace": ["mocha-simulator"]}
+        ready = {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [{"id": str(g), "unavailable": True} for g in mine],
+            "session_id": session.id,
+            "session_type": "normal",
+            "resume_gateway_url": self.gateway_url,
+            "shard": [shard_id, count],
+            "application": {"id": BOT_ID, "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+            "_trace": ["mocha-simulator"],
+        }
         session.dispatch(dispatch_tail("READY", orjson.dumps(ready)))
         if wanted & intents.GUILDS:
             guilds = self.guilds if wanted & intents.GUILD_PRESENCES else self.guilds_bare
@@ -319,8 +435,12 @@ class Simulator:
         data = data if isinstance(data, dict) else {}
         session = self.sessions.get(str(data.get("session_id")))
         seq = data.get("seq") or 0
-        if (session is None or not isinstance(seq, int) or not session.can_resume_from(seq)
-                or (self.token and data.get("token") != self.token)):
+        if (
+            session is None
+            or not isinstance(seq, int)
+            or not session.can_resume_from(seq)
+            or (self.token and data.get("token") != self.token)
+        ):
             self.stats["invalid_sessions"] += 1
             link.send_now('{"op":9,"d":false}')
             return None
@@ -343,8 +463,13 @@ class Simulator:
             gid = int(data.get("guild_id"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return
-        chunk = {"guild_id": str(gid), "members": self.members.get(gid, []), "chunk_index": 0, "chunk_count": 1,
-                 "not_found": []}
+        chunk = {
+            "guild_id": str(gid),
+            "members": self.members.get(gid, []),
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
         session.dispatch(dispatch_tail("GUILD_MEMBERS_CHUNK", orjson.dumps(chunk)))

@@ -10,6 +10,7 @@ same to callers (they answer 404, or close a socket with 4403). Excluded
 channels are visible to staff only. Open sockets re-check through the same
 functions (stats/live.py), so a revoked grant closes them.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
@@ -20,9 +21,9 @@ from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
+from mocha.discord_types import MAX_SNOWFLAKE
 from signin.membership import standings
 from signin.rules import is_manager, may_manage
-from mocha.discord_types import MAX_SNOWFLAKE
 from stats.models import Channel, Guild
 
 
@@ -42,14 +43,18 @@ def visible_guilds(user) -> QuerySet[Guild]:
     mine = standings(user)
     if mine:
         managers = Guild.objects.filter(visibility=Guild.Visibility.MANAGERS, id__in=list(mine))
-        led = [gid for gid, roles in managers.values_list("id", "manager_roles")
-               if is_manager(mine[gid], (int(r) for r in roles))]
+        led = [
+            gid
+            for gid, roles in managers.values_list("id", "manager_roles")
+            if is_manager(mine[gid], (int(r) for r in roles))
+        ]
         q |= Q(visibility=Guild.Visibility.MEMBERS, id__in=list(mine)) | Q(id__in=led)
     return Guild.objects.filter(q).distinct()
 
 
 def managed_guilds(user) -> QuerySet[Guild]:
-    """Guilds whose settings this user may change: all for staff; for a Discord sign-in, those they own
+    """Guilds whose settings this user may change: all for staff; for a Discord sign-in, those they
+    own
     or hold Administrator or Manage Server in, whatever their visibility."""
     if is_staff(user):
         return Guild.objects.all()

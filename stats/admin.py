@@ -6,9 +6,10 @@ registered at all, so nothing here can invent a count. Maintenance actions
 (purge, rebuild, clear caches) ask for confirmation like Django's delete, then
 call stats.maintenance and write the admin log.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -41,7 +42,6 @@ from stats.models import (
     VoiceSession,
     hour_of,
 )
-
 
 
 def snowflake(term: str) -> int | None:
@@ -117,42 +117,99 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class GuildAdminForm(GuildConfigForm):
     manager_roles = RoleIdsField(
-        required=False, help_text="Role ids (comma-separated) whose holders see a guild set to Managers."
+        required=False,
+        help_text="Role ids (comma-separated) whose holders see a guild set to Managers.",
     )
 
     class Meta:
         model = Guild
-        fields = ["tracking", "count_bots", "track_voice", "excluded_channels", "timezone", "default_days",
-                  "visibility", "manager_roles", "viewers", "retention_days"]
+        fields = [
+            "tracking",
+            "count_bots",
+            "track_voice",
+            "excluded_channels",
+            "timezone",
+            "default_days",
+            "visibility",
+            "manager_roles",
+            "viewers",
+            "retention_days",
+        ]
 
 
 @admin.register(Guild)
 class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
     form = GuildAdminForm
-    list_display = ["name", "id_text", "member_count", "messages_7d", "last_event", "visibility", "tracking"]
+    list_display = [
+        "name",
+        "id_text",
+        "member_count",
+        "messages_7d",
+        "last_event",
+        "visibility",
+        "tracking",
+    ]
     list_filter = ["visibility", "tracking", "count_bots"]
     search_fields = ["name"]
     search_help_text = "Name, or a guild id."
     filter_horizontal = ["excluded_channels", "viewers"]
-    readonly_fields = ["id_text", "name", "member_count", "messages_7d", "last_event", "available", "removed"]
+    readonly_fields = [
+        "id_text",
+        "name",
+        "member_count",
+        "messages_7d",
+        "last_event",
+        "available",
+        "removed",
+    ]
     fieldsets = [
-        (None, {"fields": ["name", "id_text", "member_count", "messages_7d", "last_event", "available", "removed"]}),
-        ("Counting", {"fields": ["tracking", "count_bots", "track_voice", "excluded_channels"],
-                      "description": "The collector picks up changes within a few seconds, without a restart."}),
-        ("Dashboard", {"fields": ["visibility", "manager_roles", "viewers", "timezone", "default_days"]}),
-        ("Privacy", {"fields": ["retention_days"],
-                     "description": "Raw recent events (the live feed) and ended voice sessions older than "
-                                    "this are deleted by manage.py prune. Hourly totals are kept."}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "id_text",
+                    "member_count",
+                    "messages_7d",
+                    "last_event",
+                    "available",
+                    "removed",
+                ]
+            },
+        ),
+        (
+            "Counting",
+            {
+                "fields": ["tracking", "count_bots", "track_voice", "excluded_channels"],
+                "description": "The collector picks up changes within a few seconds, without a restart.",
+            },
+        ),
+        (
+            "Dashboard",
+            {"fields": ["visibility", "manager_roles", "viewers", "timezone", "default_days"]},
+        ),
+        (
+            "Privacy",
+            {
+                "fields": ["retention_days"],
+                "description": "Raw recent events (the live feed) and ended voice sessions older than "
+                "this are deleted by manage.py prune. Hourly totals are kept.",
+            },
+        ),
     ]
     actions = ["purge_stats", "rebuild_voice", "clear_caches"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         """One query for the whole list: last-7-days messages and the last event as subqueries."""
         since = hour_of(timezone.now()) - 7 * 24 + 1
-        excluded = Guild.excluded_channels.through.objects.filter(guild_id=OuterRef(OuterRef("pk"))).values("channel_id")
+        excluded = Guild.excluded_channels.through.objects.filter(
+            guild_id=OuterRef(OuterRef("pk"))
+        ).values("channel_id")
         messages = (
             HourlyStat.objects.filter(guild_id=OuterRef("pk"), hour__gte=since)
-            .exclude(channel_id__in=excluded)  # hidden from the dashboard, so not counted here either
+            .exclude(
+                channel_id__in=excluded
+            )  # hidden from the dashboard, so not counted here either
             .order_by()
             .values("guild_id")
             .annotate(total=Sum("messages"))
@@ -160,8 +217,11 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
         )
         last = RecentEvent.objects.filter(guild_id=OuterRef("pk")).order_by("-id").values("at")[:1]
         return (
-            super().get_queryset(request)
-            .annotate(messages_7d=Coalesce(Subquery(messages, output_field=IntegerField()), Value(0)))
+            super()
+            .get_queryset(request)
+            .annotate(
+                messages_7d=Coalesce(Subquery(messages, output_field=IntegerField()), Value(0))
+            )
             .annotate(last_event_at=Subquery(last, output_field=DateTimeField()))
         )
 
@@ -215,7 +275,9 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
     @admin.display(description="Last event", ordering="last_event_at")
     def last_event(self, obj: Guild) -> str:
         at = getattr(obj, "last_event_at", None)
-        return formats.localize(timezone.localtime(at)) if at else "—"  # the change form shows str() otherwise
+        return (
+            formats.localize(timezone.localtime(at)) if at else "—"
+        )  # the change form shows str() otherwise
 
     # --- actions -------------------------------------------------------------------------
 
@@ -227,36 +289,61 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             for g in guilds:
                 counts = maintenance.purge_guild_stats(g.id)
                 self.log_change(request, g, f"Purged stats: {maintenance.describe(counts)}.")
-            self.message_user(request, f"Purged the stats of {len(guilds)} guild(s).", messages.SUCCESS)
+            self.message_user(
+                request, f"Purged the stats of {len(guilds)} guild(s).", messages.SUCCESS
+            )
 
         return confirm_or_run(
-            self, request, queryset, action="purge_stats", title="Purge stats?", run=run,
+            self,
+            request,
+            queryset,
+            action="purge_stats",
+            title="Purge stats?",
+            run=run,
             intro="Every hourly total, voice session, join/leave event, live-feed event and message cursor of "
-                  "these guilds will be deleted. Configuration, channels and members stay. This cannot be undone.",
+            "these guilds will be deleted. Configuration, channels and members stay. This cannot be undone.",
             items=[(str(g), maintenance.guild_row_counts(g.id)) for g in guilds],
         )
 
-    @admin.action(description="Rebuild voice minutes from voice sessions…", permissions=["maintain"])
+    @admin.action(
+        description="Rebuild voice minutes from voice sessions…", permissions=["maintain"]
+    )
     def rebuild_voice(self, request: HttpRequest, queryset: QuerySet):
         guilds = list(queryset)
 
         def run() -> None:
             for g in guilds:
                 counts = maintenance.rebuild_voice(g)
-                self.log_change(request, g, f"Rebuilt voice rollups: {maintenance.describe(counts)}.")
-            self.message_user(request, f"Rebuilt voice minutes of {len(guilds)} guild(s).", messages.SUCCESS)
+                self.log_change(
+                    request, g, f"Rebuilt voice rollups: {maintenance.describe(counts)}."
+                )
+            self.message_user(
+                request, f"Rebuilt voice minutes of {len(guilds)} guild(s).", messages.SUCCESS
+            )
 
         items = []
         for g in guilds:
             first, last = maintenance.rebuild_window(g)
-            items.append((str(g), {"hours in the rebuild window": last - first + 1,
-                                   "stored voice sessions": VoiceSession.objects.filter(guild_id=g.id).count()}))
+            items.append(
+                (
+                    str(g),
+                    {
+                        "hours in the rebuild window": last - first + 1,
+                        "stored voice sessions": VoiceSession.objects.filter(guild_id=g.id).count(),
+                    },
+                )
+            )
         return confirm_or_run(
-            self, request, queryset, action="rebuild_voice", title="Rebuild rollups?", run=run,
+            self,
+            request,
+            queryset,
+            action="rebuild_voice",
+            title="Rebuild rollups?",
+            run=run,
             intro="Voice seconds of the hourly rollups will be recomputed from the stored voice sessions, for the "
-                  "hours within each guild's retention window (older sessions may have been pruned).",
+            "hours within each guild's retention window (older sessions may have been pruned).",
             note="Message counts cannot be rebuilt: Mocha stores no per-message rows (the live feed is capped "
-                 "and pruned), so they are left as they are. Joins and leaves need no rebuild.",
+            "and pruned), so they are left as they are. Joins and leaves need no rebuild.",
             items=items,
         )
 
@@ -267,13 +354,22 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
         def run() -> None:
             counts = maintenance.clear_caches()
             for g in guilds:
-                self.log_change(request, g, f"Cleared caches ({counts['guilds']} guilds' results made stale).")
-            self.message_user(request, "Cleared the query cache and every cached stats result.", messages.SUCCESS)
+                self.log_change(
+                    request, g, f"Cleared caches ({counts['guilds']} guilds' results made stale)."
+                )
+            self.message_user(
+                request, "Cleared the query cache and every cached stats result.", messages.SUCCESS
+            )
 
         return confirm_or_run(
-            self, request, queryset, action="clear_caches", title="Clear caches?", run=run,
+            self,
+            request,
+            queryset,
+            action="clear_caches",
+            title="Clear caches?",
+            run=run,
             intro="The ORM query cache (cachalot) is invalidated and every cached stats result of every guild "
-                  "becomes stale. Pages are slower until the caches warm up again; no data is lost.",
+            "becomes stale. Pages are slower until the caches warm up again; no data is lost.",
             items=[(str(g), {}) for g in guilds],
         )
 
@@ -328,7 +424,10 @@ class MemberAdmin(MaintenanceMixin, ReadOnlyAdmin):
     def user_id_text(self, obj: Member) -> str:
         return str(obj.user_id)
 
-    @admin.action(description="Purge all data of selected members (privacy request)…", permissions=["maintain"])
+    @admin.action(
+        description="Purge all data of selected members (privacy request)…",
+        permissions=["maintain"],
+    )
     def purge_member_data(self, request: HttpRequest, queryset: QuerySet):
         members = list(queryset.select_related("guild"))
 
@@ -336,23 +435,50 @@ class MemberAdmin(MaintenanceMixin, ReadOnlyAdmin):
             for m in members:
                 counts = maintenance.purge_member(m.guild_id, m.user_id)
                 # The log names the user by id only: their name is what was just erased.
-                self.log_change(request, m.guild, f"Purged member data of user {m.user_id}: {maintenance.describe(counts)}.")
-            self.message_user(request, f"Purged the data of {len(members)} member(s).", messages.SUCCESS)
+                self.log_change(
+                    request,
+                    m.guild,
+                    f"Purged member data of user {m.user_id}: {maintenance.describe(counts)}.",
+                )
+            self.message_user(
+                request, f"Purged the data of {len(members)} member(s).", messages.SUCCESS
+            )
 
         return confirm_or_run(
-            self, request, queryset, action="purge_member_data", title="Purge member data?", run=run,
+            self,
+            request,
+            queryset,
+            action="purge_member_data",
+            title="Purge member data?",
+            run=run,
             intro="Every hourly total, voice session, join/leave event and live-feed event of these members in "
-                  "these guilds will be deleted, and their names with them. Guild totals drop accordingly. "
-                  "This cannot be undone. The collector counts their future activity again.",
-            items=[(f"{m.display_name} ({m.user_id}) in {m.guild}", maintenance.member_row_counts(m.guild_id, m.user_id))
-                   for m in members],
+            "these guilds will be deleted, and their names with them. Guild totals drop accordingly. "
+            "This cannot be undone. The collector counts their future activity again.",
+            items=[
+                (
+                    f"{m.display_name} ({m.user_id}) in {m.guild}",
+                    maintenance.member_row_counts(m.guild_id, m.user_id),
+                )
+                for m in members
+            ],
         )
 
 
 @admin.register(CollectorState)
 class CollectorStateAdmin(ReadOnlyAdmin):
-    list_display = ["shard_id", "connected", "pid", "events_processed", "events_per_sec", "queue_depth",
-                    "last_flush_ms", "last_event_at", "errors", "gaps", "updated_at"]
+    list_display = [
+        "shard_id",
+        "connected",
+        "pid",
+        "events_processed",
+        "events_per_sec",
+        "queue_depth",
+        "last_flush_ms",
+        "last_event_at",
+        "errors",
+        "gaps",
+        "updated_at",
+    ]
     exclude = ["rates"]
 
 

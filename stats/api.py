@@ -5,12 +5,14 @@ become ours, and a guild the viewer may not see is indistinguishable from an
 unknown one. `?format=csv` turns an endpoint's table into CSV. `days` defaults
 to the guild's default_days (30 unless its admin changed it); the heatmap's to 28.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
-from typing import Annotated, Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Annotated, Literal
 
 import orjson
 from django.conf import settings
@@ -20,13 +22,20 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import BeforeValidator, Field
 
 from mocha.discord_types import MAX_SNOWFLAKE
-from stats import access
+from stats import access, queries
 from stats import api_results as results
-from stats import queries
 from stats.models import Guild
 from stats.outages import incomplete_doc
-from stats.schemas import (ChannelsOut, Error, GuildList, HeatmapOut, IncompleteOut, LeaderboardOut,
-                           MemberOut, StatsOut)
+from stats.schemas import (
+    ChannelsOut,
+    Error,
+    GuildList,
+    HeatmapOut,
+    IncompleteOut,
+    LeaderboardOut,
+    MemberOut,
+    StatsOut,
+)
 
 WHOLE = re.compile(r"[0-9]{1,19}")
 
@@ -54,7 +63,9 @@ ERRORS = {400: Error, 404: Error, 429: Error}  # 429: stats.throttle, a client o
 
 
 def error(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return HttpResponse(orjson.dumps({"error": message}), status=status, content_type="application/json")
+    return HttpResponse(
+        orjson.dumps({"error": message}), status=status, content_type="application/json"
+    )
 
 
 @api.exception_handler(ValidationError)
@@ -89,13 +100,16 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value):
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote (OWASP)."""
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote
+    (OWASP)."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 
 
-def respond(doc: dict, fmt: str, name: str, table: Callable[[dict], tuple[list, list]]) -> HttpResponse:
+def respond(
+    doc: dict, fmt: str, name: str, table: Callable[[dict], tuple[list, list]]
+) -> HttpResponse:
     """The document as JSON, or its table as CSV."""
     if fmt != "csv":
         return HttpResponse(orjson.dumps(doc), content_type="application/json")
@@ -118,40 +132,70 @@ def series_table(doc: dict) -> tuple[list, list]:
 # --- Endpoints ------------------------------------------------------------------------
 
 
-@api.get("/guilds", response={200: GuildList, 400: Error, 429: Error}, summary="Guilds the viewer may see")
+@api.get(
+    "/guilds",
+    response={200: GuildList, 400: Error, 429: Error},
+    summary="Guilds the viewer may see",
+)
 def guilds(request, format: Format = "json"):
     doc = {"guilds": queries.visible_guilds(request.user)}
-    return respond(doc, format, "guilds", lambda d: (["id", "name", "member_count"], [[g["id"], g["name"], g["member_count"]] for g in d["guilds"]]))
+    return respond(
+        doc,
+        format,
+        "guilds",
+        lambda d: (
+            ["id", "name", "member_count"],
+            [[g["id"], g["name"], g["member_count"]] for g in d["guilds"]],
+        ),
+    )
 
 
-@api.get("/guilds/{gid}/stats", response={200: StatsOut, **ERRORS}, summary="Totals and activity series")
+@api.get(
+    "/guilds/{gid}/stats", response={200: StatsOut, **ERRORS}, summary="Totals and activity series"
+)
 def guild_stats(
-    request, gid: Snowflake, days: Optional[Days] = None, interval: Literal["day", "hour"] = "day", format: Format = "json"
+    request,
+    gid: Snowflake,
+    days: Days | None = None,
+    interval: Literal["day", "hour"] = "day",
+    format: Format = "json",
 ):
     guild = visible_guild(request, gid)
     days = days or results.default_days(guild)
     if interval == "hour" and days > settings.MOCHA_API_HOURLY_MAX_DAYS:
         # An hour per point: 90 days is 2,160 points; ten years would be 87,600.
-        raise HttpError(400, f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; use interval=day")
+        raise HttpError(
+            400,
+            f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; use interval=day",
+        )
     doc = results.stats(guild, days, interval)
     return respond(doc, format, f"mocha-{gid}-stats", series_table)
 
 
-@api.get("/guilds/{gid}/incomplete", response={200: IncompleteOut, **ERRORS},
-         summary="Hours the collector was away (their voice and joins are not recoverable)")
-def incomplete(request, gid: Snowflake, days: Optional[Days] = None, format: Format = "json"):
+@api.get(
+    "/guilds/{gid}/incomplete",
+    response={200: IncompleteOut, **ERRORS},
+    summary="Hours the collector was away (their voice and joins are not recoverable)",
+)
+def incomplete(request, gid: Snowflake, days: Days | None = None, format: Format = "json"):
     guild = visible_guild(request, gid)
     doc = incomplete_doc(guild, days or results.default_days(guild))
-    return respond(doc, format, f"mocha-{gid}-incomplete",
-                   lambda d: (["start", "end"], [[s["start"], s["end"]] for s in d["incomplete"]]))
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-incomplete",
+        lambda d: (["start", "end"], [[s["start"], s["end"]] for s in d["incomplete"]]),
+    )
 
 
-@api.get("/guilds/{gid}/leaderboard", response={200: LeaderboardOut, **ERRORS}, summary="Top members")
+@api.get(
+    "/guilds/{gid}/leaderboard", response={200: LeaderboardOut, **ERRORS}, summary="Top members"
+)
 def leaderboard(
     request,
     gid: Snowflake,
     metric: Literal["messages", "voice"] = "messages",
-    days: Optional[Days] = None,
+    days: Days | None = None,
     limit: Limit = 10,
     offset: Offset = 0,
     format: Format = "json",
@@ -159,33 +203,65 @@ def leaderboard(
     guild = visible_guild(request, gid)
     doc = results.leaderboard(guild, metric, days or results.default_days(guild), limit, offset)
     keys = ["rank", "user_id", "name", "value"]
-    return respond(doc, format, f"mocha-{gid}-leaderboard-{metric}", lambda d: (keys, [[e[k] for k in keys] for e in d["entries"]]))
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-leaderboard-{metric}",
+        lambda d: (keys, [[e[k] for k in keys] for e in d["entries"]]),
+    )
 
 
-@api.get("/guilds/{gid}/members/{uid}", response={200: MemberOut, **ERRORS}, summary="One member's activity")
-def member(request, gid: Snowflake, uid: Snowflake, days: Optional[Days] = None, format: Format = "json"):
+@api.get(
+    "/guilds/{gid}/members/{uid}",
+    response={200: MemberOut, **ERRORS},
+    summary="One member's activity",
+)
+def member(
+    request, gid: Snowflake, uid: Snowflake, days: Days | None = None, format: Format = "json"
+):
     guild = visible_guild(request, gid)
     doc = results.member(guild, uid, days or results.default_days(guild))
     if doc is None:
         raise Http404("unknown member")
     keys = ["channel_id", "name", "messages", "voice_minutes"]
-    return respond(doc, format, f"mocha-{gid}-member-{uid}", lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]))
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-member-{uid}",
+        lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]),
+    )
 
 
-@api.get("/guilds/{gid}/channels", response={200: ChannelsOut, **ERRORS}, summary="Channels by activity")
-def channels(request, gid: Snowflake, days: Optional[Days] = None, format: Format = "json"):
+@api.get(
+    "/guilds/{gid}/channels", response={200: ChannelsOut, **ERRORS}, summary="Channels by activity"
+)
+def channels(request, gid: Snowflake, days: Days | None = None, format: Format = "json"):
     guild = visible_guild(request, gid)
     doc = results.channels(guild, days or results.default_days(guild))
     keys = ["channel_id", "name", "messages", "voice_minutes", "active_members"]
-    return respond(doc, format, f"mocha-{gid}-channels", lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]))
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-channels",
+        lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]),
+    )
 
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-@api.get("/guilds/{gid}/heatmap", response={200: HeatmapOut, **ERRORS}, summary="Messages by weekday and hour")
+@api.get(
+    "/guilds/{gid}/heatmap",
+    response={200: HeatmapOut, **ERRORS},
+    summary="Messages by weekday and hour",
+)
 def heatmap(request, gid: Snowflake, days: Days = results.HEATMAP_DAYS, format: Format = "json"):
     guild = visible_guild(request, gid)
     doc = results.heatmap(guild, days)
     header = ["weekday", *(f"{h:02d}" for h in range(24))]
-    return respond(doc, format, f"mocha-{gid}-heatmap", lambda d: (header, [[WEEKDAYS[i], *row] for i, row in enumerate(d["cells"])]))
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-heatmap",
+        lambda d: (header, [[WEEKDAYS[i], *row] for i, row in enumerate(d["cells"])]),
+    )

@@ -4,6 +4,7 @@ API, the pages and `warm_cache`, so that all of them hit the same keys.
 The current hour is part of every key: the window moves each hour even when no
 new data arrives.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -36,11 +37,29 @@ def totals_compared(guild: Guild, days: int, now: datetime | None = None) -> dic
     return cached(guild, "compare", params, lambda: queries.guild_totals_compared(guild, days, now))
 
 
-def leaderboard(guild: Guild, metric: str, days: int, limit: int = 10, offset: int = 0, now: datetime | None = None) -> dict:
+def leaderboard(
+    guild: Guild,
+    metric: str,
+    days: int,
+    limit: int = 10,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> dict:
     """Cached /leaderboard document."""
     now = now or timezone.now()
-    params = {"metric": metric, "days": days, "limit": limit, "offset": offset, "hour": hour_of(now)}
-    return cached(guild, "leaderboard", params, lambda: queries.leaderboard(guild, metric, days, limit, offset, now))
+    params = {
+        "metric": metric,
+        "days": days,
+        "limit": limit,
+        "offset": offset,
+        "hour": hour_of(now),
+    }
+    return cached(
+        guild,
+        "leaderboard",
+        params,
+        lambda: queries.leaderboard(guild, metric, days, limit, offset, now),
+    )
 
 
 def member(guild: Guild, user_id: int, days: int, now: datetime | None = None) -> dict | None:

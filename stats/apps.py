@@ -11,6 +11,8 @@ class StatsConfig(AppConfig):
         from stats import instruments, metrics
 
         # Count SQL statements per process for /metrics (queries_executed).
-        connection_created.connect(metrics.install_query_counter, dispatch_uid="mocha-query-counter")
+        connection_created.connect(
+            metrics.install_query_counter, dispatch_uid="mocha-query-counter"
+        )
         metrics.install_on_open_connections()
         instruments.process_started()

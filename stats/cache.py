@@ -7,13 +7,15 @@ still new, so an evicted version can never bring old entries back to life.
 Entries also carry a TTL backstop (MOCHA_RESULT_CACHE_TTL). Hits and misses
 are counted per process (cheap; /metrics reports the serving process).
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -44,6 +46,8 @@ _this_thread = threading.local()  # misses of the current thread: what one reque
 
 def thread_misses() -> int:
     return getattr(_this_thread, "misses", 0)
+
+
 _trim_lock = threading.Lock()
 _last_trim = 0.0
 
@@ -113,7 +117,11 @@ def redis_client(alias: str = CACHE_ALIAS, write: bool = False):
     """The raw redis client of a RedisCache, or None for other backends."""
     c = caches[alias]
     inner = getattr(c, "_cache", None)
-    return inner.get_client(write=write) if inner is not None and hasattr(inner, "get_client") else None
+    return (
+        inner.get_client(write=write)
+        if inner is not None and hasattr(inner, "get_client")
+        else None
+    )
 
 
 def cache_files(directory: Path) -> list[os.DirEntry]:
@@ -139,14 +147,18 @@ def usage(alias: str = CACHE_ALIAS) -> dict:
     if client is not None:
         try:
             # DBSIZE counts the whole Redis database (every prefix): the database is Mocha's.
-            return {"entries": int(client.dbsize()), "bytes": int(client.info("memory")["used_memory"])}
+            return {
+                "entries": int(client.dbsize()),
+                "bytes": int(client.info("memory")["used_memory"]),
+            }
         except Exception:  # an unreachable Redis must not break /metrics
             return {"entries": None, "bytes": None}
     return {"entries": None, "bytes": None}
 
 
 def trim(max_bytes: int | None = None, alias: str = CACHE_ALIAS) -> int:
-    """Delete the least recently written cache files until under 90% of max_bytes; returns files removed.
+    """Delete the least recently written cache files until under 90% of max_bytes; returns files
+    removed.
 
     Only the file cache is trimmed here: Redis bounds itself (maxmemory-policy), and our
     entries there expire by TTL.
@@ -180,7 +192,8 @@ def trim(max_bytes: int | None = None, alias: str = CACHE_ALIAS) -> int:
 
 
 def maybe_trim() -> None:
-    """Trim at most every TRIM_EVERY_S seconds per process: scanning the directory costs milliseconds."""
+    """Trim at most every TRIM_EVERY_S seconds per process: scanning the directory costs
+    milliseconds."""
     global _last_trim
     now = time.monotonic()
     if now - _last_trim < TRIM_EVERY_S or not _trim_lock.acquire(blocking=False):

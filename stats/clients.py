@@ -7,6 +7,7 @@ appended: walking the header from the right, the first address that is not a
 trusted proxy is the client. Anything to its left is the client's own word.
 Without a header (a proxy that sets none) the client is the proxy itself.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -46,7 +47,9 @@ def client_ip(peer: str, forwarded_for: str) -> str:
 
 
 def request_client(request: HttpRequest) -> str:
-    return client_ip(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    return client_ip(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
 
 
 def scope_client(scope: dict) -> str:

@@ -1,4 +1,5 @@
-"""Whether the collector is connected: the one rule the live badge, /metrics and the health panel share.
+"""Whether the collector is connected: the one rule the live badge, /metrics and the health panel
+share.
 
 Every collector shard writes its CollectorState row at each flush (every MOCHA_FLUSH_MS),
 saying whether its gateway session is up. A row is only believed while it is fresh: a
@@ -7,6 +8,7 @@ cannot commit (database gone) is not counting anything visible either. So a shar
 connected when its row says so *and* was written recently; the collector is connected
 when it has shards and every one of them is (docs/operations.md, "Monitoring").
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -27,7 +29,9 @@ def fresh_within_s() -> float:
 def is_fresh(state: CollectorState, now: datetime | None = None) -> bool:
     """Whether the shard wrote its row recently enough to be believed."""
     now = now or timezone.now()
-    return state.updated_at is not None and state.updated_at >= now - timedelta(seconds=fresh_within_s())
+    return state.updated_at is not None and state.updated_at >= now - timedelta(
+        seconds=fresh_within_s()
+    )
 
 
 def shard_connected(state: CollectorState, now: datetime | None = None) -> bool:

@@ -1,4 +1,5 @@
 """Websocket consumers: they check access and register an outbox with the hub; no logic here."""
+
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
@@ -15,7 +16,8 @@ TOO_MANY = 4429  # this client already holds MOCHA_WS_PER_CLIENT sockets on this
 
 
 class PassThroughConsumer(AsyncWebsocketConsumer):
-    """Server-to-browser only: the hub writes its pre-encoded frames (one encode per tick) into our outbox."""
+    """Server-to-browser only: the hub writes its pre-encoded frames (one encode per tick) into our
+    outbox."""
 
     # No channel layer: the hub reaches this worker's sockets directly (stats/live.py), so a socket
     # needs no layer channel, and no layer message (with its per-message thread hop) per frame.
@@ -39,7 +41,9 @@ class PassThroughConsumer(AsyncWebsocketConsumer):
         # Accept first: a close before accept cannot carry a code.
         await self.accept()
         client = scope_client(self.scope)
-        if not client or client in settings.MOCHA_API_RATE_EXEMPT:  # no address: a unix socket, a test
+        if (
+            not client or client in settings.MOCHA_API_RATE_EXEMPT
+        ):  # no address: a unix socket, a test
             return True
         if hub.clients[client] >= settings.MOCHA_WS_PER_CLIENT:
             await self.close(code=TOO_MANY)
@@ -90,7 +94,9 @@ class HealthConsumer(PassThroughConsumer):
     async def connect(self) -> None:
         if not await self.admit():
             return
-        if not operational.allowed(self.scope.get("user"), operational.scope_authorization(self.scope)):
+        if not operational.allowed(
+            self.scope.get("user"), operational.scope_authorization(self.scope)
+        ):
             await self.refuse()
             return
         self.outbox = Outbox(self.push)

@@ -1,4 +1,6 @@
-"""Guild configuration forms: the admin's and the managers' settings page share their fields' rules."""
+"""Guild configuration forms: the admin's and the managers' settings page share their fields'
+rules."""
+
 from __future__ import annotations
 
 from django import forms
@@ -28,9 +30,11 @@ class GuildConfigForm(forms.ModelForm):
 
 def channel_choices(guild: Guild):
     """The guild's channels; deleted ones only while still excluded, so they can be let go of."""
-    return Channel.objects.filter(guild=guild).filter(
-        Q(deleted=False) | Q(pk__in=guild.excluded_channels.values("pk"))
-    ).order_by("type", "position", "name")
+    return (
+        Channel.objects.filter(guild=guild)
+        .filter(Q(deleted=False) | Q(pk__in=guild.excluded_channels.values("pk")))
+        .order_by("type", "position", "name")
+    )
 
 
 class RoleIdsField(forms.CharField):
@@ -47,17 +51,28 @@ class RoleIdsField(forms.CharField):
 
 
 class GuildSettingsForm(GuildConfigForm):
-    """/guilds/<gid>/settings/: what a guild's Discord managers may change (not who is granted a private guild)."""
+    """/guilds/<gid>/settings/: what a guild's Discord managers may change (not who is granted a
+    private guild)."""
 
     manager_roles = RoleIdsField(
-        required=False, label="Manager roles",
+        required=False,
+        label="Manager roles",
         help_text="Role ids (comma-separated) whose holders see a dashboard set to Managers.",
     )
 
     class Meta:
         model = Guild
-        fields = ["tracking", "count_bots", "track_voice", "excluded_channels", "timezone", "default_days",
-                  "visibility", "manager_roles", "retention_days"]
+        fields = [
+            "tracking",
+            "count_bots",
+            "track_voice",
+            "excluded_channels",
+            "timezone",
+            "default_days",
+            "visibility",
+            "manager_roles",
+            "retention_days",
+        ]
         widgets = {"excluded_channels": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args, **kwargs) -> None:

@@ -8,9 +8,10 @@ stats/schemas.py: ids are strings, times ISO-8601 UTC with a Z.
 - /ws/guilds/<gid>/live/: `Tick` about once a second, `Leaderboard` when a top ten changes.
 - /ws/health/: `Health` once a second (the /metrics document plus rendered panels).
 """
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,8 +40,8 @@ class FeedItem(BaseModel):
     kind: FeedKind
     user_id: str
     name: str
-    channel_id: Optional[str]  # None for joins and leaves
-    channel: Optional[str]
+    channel_id: str | None  # None for joins and leaves
+    channel: str | None
     t: str
 
 
@@ -88,7 +89,7 @@ class Panel(BaseModel):
     title: str
     summary: str
     stats: list[PanelStat]
-    table: Optional[PanelTable]
+    table: PanelTable | None
     warnings: list[str]
 
 

@@ -1,4 +1,5 @@
 """Reading and changing a guild's configuration: one place for the CLI, the admin and tests."""
+
 from __future__ import annotations
 
 import zoneinfo
@@ -14,7 +15,14 @@ from stats.models import Channel, Guild
 DAYS_MIN, DAYS_MAX = 1, 3650
 # The fields an owner edits; everything else on Guild comes from Discord.
 CONFIG_FIELDS = [
-    "tracking", "count_bots", "track_voice", "timezone", "default_days", "visibility", "manager_roles", "retention_days",
+    "tracking",
+    "count_bots",
+    "track_voice",
+    "timezone",
+    "default_days",
+    "visibility",
+    "manager_roles",
+    "retention_days",
 ]
 
 
@@ -38,7 +46,9 @@ def as_dict(guild: Guild) -> dict:
         "tracking": guild.tracking,
         "count_bots": guild.count_bots,
         "track_voice": guild.track_voice,
-        "excluded_channels": [str(cid) for cid in guild.excluded_channels.order_by("id").values_list("id", flat=True)],
+        "excluded_channels": [
+            str(cid) for cid in guild.excluded_channels.order_by("id").values_list("id", flat=True)
+        ],
         "timezone": guild.timezone,
         "default_days": guild.default_days,
         "visibility": guild.visibility,
@@ -59,7 +69,11 @@ def update(guild: Guild, fields: dict, exclude: list[int] = (), include: list[in
     if "retention_days" in fields:
         check_days("retention days", guild.retention_days)
     guild.full_clean(exclude=["excluded_channels", "viewers"])
-    known = set(Channel.objects.filter(guild=guild, id__in=[*exclude, *include]).values_list("id", flat=True))
+    known = set(
+        Channel.objects.filter(guild=guild, id__in=[*exclude, *include]).values_list(
+            "id", flat=True
+        )
+    )
     unknown = [cid for cid in [*exclude, *include] if cid not in known]
     if unknown:
         raise ValidationError(f"unknown channel {unknown[0]} in guild {guild.id}")
@@ -81,7 +95,8 @@ def rebuild_if_needed(guild: Guild, before: tuple) -> None:
 
 @transaction.atomic
 def save_form(form) -> Guild:
-    """Save a configuration ModelForm (the settings page): configuration fields only, as the admin does,
+    """Save a configuration ModelForm (the settings page): configuration fields only, as the admin
+    does,
     so a concurrent collector flush keeps the name and member count it writes; then rollups."""
     before = rollups.config_key(Guild.objects.get(pk=form.instance.pk))
     guild = form.save(commit=False)

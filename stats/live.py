@@ -1,4 +1,5 @@
-"""The live hub: one poller per web worker turns new RecentEvent rows into ticks for that worker's sockets.
+"""The live hub: one poller per web worker turns new RecentEvent rows into ticks for that worker's
+sockets.
 
 The database is the bus. Once a second the poller reads the events newer than
 the last id it saw (for guilds somebody watches), joins names in bulk, encodes
@@ -13,6 +14,7 @@ receive: O(N²) per tick) and Channels' per-message database clean-up, which
 runs on the single sync thread. Each browser gets each event exactly once, and
 nothing crosses workers, with or without Redis.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +23,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -35,16 +37,22 @@ log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 RATE_WINDOW_S = 5.0  # rates are events per second averaged over this sliding window
-COLLECTOR_RATES_FRESH_S = 5.0  # a shard's last-flush rates are used only this long (stricter than health)
+COLLECTOR_RATES_FRESH_S = (
+    5.0  # a shard's last-flush rates are used only this long (stricter than health)
+)
 FEED_MAX = 30  # newest feed items per guild per tick; the browser shows a short list anyway
-LEADERBOARD_EVERY_S = 5.0  # recompute a guild's top ten at most this often, and only after new events
+LEADERBOARD_EVERY_S = (
+    5.0  # recompute a guild's top ten at most this often, and only after new events
+)
 LEADERBOARD_METRICS = ("messages", "voice")
 RATE_KEYS = {"message": "messages", "voice_join": "voice_joins", "member_join": "member_joins"}
-OUTBOX_MAX = 30  # frames a socket may fall behind (about 30 s of ticks) before its oldest are dropped
+OUTBOX_MAX = (
+    30  # frames a socket may fall behind (about 30 s of ticks) before its oldest are dropped
+)
 
 
 def now_iso() -> str:
-    return iso(datetime.now(timezone.utc))
+    return iso(datetime.now(UTC))
 
 
 # --- Reads (synchronous, run through database_sync_to_async) ----------------
@@ -67,9 +75,9 @@ def feed_items(rows: list[RecentEvent]) -> list[dict]:
     if channel_ids:
         exclusions = Guild.excluded_channels.through.objects
         is_excluded = exclusions.filter(guild_id=OuterRef("guild_id"), channel_id=OuterRef("pk"))
-        for gid, cid, name, out in Channel.objects.filter(guild_id__in=guild_ids, id__in=channel_ids).values_list(
-            "guild_id", "id", "name", Exists(is_excluded)
-        ):
+        for gid, cid, name, out in Channel.objects.filter(
+            guild_id__in=guild_ids, id__in=channel_ids
+        ).values_list("guild_id", "id", "name", Exists(is_excluded)):
             channels[(gid, cid)] = name
             if out:
                 excluded.add((gid, cid))
@@ -125,10 +133,12 @@ def last_hour_counts(guild_ids: list[int]) -> dict[int, dict[str, int]]:
     minute), so the dashboard shows these as counts. The feed table is capped per guild, so
     the counts come from the voice sessions and member events, which are complete.
     """
-    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    since = datetime.now(UTC) - timedelta(hours=1)
     counts = {gid: {"voice_joins": 0, "member_joins": 0} for gid in guild_ids}
     sessions = VoiceSession.objects.filter(guild_id__in=guild_ids, started_at__gte=since)
-    joins = MemberEvent.objects.filter(guild_id__in=guild_ids, kind=MemberEvent.Kind.JOIN, at__gte=since)
+    joins = MemberEvent.objects.filter(
+        guild_id__in=guild_ids, kind=MemberEvent.Kind.JOIN, at__gte=since
+    )
     for key, rows in (("voice_joins", sessions), ("member_joins", joins)):
         for gid, n in rows.values_list("guild_id").annotate(n=Count("id")).order_by():
             counts[gid][key] = n
@@ -149,7 +159,7 @@ def collector_status() -> tuple[dict, dict[int, dict] | None]:
         "shards": len(shards),
         "last_event_at": iso(last) if last else None,
     }
-    cutoff = datetime.now(timezone.utc) - timedelta(seconds=COLLECTOR_RATES_FRESH_S)
+    cutoff = datetime.now(UTC) - timedelta(seconds=COLLECTOR_RATES_FRESH_S)
     fresh = [s for s in shards if s.connected and s.updated_at and s.updated_at >= cutoff]
     if not fresh:
         return summary, None
@@ -174,9 +184,12 @@ class Batch:
 
 
 def read_batch(guild_ids: list[int], after_id: int) -> Batch:
-    """New events of the watched guilds since after_id: one count query, one feed query per busy guild."""
+    """New events of the watched guilds since after_id: one count query, one feed query per busy
+    guild."""
     summary, rates = collector_status()
-    batch = Batch(max_id=after_id, collector=summary, rates=rates, last_hour=last_hour_counts(guild_ids))
+    batch = Batch(
+        max_id=after_id, collector=summary, rates=rates, last_hour=last_hour_counts(guild_ids)
+    )
     rows = (
         RecentEvent.objects.filter(guild_id__in=guild_ids, id__gt=after_id)
         .values("guild_id", "kind")
@@ -188,7 +201,9 @@ def read_batch(guild_ids: list[int], after_id: int) -> Batch:
         batch.max_id = max(batch.max_id, row["top"])
     for gid in batch.counts:
         newest = list(
-            RecentEvent.objects.filter(guild_id=gid, id__gt=after_id, id__lte=batch.max_id).order_by("-id")[:FEED_MAX]
+            RecentEvent.objects.filter(
+                guild_id=gid, id__gt=after_id, id__lte=batch.max_id
+            ).order_by("-id")[:FEED_MAX]
         )
         batch.feed[gid] = feed_items(newest)
     return batch
@@ -271,7 +286,8 @@ def broadcast(outboxes: set[Outbox], text: str) -> None:
 
 
 class LiveHub:
-    """Per-process registry of watched guilds, their sockets' outboxes, and the poller task that feeds them."""
+    """Per-process registry of watched guilds, their sockets' outboxes, and the poller task that
+    feeds them."""
 
     def __init__(self) -> None:
         self.watchers: dict[int, set[Outbox]] = {}  # guild id → outboxes of this worker's sockets
@@ -356,7 +372,8 @@ class LiveHub:
                 except Exception:
                     log.exception("live access re-check failed")
             await asyncio.sleep(max(0.05, POLL_S - (time.monotonic() - started)))
-        # Nobody watches: the next poller starts from the newest row, not from a backlog of the idle time.
+        # Nobody watches: the next poller starts from the newest row, not from a backlog of the idle
+        # time.
         self.last_id = None
         self.last_poll = None
 
@@ -376,8 +393,12 @@ class LiveHub:
             window.append((now, self.sample(gid, batch, elapsed)))
             while window and window[0][0] < now - RATE_WINDOW_S:
                 window.popleft()
-            text = self.tick(gid, now, batch.feed.get(gid, []), batch.collector, batch.last_hour[gid])
-            broadcast(self.watchers.get(gid, ()), text)  # encoded once, whatever the number of sockets
+            text = self.tick(
+                gid, now, batch.feed.get(gid, []), batch.collector, batch.last_hour[gid]
+            )
+            broadcast(
+                self.watchers.get(gid, ()), text
+            )  # encoded once, whatever the number of sockets
             if gid in batch.counts and now >= self.top_due.get(gid, 0):
                 self.top_due[gid] = now + LEADERBOARD_EVERY_S
                 await self.push_leaderboards(gid)
@@ -398,20 +419,27 @@ class LiveHub:
                 self.unwatch(gid, outbox)
                 asyncio.get_running_loop().create_task(outbox.revoke())
 
-    def tick(self, guild_id: int, now: float, feed: list[dict], collector: dict, last_hour: dict) -> str:
+    def tick(
+        self, guild_id: int, now: float, feed: list[dict], collector: dict, last_hour: dict
+    ) -> str:
         """The encoded tick frame of a guild.
 
         Of the collector only whether it is up: its shard count and last event time are global
         figures (other guilds' activity included), which /metrics shows to staff alone.
         """
         return frames.encode(
-            frames.Tick, t=now_iso(), rates=self.rates(guild_id, now), last_hour=last_hour, feed=feed,
+            frames.Tick,
+            t=now_iso(),
+            rates=self.rates(guild_id, now),
+            last_hour=last_hour,
+            feed=feed,
             collector={"connected": collector.get("connected", False)},
         )
 
     @staticmethod
     def sample(guild_id: int, batch: Batch, elapsed: float) -> dict[str, float]:
-        """This poll's events per second: the collector's exact rates, else feed rows over the time since the last poll."""
+        """This poll's events per second: the collector's exact rates, else feed rows over the time
+        since the last poll."""
         if batch.rates is not None:
             values = batch.rates.get(guild_id, {})
             return {key: float(values.get(key, 0.0)) for key in RATE_KEYS.values()}
@@ -423,7 +451,9 @@ class LiveHub:
         samples = [s for _, s in self.windows.get(guild_id, ())]
         if not samples:
             return {key: 0.0 for key in RATE_KEYS.values()}
-        return {key: round(sum(s[key] for s in samples) / len(samples), 2) for key in RATE_KEYS.values()}
+        return {
+            key: round(sum(s[key] for s in samples) / len(samples), 2) for key in RATE_KEYS.values()
+        }
 
     async def push_leaderboards(self, guild_id: int) -> None:
         """Send a leaderboard message for each metric whose top ten changed."""
@@ -444,7 +474,9 @@ class LiveHub:
         while self.health:
             started = time.monotonic()
             try:
-                text = frames.encode(frames.Health, **await database_sync_to_async(health_document)())
+                text = frames.encode(
+                    frames.Health, **await database_sync_to_async(health_document)()
+                )
                 broadcast(self.health, text)
             except Exception:
                 log.exception("health snapshot failed")

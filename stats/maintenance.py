@@ -16,11 +16,12 @@ What can be rebuilt: a rollup is only as rebuildable as the raw rows behind it.
   message counts are never recomputed and a rebuild leaves them untouched.
 - Joins and leaves are read straight from MemberEvent rows: nothing to rebuild.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -81,26 +82,37 @@ def _lock_rollups() -> None:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute(f"LOCK TABLE {HourlyStat._meta.db_table}, {VoiceSession._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute(
+                f"LOCK TABLE {HourlyStat._meta.db_table}, {VoiceSession._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"
+            )
 
 
 def guild_row_counts(guild_id: int) -> dict[str, int]:
     """How many stored rows purge_guild_stats would delete (for the confirmation page)."""
-    return {label: model.objects.filter(guild_id=guild_id).count() for label, model in GUILD_ROWS.items()}
+    return {
+        label: model.objects.filter(guild_id=guild_id).count()
+        for label, model in GUILD_ROWS.items()
+    }
 
 
 @transaction.atomic
 def purge_guild_stats(guild_id: int) -> dict[str, int]:
     """Delete every stats row of a guild; its configuration, channels and members stay."""
     _lock_rollups()
-    deleted = {label: model.objects.filter(guild_id=guild_id).delete()[0] for label, model in GUILD_ROWS.items()}
+    deleted = {
+        label: model.objects.filter(guild_id=guild_id).delete()[0]
+        for label, model in GUILD_ROWS.items()
+    }
     _bump([guild_id])
     return deleted
 
 
 def member_row_counts(guild_id: int, user_id: int) -> dict[str, int]:
     """How many rows purge_member would delete."""
-    counts = {label: model.objects.filter(guild_id=guild_id, user_id=user_id).count() for label, model in MEMBER_ROWS.items()}
+    counts = {
+        label: model.objects.filter(guild_id=guild_id, user_id=user_id).count()
+        for label, model in MEMBER_ROWS.items()
+    }
     counts["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).count()
     return counts
 
@@ -113,7 +125,9 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
         label: model.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
         for label, model in MEMBER_ROWS.items()
     }
-    deleted["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
+    deleted["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).delete()[
+        0
+    ]
     rollups.rebuild(guild_id)  # channel sums and distinct counts held this member's share
     _bump([guild_id])
     return deleted
@@ -121,8 +135,10 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
 
 @transaction.atomic
 def opt_out(guild_id: int, user_id: int) -> dict[str, int]:
-    """"Stop counting me": erase the member's rows in the guild; the collector skips them from now on
-    (it reloads opt-outs with the rest of the configuration, and erases what it counted meanwhile)."""
+    """ "Stop counting me": erase the member's rows in the guild; the collector skips them from now
+    on
+    (it reloads opt-outs with the rest of the configuration, and erases what it counted
+    meanwhile)."""
     OptOut.objects.get_or_create(guild_id=guild_id, user_id=user_id)
     return purge_member(guild_id, user_id)
 
@@ -139,8 +155,11 @@ def rebuild_window(guild: Guild, now: datetime | None = None) -> tuple[int, int]
     return hour_of(cutoff) + 1, hour_of(now)
 
 
-def voice_seconds_from_sessions(guild_id: int, first_hour: int, last_hour: int) -> dict[tuple[int, int, int], int]:
-    """Seconds per (hour, channel, user) that the guild's stored sessions credited within the hours."""
+def voice_seconds_from_sessions(
+    guild_id: int, first_hour: int, last_hour: int
+) -> dict[tuple[int, int, int], int]:
+    """Seconds per (hour, channel, user) that the guild's stored sessions credited within the
+    hours."""
     lo, hi = first_hour * 3600, (last_hour + 1) * 3600
     sessions = (
         VoiceSession.objects.filter(guild_id=guild_id, credited_until__gt=from_epoch(lo))
@@ -161,7 +180,8 @@ def voice_seconds_from_sessions(guild_id: int, first_hour: int, last_hour: int) 
 
 @transaction.atomic
 def rebuild_voice(guild: Guild, now: datetime | None = None) -> dict[str, int]:
-    """Recompute HourlyStat.voice_seconds of the guild from its voice sessions, within rebuild_window.
+    """Recompute HourlyStat.voice_seconds of the guild from its voice sessions, within
+    rebuild_window.
 
     Message counts are left as they are: they cannot be recomputed (see the module docstring).
     """
@@ -169,17 +189,30 @@ def rebuild_voice(guild: Guild, now: datetime | None = None) -> dict[str, int]:
     first, last = rebuild_window(guild, now)
     wanted = voice_seconds_from_sessions(guild.id, first, last)
     window = HourlyStat.objects.filter(guild_id=guild.id, hour__gte=first, hour__lte=last)
-    stored = {(h, c, u): v for h, c, u, v in window.values_list("hour", "channel_id", "user_id", "voice_seconds")}
+    stored = {
+        (h, c, u): v
+        for h, c, u, v in window.values_list("hour", "channel_id", "user_id", "voice_seconds")
+    }
     changed = [
-        HourlyStat(guild_id=guild.id, hour=h, channel_id=c, user_id=u, messages=0, voice_seconds=wanted.get((h, c, u), 0))
+        HourlyStat(
+            guild_id=guild.id,
+            hour=h,
+            channel_id=c,
+            user_id=u,
+            messages=0,
+            voice_seconds=wanted.get((h, c, u), 0),
+        )
         for (h, c, u) in set(stored) | set(wanted)
         if stored.get((h, c, u)) != wanted.get((h, c, u), 0)
     ]
     if changed:
         # Overwrite voice_seconds only; a new row starts with messages = 0.
         HourlyStat.objects.bulk_create(
-            changed, batch_size=500, update_conflicts=True,
-            unique_fields=["guild_id", "hour", "channel_id", "user_id"], update_fields=["voice_seconds"],
+            changed,
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["guild_id", "hour", "channel_id", "user_id"],
+            update_fields=["voice_seconds"],
         )
     emptied = window.filter(messages=0, voice_seconds=0).delete()[0]
     rollups.rebuild(guild.id)  # the per-channel and per-day sums follow the hourly rows
@@ -199,7 +232,9 @@ def clear_caches() -> dict[str, int]:
     return {"guilds": len(ids)}
 
 
-def prune_recent(guilds: Iterable[Guild] | None = None, now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
+def prune_recent(
+    guilds: Iterable[Guild] | None = None, now: datetime | None = None, dry_run: bool = False
+) -> dict[str, int]:
     """Apply each guild's retention_days to RecentEvent and to voice sessions that ended before it.
 
     One DELETE per distinct retention value, not per guild. Events of guilds

@@ -1,9 +1,11 @@
-"""The health snapshot: the /metrics document (docs/operations.md, "Monitoring"); Prometheus: stats/prometheus.py.
+"""The health snapshot: the /metrics document (docs/operations.md, "Monitoring"); Prometheus:
+stats/prometheus.py.
 
 Collector figures come from CollectorState (one row per shard, written each
 flush); whether a shard is connected is stats.collector_health's call. Query
 counts, cache hits and web errors are this process's own.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,7 +73,10 @@ def database_sizes() -> dict:
         db_size = int(cur.fetchone()[0])
         wal = 0
         try:
-            with transaction.atomic(), connection.cursor() as wal_cur:  # a savepoint keeps a failure contained
+            with (
+                transaction.atomic(),
+                connection.cursor() as wal_cur,
+            ):  # a savepoint keeps a failure contained
                 wal_cur.execute("SELECT COALESCE(SUM(size), 0) FROM pg_ls_waldir()")
                 wal = int(wal_cur.fetchone()[0])
         except Exception:  # pg_ls_waldir needs pg_monitor; without it we say 0
@@ -118,16 +123,19 @@ def collector_doc(now: datetime) -> tuple[dict, list[dict]]:
         "quarantined": QuarantinedRow.objects.count(),
         "missing_intents": sorted({i for s in shards for i in s["missing_intents"]}),
         # Gap repair (see docs/history.md): channel spans checked, read to their start, still open.
-        "gaps": {"found": sum(s.gaps_found for s in rows),
-                 "repaired": sum(s.gaps_repaired for s in rows),
-                 "open": sum(s.gaps_open for s in rows)},
+        "gaps": {
+            "found": sum(s.gaps_found for s in rows),
+            "repaired": sum(s.gaps_repaired for s in rows),
+            "open": sum(s.gaps_open for s in rows),
+        },
         "shards": shards,
     }
     return collector, shards
 
 
 def skipped_by_reason(rows: list[CollectorState]) -> dict[str, int]:
-    """Invalid payloads skipped, by reason; shards of one process share one count, so once per process."""
+    """Invalid payloads skipped, by reason; shards of one process share one count, so once per
+    process."""
     per_process = {(s.pid, s.started_at): s.skipped for s in rows if isinstance(s.skipped, dict)}
     total: dict[str, int] = {}
     for skipped in per_process.values():

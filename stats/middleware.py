@@ -1,4 +1,5 @@
 """Request metrics; JSON errors under /api/ and /metrics; the Content-Security-Policy header."""
+
 from __future__ import annotations
 
 import time
@@ -53,7 +54,9 @@ class JsonErrorMiddleware:
             and not response.get("Content-Type", "").startswith("application/json")
         ):
             status = response.status_code
-            replacement = JsonResponse({"error": REASONS.get(status, "request error")}, status=status)
+            replacement = JsonResponse(
+                {"error": REASONS.get(status, "request error")}, status=status
+            )
             if response.has_header("Allow"):
                 replacement["Allow"] = response["Allow"]
             return replacement

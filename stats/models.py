@@ -6,6 +6,7 @@ yet, and a foreign-key check per row would cost more than it protects.
 Hours are stored as whole hours since the Unix epoch (UTC): 4 bytes instead of
 a 19-byte text timestamp, and any timezone's day is a range of them.
 """
+
 from __future__ import annotations
 
 import zoneinfo
@@ -14,6 +15,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+
 from mocha.discord_types import THREAD_TYPES, VOICE_TYPES
 from mocha.utc import from_epoch
 
@@ -46,25 +48,43 @@ class Guild(models.Model):
     icon = models.CharField(max_length=64, blank=True, default="")
     member_count = models.PositiveIntegerField(default=0)
     afk_channel_id = models.BigIntegerField(null=True, blank=True)
-    available = models.BooleanField(default=True, help_text="False during a Discord outage of the guild")
-    removed = models.BooleanField(default=False, help_text="The bot was removed from the guild; its counts stay")
+    available = models.BooleanField(
+        default=True, help_text="False during a Discord outage of the guild"
+    )
+    removed = models.BooleanField(
+        default=False, help_text="The bot was removed from the guild; its counts stay"
+    )
     # Configuration (docs/configuration.md, "Per guild").
     tracking = models.BooleanField(default=True, help_text="Count this guild's events.")
-    count_bots = models.BooleanField(default=False, help_text="Count messages from bots and webhooks.")
+    count_bots = models.BooleanField(
+        default=False, help_text="Count messages from bots and webhooks."
+    )
     track_voice = models.BooleanField(default=True, help_text="Count voice minutes.")
     excluded_channels = models.ManyToManyField(
-        "Channel", blank=True, related_name="+", help_text="Channels whose messages and voice are not counted."
+        "Channel",
+        blank=True,
+        related_name="+",
+        help_text="Channels whose messages and voice are not counted.",
     )
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
-    default_days = models.PositiveSmallIntegerField(default=30, help_text="Default lookback of the dashboard, in days.")
-    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    default_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Default lookback of the dashboard, in days."
+    )
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
     manager_roles = models.JSONField(
         default=list, blank=True, help_text="Discord role ids whose holders see a `managers` guild."
     )
     viewers = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="granted_guilds", help_text="Who may see a private guild."
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="granted_guilds",
+        help_text="Who may see a private guild.",
     )
-    retention_days = models.PositiveSmallIntegerField(default=30, help_text="Days raw recent events are kept.")
+    retention_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Days raw recent events are kept."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,12 +102,13 @@ class Guild(models.Model):
 class Channel(models.Model):
     """A guild channel or thread; a thread's messages count for its parent."""
 
-
     id = models.BigIntegerField(primary_key=True)
     guild = models.ForeignKey(Guild, on_delete=models.CASCADE, related_name="channels")
     name = models.CharField(max_length=100)
     type = models.PositiveSmallIntegerField(default=0)
-    parent_id = models.BigIntegerField(null=True, blank=True, help_text="Parent channel of a thread, or category")
+    parent_id = models.BigIntegerField(
+        null=True, blank=True, help_text="Parent channel of a thread, or category"
+    )
     position = models.IntegerField(default=0)
     deleted = models.BooleanField(default=False)
 
@@ -119,7 +140,9 @@ class Member(models.Model):
     present = models.BooleanField(default=True, help_text="Still a member of the guild")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["guild", "user_id"], name="member_guild_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["guild", "user_id"], name="member_guild_user")
+        ]
         ordering = ["guild_id", "user_id"]
 
     def __str__(self) -> str:
@@ -142,7 +165,9 @@ class HourlyStat(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["guild_id", "hour", "channel_id", "user_id"], name="hourly_key"),
+            models.UniqueConstraint(
+                fields=["guild_id", "hour", "channel_id", "user_id"], name="hourly_key"
+            ),
         ]
         indexes = [
             # Member pages and per-user ranks: one user's rows in a window.
@@ -151,7 +176,8 @@ class HourlyStat(models.Model):
 
 
 class HourlyChannelStat(models.Model):
-    """Messages and voice seconds of one channel in one UTC hour: series, heatmap and channel totals."""
+    """Messages and voice seconds of one channel in one UTC hour: series, heatmap and channel
+    totals."""
 
     guild_id = models.BigIntegerField()
     hour = models.IntegerField()
@@ -160,7 +186,11 @@ class HourlyChannelStat(models.Model):
     voice_seconds = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["guild_id", "hour", "channel_id"], name="channel_hour_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guild_id", "hour", "channel_id"], name="channel_hour_key"
+            )
+        ]
 
 
 class DailyMemberStat(models.Model):
@@ -180,10 +210,16 @@ class DailyMemberStat(models.Model):
     voice_seconds = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["guild_id", "day", "user_id"], name="member_day_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["guild_id", "day", "user_id"], name="member_day_key")
+        ]
         indexes = [
-            # Covering: leaderboards stream one guild's rows in user order without touching the table.
-            models.Index(fields=["guild_id", "user_id", "day", "messages", "voice_seconds"], name="member_day_user"),
+            # Covering: leaderboards stream one guild's rows in user order without touching the
+            # table.
+            models.Index(
+                fields=["guild_id", "user_id", "day", "messages", "voice_seconds"],
+                name="member_day_user",
+            ),
         ]
 
 
@@ -218,13 +254,18 @@ class ChannelMember(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["guild_id", "channel_id", "user_id"], name="channel_member_key")
+            models.UniqueConstraint(
+                fields=["guild_id", "channel_id", "user_id"], name="channel_member_key"
+            )
         ]
-        indexes = [models.Index(fields=["guild_id", "last_day", "channel_id"], name="channel_member_day")]
+        indexes = [
+            models.Index(fields=["guild_id", "last_day", "channel_id"], name="channel_member_day")
+        ]
 
 
 class VoiceSession(models.Model):
-    """A voice connection; open while ended_at is null. credited_until marks what rollups already hold."""
+    """A voice connection; open while ended_at is null. credited_until marks what rollups already
+    hold."""
 
     guild_id = models.BigIntegerField()
     user_id = models.BigIntegerField()
@@ -234,10 +275,16 @@ class VoiceSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["guild_id", "user_id", "started_at"], name="voice_session_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guild_id", "user_id", "started_at"], name="voice_session_key"
+            )
+        ]
         indexes = [
             models.Index(fields=["guild_id", "ended_at"], name="voice_open"),
-            models.Index(fields=["guild_id", "started_at"], name="voice_started"),  # the live "last hour"
+            models.Index(
+                fields=["guild_id", "started_at"], name="voice_started"
+            ),  # the live "last hour"
         ]
 
 
@@ -252,7 +299,11 @@ class MemberEvent(models.Model):
     at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["guild_id", "user_id", "kind", "at"], name="member_event_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guild_id", "user_id", "kind", "at"], name="member_event_key"
+            )
+        ]
         indexes = [models.Index(fields=["guild_id", "at"], name="member_event_time")]
 
 
@@ -290,7 +341,8 @@ class MessageCursor(models.Model):
 
 
 class OptOut(models.Model):
-    """A member who asked not to be counted in a guild: their stats are erased and the collector skips them."""
+    """A member who asked not to be counted in a guild: their stats are erased and the collector
+    skips them."""
 
     guild_id = models.BigIntegerField()
     user_id = models.BigIntegerField()
@@ -316,19 +368,29 @@ class CollectorState(models.Model):
     last_flush_at = models.DateTimeField(null=True)
     rss_bytes = models.BigIntegerField(default=0)
     errors = models.IntegerField(default=0)
-    gaps = models.IntegerField(default=0, help_text="Sessions lost without replay (non-resumable INVALID_SESSION)")
-    skipped = models.JSONField(default=dict, help_text='Invalid payloads skipped since start, by reason: {"bad_snowflake": n}')
-    gaps_found = models.IntegerField(default=0, help_text="Channel spans checked for missed messages (gap repair)")
+    gaps = models.IntegerField(
+        default=0, help_text="Sessions lost without replay (non-resumable INVALID_SESSION)"
+    )
+    skipped = models.JSONField(
+        default=dict,
+        help_text='Invalid payloads skipped since start, by reason: {"bad_snowflake": n}',
+    )
+    gaps_found = models.IntegerField(
+        default=0, help_text="Channel spans checked for missed messages (gap repair)"
+    )
     gaps_repaired = models.IntegerField(default=0, help_text="Of those, read to their start")
     gaps_open = models.IntegerField(default=0, help_text="Of those, still to read or unreadable")
     rates = models.JSONField(
-        default=dict, help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}'
+        default=dict,
+        help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}',
     )
     missing_intents = models.JSONField(
-        default=list, help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]'
+        default=list,
+        help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]',
     )
     telemetry = models.JSONField(
-        default=dict, help_text="Cumulative flush histograms and events by type, for Prometheus (collector/telemetry.py)"
+        default=dict,
+        help_text="Cumulative flush histograms and events by type, for Prometheus (collector/telemetry.py)",
     )
     started_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(null=True)
@@ -342,7 +404,9 @@ class QuarantinedRow(models.Model):
     """
 
     created_at = models.DateTimeField(auto_now_add=True)
-    kind = models.CharField(max_length=32, help_text="Which part of the batch: counters, members, channels…")
+    kind = models.CharField(
+        max_length=32, help_text="Which part of the batch: counters, members, channels…"
+    )
     row = models.TextField(help_text="The refused row, as escaped text")
     error = models.CharField(max_length=300, help_text="What the database said")
 

@@ -4,6 +4,7 @@ They show process ids, memory, the database's size and event rates of every
 guild (private ones included): staff only, or a scraper presenting
 `Authorization: Bearer <MOCHA_METRICS_TOKEN>`.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -24,7 +25,9 @@ def allowed(user, authorization: str) -> bool:
 
 
 def scope_authorization(scope: dict) -> str:
-    return next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"authorization"), "")
+    return next(
+        (v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"authorization"), ""
+    )
 
 
 def staff_or_token(view=None, *, page: bool = False):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from stats.models import CollectorOutage, Guild, hour_of, hour_start
 from mocha.utc import iso
+from stats.models import CollectorOutage, Guild, hour_of, hour_start
 from stats.windows import Window, window
 
 

@@ -1,4 +1,6 @@
-"""One person's own data across guilds: what /me/ shows, and the export of everything Mocha holds of them."""
+"""One person's own data across guilds: what /me/ shows, and the export of everything Mocha holds
+of them."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -14,11 +16,14 @@ from stats.windows import EPOCH
 def guild_ids_of(user_id: int) -> list[int]:
     """Guilds Mocha saw this user in, or that they opted out of."""
     seen = set(Member.objects.filter(user_id=user_id).values_list("guild_id", flat=True))
-    return sorted(seen | set(OptOut.objects.filter(user_id=user_id).values_list("guild_id", flat=True)))
+    return sorted(
+        seen | set(OptOut.objects.filter(user_id=user_id).values_list("guild_id", flat=True))
+    )
 
 
 def own_counts(user_id: int) -> list[dict]:
-    """Per guild: all-time messages and voice minutes (excluded channels left out, as on the dashboard),
+    """Per guild: all-time messages and voice minutes (excluded channels left out, as on the
+    dashboard),
     first and last active day, and whether they are counted."""
     ids = guild_ids_of(user_id)
     names = dict(Guild.objects.filter(id__in=ids).values_list("id", "name"))
@@ -26,19 +31,26 @@ def own_counts(user_id: int) -> list[dict]:
     out = []
     for gid in ids:
         row = dict.fromkeys(("messages", "voice", "first", "last"))
-        # Opted out: erased, and what the collector counted until it noticed is erased within seconds.
+        # Opted out: erased, and what the collector counted until it noticed is erased within
+        # seconds.
         if gid not in opted:
             row = DailyMemberStat.objects.filter(guild_id=gid, user_id=user_id).aggregate(
-                messages=Sum("messages"), voice=Sum("voice_seconds"), first=Min("day"), last=Max("day"))
-        out.append({
-            "guild_id": str(gid),
-            "name": names.get(gid, str(gid)),
-            "messages": row["messages"] or 0,
-            "voice_minutes": (row["voice"] or 0) / 60,
-            "first_day": _day(row["first"]),
-            "last_day": _day(row["last"]),
-            "counted": gid not in opted,
-        })
+                messages=Sum("messages"),
+                voice=Sum("voice_seconds"),
+                first=Min("day"),
+                last=Max("day"),
+            )
+        out.append(
+            {
+                "guild_id": str(gid),
+                "name": names.get(gid, str(gid)),
+                "messages": row["messages"] or 0,
+                "voice_minutes": (row["voice"] or 0) / 60,
+                "first_day": _day(row["first"]),
+                "last_day": _day(row["last"]),
+                "counted": gid not in opted,
+            }
+        )
     return out
 
 
@@ -64,10 +76,19 @@ def export(user_id: int) -> dict:
     guilds = []
     for counts in own_counts(user_id):
         gid = int(counts["guild_id"])
-        doc = {**counts, "profile": [_plain(r) for r in Member.objects.filter(guild_id=gid, user_id=user_id)
-                                     .values("username", "global_name", "nick", "bot", "joined_at", "present")]}
+        doc = {
+            **counts,
+            "profile": [
+                _plain(r)
+                for r in Member.objects.filter(guild_id=gid, user_id=user_id).values(
+                    "username", "global_name", "nick", "bot", "joined_at", "present"
+                )
+            ],
+        }
         for label, model in MEMBER_ROWS.items():
             rows = model.objects.filter(guild_id=gid, user_id=user_id).order_by("pk").values()
-            doc[label.replace(" ", "_")] = [_plain({k: v for k, v in r.items() if k != "id"}) for r in rows]
+            doc[label.replace(" ", "_")] = [
+                _plain({k: v for k, v in r.items() if k != "id"}) for r in rows
+            ]
         guilds.append(doc)
     return {"user_id": str(user_id), "exported_at": timezone.now().isoformat(), "guilds": guilds}

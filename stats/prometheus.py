@@ -1,4 +1,5 @@
-"""/metrics/prometheus: the web workers' instruments plus figures read from the database at scrape time.
+"""/metrics/prometheus: the web workers' instruments plus figures read from the database at scrape
+time.
 
 Everything is in base units (seconds, bytes) and named as Prometheus expects
 (`promtool check metrics` is part of the tests). The collector runs in its own
@@ -8,13 +9,19 @@ histograms (collector/telemetry.py) with every flush, and `DatabaseCollector`
 turns the rows into metric families. Metric names are listed in
 docs/operations.md ("Monitoring"); deploy/grafana-dashboard.json charts them.
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from stats import cache as result_cache
@@ -22,7 +29,9 @@ from stats import collector_health, instruments, metrics
 from stats.models import CollectorState, QuarantinedRow
 
 
-def histogram(name: str, doc: str, labels: dict[str, str], data: dict | None) -> HistogramMetricFamily | None:
+def histogram(
+    name: str, doc: str, labels: dict[str, str], data: dict | None
+) -> HistogramMetricFamily | None:
     """A collector/telemetry.py histogram ({"bounds", "counts", "sum"}) as a metric family."""
     if not data or len(data.get("counts", ())) != len(data.get("bounds", ())) + 1:
         return None
@@ -36,7 +45,8 @@ def histogram(name: str, doc: str, labels: dict[str, str], data: dict | None) ->
 
 
 def processes(rows: list[CollectorState]) -> dict[str, CollectorState]:
-    """One row per collector process, labelled by its shard ids: the shards of a process share its counters."""
+    """One row per collector process, labelled by its shard ids: the shards of a process share its
+    counters."""
     by_process: dict[tuple, list[CollectorState]] = {}
     for row in rows:
         by_process.setdefault((row.pid, row.started_at), []).append(row)
@@ -51,24 +61,33 @@ class DatabaseCollector(Collector):
         yield from self.shards(rows)
         yield from self.collector_processes(processes(rows))
         invalid = CounterMetricFamily(
-            "mocha_collector_skipped", "Invalid gateway payloads skipped, by reason", labels=["reason"]
+            "mocha_collector_skipped",
+            "Invalid gateway payloads skipped, by reason",
+            labels=["reason"],
         )
         for reason, n in metrics.skipped_by_reason(rows).items():
             invalid.add_metric([reason], n)
         yield invalid
         gaps = GaugeMetricFamily(
-            "mocha_collector_gaps", "Gap repair: channel spans found, repaired and still open", labels=["state"]
+            "mocha_collector_gaps",
+            "Gap repair: channel spans found, repaired and still open",
+            labels=["state"],
         )
         for state, n in (metrics.collector_doc(timezone.now())[0].get("gaps") or {}).items():
             gaps.add_metric([state], n)
         yield gaps
         yield GaugeMetricFamily(
-            "mocha_collector_quarantined_rows", "Rows the database refused, set aside for an operator",
+            "mocha_collector_quarantined_rows",
+            "Rows the database refused, set aside for an operator",
             value=QuarantinedRow.objects.count(),
         )
         sizes = metrics.database_sizes()
-        yield GaugeMetricFamily("mocha_database_size_bytes", "Size of the database", value=sizes["size_bytes"])
-        yield GaugeMetricFamily("mocha_database_wal_bytes", "Size of the write-ahead log", value=sizes["wal_bytes"])
+        yield GaugeMetricFamily(
+            "mocha_database_size_bytes", "Size of the database", value=sizes["size_bytes"]
+        )
+        yield GaugeMetricFamily(
+            "mocha_database_wal_bytes", "Size of the write-ahead log", value=sizes["wal_bytes"]
+        )
         entries = GaugeMetricFamily("mocha_cache_entries", "Entries per cache", labels=["cache"])
         size = GaugeMetricFamily("mocha_cache_size_bytes", "Bytes used per cache", labels=["cache"])
         for alias in result_cache.settings.CACHES:
@@ -83,12 +102,17 @@ class DatabaseCollector(Collector):
     @staticmethod
     def shards(rows: list[CollectorState]) -> Iterable[Metric]:
         yield GaugeMetricFamily(
-            "mocha_collector_connected", "1 when every collector shard is connected (stats/collector_health.py)",
+            "mocha_collector_connected",
+            "1 when every collector shard is connected (stats/collector_health.py)",
             value=int(collector_health.all_connected(rows)),
         )
-        connected = GaugeMetricFamily("mocha_collector_shard_connected", "1 when the shard is connected", labels=["shard"])
+        connected = GaugeMetricFamily(
+            "mocha_collector_shard_connected", "1 when the shard is connected", labels=["shard"]
+        )
         latency = GaugeMetricFamily(
-            "mocha_collector_shard_latency_seconds", "Gateway heartbeat latency of the shard", labels=["shard"]
+            "mocha_collector_shard_latency_seconds",
+            "Gateway heartbeat latency of the shard",
+            labels=["shard"],
         )
         for row in rows:
             connected.add_metric([str(row.shard_id)], int(collector_health.shard_connected(row)))
@@ -101,27 +125,43 @@ class DatabaseCollector(Collector):
     def collector_processes(by_shards: dict[str, CollectorState]) -> Iterable[Metric]:
         label = ["shards"]
         gauges = {
-            "queue": GaugeMetricFamily("mocha_collector_queue_depth", "Counter keys waiting to be flushed", labels=label),
-            "rss": GaugeMetricFamily("mocha_collector_resident_memory_bytes", "Resident memory of the process", labels=label),
+            "queue": GaugeMetricFamily(
+                "mocha_collector_queue_depth", "Counter keys waiting to be flushed", labels=label
+            ),
+            "rss": GaugeMetricFamily(
+                "mocha_collector_resident_memory_bytes",
+                "Resident memory of the process",
+                labels=label,
+            ),
             "flush": GaugeMetricFamily(
-                "mocha_collector_last_flush_duration_seconds", "Duration of the last flush", labels=label
+                "mocha_collector_last_flush_duration_seconds",
+                "Duration of the last flush",
+                labels=label,
             ),
             "event": GaugeMetricFamily(
-                "mocha_collector_last_event_timestamp_seconds", "When the last event arrived, Unix epoch", labels=label
+                "mocha_collector_last_event_timestamp_seconds",
+                "When the last event arrived, Unix epoch",
+                labels=label,
             ),
             "start": GaugeMetricFamily(
-                "mocha_collector_start_time_seconds", "Start time of the process, Unix epoch", labels=label
+                "mocha_collector_start_time_seconds",
+                "Start time of the process, Unix epoch",
+                labels=label,
             ),
         }
         counters = {
             "processed": CounterMetricFamily(
                 "mocha_collector_events_processed", "Gateway events processed", labels=label
             ),
-            "errors": CounterMetricFamily("mocha_collector_errors", "Failed flushes and unparsable payloads", labels=label),
+            "errors": CounterMetricFamily(
+                "mocha_collector_errors", "Failed flushes and unparsable payloads", labels=label
+            ),
         }
         by_type = {
             "received": CounterMetricFamily(
-                "mocha_collector_payloads_received", "Gateway payloads received, by dispatch type", labels=[*label, "type"]
+                "mocha_collector_payloads_received",
+                "Gateway payloads received, by dispatch type",
+                labels=[*label, "type"],
             ),
             "counted": CounterMetricFamily(
                 "mocha_collector_events_counted", "Events counted, by kind", labels=[*label, "kind"]
@@ -147,10 +187,18 @@ class DatabaseCollector(Collector):
                 for name, value in sorted((telemetry.get(key) or {}).items()):
                     family.add_metric([shards, name], value)
             histograms += [
-                histogram("mocha_collector_flush_duration_seconds", "Time to commit one flush", {"shards": shards},
-                          telemetry.get("flush_seconds")),
-                histogram("mocha_collector_flush_events", "Events committed per flush", {"shards": shards},
-                          telemetry.get("flush_events")),
+                histogram(
+                    "mocha_collector_flush_duration_seconds",
+                    "Time to commit one flush",
+                    {"shards": shards},
+                    telemetry.get("flush_seconds"),
+                ),
+                histogram(
+                    "mocha_collector_flush_events",
+                    "Events committed per flush",
+                    {"shards": shards},
+                    telemetry.get("flush_events"),
+                ),
             ]
         yield from gauges.values()
         yield from counters.values()

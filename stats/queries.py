@@ -31,23 +31,40 @@ rows or distinct users where the counts are not in the index (per-day active
 members, HourlyStat scans) needs no look at them and stays index-only.
 Snowflakes leave this module as strings.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
-from typing import Iterable
 
 from django.db.models import Count, Q
 
-from stats import access
 from mocha.utc import iso
+from stats import access
 from stats.models import (
-    Channel, ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat, Member,
-    MemberEvent, hour_of, hour_start,  # noqa: F401 (hour_of: part of this module's API)
+    Channel,
+    ChannelMember,
+    DailyMemberStat,
+    Guild,
+    HourlyChannelStat,
+    HourlyGuildStat,
+    HourlyStat,
+    Member,
+    MemberEvent,
+    hour_start,  # noqa: F401 (hour_of: part of this module's API)
 )
 from stats.rollups import channels_not_in
 from stats.windows import (  # noqa: F401 (Window and offset_segments are part of this module's API)
-    EPOCH, Window, days_sql, excluded_channel_ids, fetch, local_seconds_sql, offset_segments, scope_sql,
-    utc_offset, window,
+    EPOCH,
+    Window,
+    days_sql,
+    excluded_channel_ids,
+    fetch,
+    local_seconds_sql,
+    offset_segments,
+    scope_sql,
+    utc_offset,
+    window,
 )
 
 METRICS = ("messages", "voice")
@@ -65,7 +82,9 @@ IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
 def visible_guilds(user) -> list[dict]:
     """Guilds the viewer may see, by name."""
-    rows = access.visible_guilds(user).order_by("name", "id").values_list("id", "name", "member_count")
+    rows = (
+        access.visible_guilds(user).order_by("name", "id").values_list("id", "name", "member_count")
+    )
     return [{"id": str(gid), "name": name, "member_count": count} for gid, name, count in rows]
 
 
@@ -78,7 +97,9 @@ def member_events(guild: Guild, windows: list[Window]) -> list[dict]:
         aggregates[f"l{i}"] = Count("id", filter=during & Q(kind=MemberEvent.Kind.LEAVE))
     lo = min(w.start for w in windows)
     hi = max(w.end for w in windows)
-    row = MemberEvent.objects.filter(guild_id=guild.id, at__gte=lo, at__lt=hi).aggregate(**aggregates)
+    row = MemberEvent.objects.filter(guild_id=guild.id, at__gte=lo, at__lt=hi).aggregate(
+        **aggregates
+    )
     return [{"joins": row[f"j{i}"] or 0, "leaves": row[f"l{i}"] or 0} for i in range(len(windows))]
 
 
@@ -89,7 +110,10 @@ def period_totals(guild: Guild, windows: list[Window]) -> list[tuple[int, int, i
     days, day_params = days_sql(guild, first.first_day, last.last_day)
     sums, flags, totals, sum_params, flag_params = [], [], [], [], []
     for i, w in enumerate(windows):
-        sums += [f"SUM(CASE WHEN hour >= %s AND hour <= %s THEN {col} ELSE 0 END)" for col in ("messages", "voice_seconds")]
+        sums += [
+            f"SUM(CASE WHEN hour >= %s AND hour <= %s THEN {col} ELSE 0 END)"
+            for col in ("messages", "voice_seconds")
+        ]
         sum_params += [w.first, w.last, w.first, w.last]
         flags.append(f"MAX(CASE WHEN day >= %s AND day <= %s THEN 1 ELSE 0 END) AS in{i}")
         flag_params += [w.first_day, w.last_day]
@@ -107,7 +131,12 @@ def period_totals(guild: Guild, windows: list[Window]) -> list[tuple[int, int, i
 
 
 def totals_doc(messages: int, voice_seconds: int, active: int, events: dict) -> dict:
-    return {"messages": messages, "voice_minutes": voice_seconds / 60, "active_members": active, **events}
+    return {
+        "messages": messages,
+        "voice_minutes": voice_seconds / 60,
+        "active_members": active,
+        **events,
+    }
 
 
 def guild_totals(guild: Guild, days: int, now: datetime | None = None) -> dict:
@@ -127,7 +156,14 @@ def guild_totals_compared(guild: Guild, days: int, now: datetime | None = None) 
     change = {
         k: (None if previous[k] == 0 else (current[k] - previous[k]) / previous[k]) for k in current
     }
-    return {"days": days, "start": iso(win.start), "end": iso(win.end), "current": current, "previous": previous, "change": change}
+    return {
+        "days": days,
+        "start": iso(win.start),
+        "end": iso(win.end),
+        "current": current,
+        "previous": previous,
+        "change": change,
+    }
 
 
 # --- Series ---------------------------------------------------------------------
@@ -140,7 +176,11 @@ def series(guild: Guild, win: Window, interval: str, user_id: int | None = None)
         keys: Iterable[int] = range(win.first, win.last + 1)
         start_of = hour_start
     else:
-        found = member_daily_rows(guild, win, user_id) if user_id is not None else daily_rows(guild, win)
+        found = (
+            member_daily_rows(guild, win, user_id)
+            if user_id is not None
+            else daily_rows(guild, win)
+        )
         keys = range(win.first_day, win.last_day + 1)
         tz = guild.tzinfo
 
@@ -150,7 +190,14 @@ def series(guild: Guild, win: Window, interval: str, user_id: int | None = None)
     out = []
     for key in keys:
         m, v, a = found.get(key, (0, 0, 0))
-        out.append({"t": iso(start_of(key)), "messages": m or 0, "voice_minutes": (v or 0) / 60, "active_members": a or 0})
+        out.append(
+            {
+                "t": iso(start_of(key)),
+                "messages": m or 0,
+                "voice_minutes": (v or 0) / 60,
+                "active_members": a or 0,
+            }
+        )
     return out
 
 
@@ -169,7 +216,9 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
         f"SELECT {local} / 86400 AS d, SUM(messages), SUM(voice_seconds) FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d",
         local_params + hour_params,
     )
-    active = dict(fetch(f"SELECT day, COUNT(*) FROM {MEMBER_DAYS} WHERE {days} GROUP BY day", day_params))
+    active = dict(
+        fetch(f"SELECT day, COUNT(*) FROM {MEMBER_DAYS} WHERE {days} GROUP BY day", day_params)
+    )
     return {int(d): (m, v, active.get(int(d), 0)) for d, m, v in sums}
 
 
@@ -181,7 +230,8 @@ def member_daily_rows(guild: Guild, win: Window, user_id: int) -> dict[int, tupl
 
 
 def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[int, tuple]:
-    """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members from HourlyStat."""
+    """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members
+    from HourlyStat."""
     where, params = scope_sql(guild, win.first, win.last, user_id)
     active = "COUNT(DISTINCT user_id)"  # rows are never empty: index-only on (guild, hour, channel, user)
     if user_id is not None:
@@ -197,7 +247,9 @@ def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[i
     return {int(hr): (m, v, a) for hr, m, v, a in fetch(sql, params)}
 
 
-def guild_stats(guild: Guild, days: int, interval: str = "day", now: datetime | None = None) -> dict:
+def guild_stats(
+    guild: Guild, days: int, interval: str = "day", now: datetime | None = None
+) -> dict:
     """The /stats document: window, totals and a series by hour or local day."""
     win = window(guild, days, now)
     return {
@@ -217,7 +269,9 @@ def guild_stats(guild: Guild, days: int, interval: str = "day", now: datetime | 
 def member_names(guild: Guild, user_ids: Iterable[int]) -> dict[int, str]:
     """Display names of the given users (user id as text when unknown)."""
     ids = list(user_ids)
-    members = Member.objects.filter(guild_id=guild.id, user_id__in=ids).only("user_id", "username", "global_name", "nick")
+    members = Member.objects.filter(guild_id=guild.id, user_id__in=ids).only(
+        "user_id", "username", "global_name", "nick"
+    )
     names = {m.user_id: m.display_name for m in members}
     return {uid: names.get(uid, str(uid)) for uid in ids}
 
@@ -225,7 +279,9 @@ def member_names(guild: Guild, user_ids: Iterable[int]) -> dict[int, str]:
 def channel_labels(guild: Guild, channel_ids: Iterable[int]) -> dict[int, tuple[str, bool]]:
     """Channel names (the id as text when unknown) and whether Discord deleted the channel."""
     ids = list(channel_ids)
-    rows = Channel.objects.filter(guild_id=guild.id, id__in=ids).values_list("id", "name", "deleted")
+    rows = Channel.objects.filter(guild_id=guild.id, id__in=ids).values_list(
+        "id", "name", "deleted"
+    )
     known = {cid: (name, deleted) for cid, name, deleted in rows}
     return {cid: known.get(cid, (str(cid), False)) for cid in ids}
 
@@ -235,7 +291,14 @@ def metric_value(metric: str, raw: int) -> int | float:
     return raw / 60 if metric == "voice" else raw
 
 
-def leaderboard(guild: Guild, metric: str, days: int, limit: int = 10, offset: int = 0, now: datetime | None = None) -> dict:
+def leaderboard(
+    guild: Guild,
+    metric: str,
+    days: int,
+    limit: int = 10,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> dict:
     """Top members by messages or voice; ties broken by user id ascending."""
     column = "voice_seconds" if metric == "voice" else "messages"
     win = window(guild, days, now)
@@ -247,13 +310,20 @@ def leaderboard(guild: Guild, metric: str, days: int, limit: int = 10, offset: i
     )
     names = member_names(guild, [uid for uid, _ in rows]) if rows else {}
     entries = [
-        {"rank": offset + i + 1, "user_id": str(uid), "name": names[uid], "value": metric_value(metric, v)}
+        {
+            "rank": offset + i + 1,
+            "user_id": str(uid),
+            "name": names[uid],
+            "value": metric_value(metric, v),
+        }
         for i, (uid, v) in enumerate(rows)
     ]
     return {"guild_id": str(guild.id), "metric": metric, "days": days, "entries": entries}
 
 
-def member_ranks(guild: Guild, win: Window, user_id: int, messages: int, voice_seconds: int) -> dict:
+def member_ranks(
+    guild: Guild, win: Window, user_id: int, messages: int, voice_seconds: int
+) -> dict:
     """The member's leaderboard rank per metric (None when the value is zero)."""
     where, params = days_sql(guild, win.first_day, win.last_day)
     ahead_m, ahead_v = fetch(
@@ -273,7 +343,10 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
     """One member's totals, ranks, per-channel breakdown and daily series; None if unknown."""
     win = window(guild, days, now)
     member = Member.objects.filter(guild_id=guild.id, user_id=user_id).first()
-    if member is None and not HourlyStat.objects.filter(guild_id=guild.id, user_id=user_id).exists():
+    if (
+        member is None
+        and not HourlyStat.objects.filter(guild_id=guild.id, user_id=user_id).exists()
+    ):
         return None
     where, params = scope_sql(guild, win.first, win.last, user_id)
     rows = fetch(
@@ -293,8 +366,13 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
         "voice_minutes": voice / 60,
         "rank": member_ranks(guild, win, user_id, messages, voice),
         "channels": [
-            {"channel_id": str(cid), "name": labels[cid][0], "deleted": labels[cid][1], "messages": m,
-             "voice_minutes": v / 60}
+            {
+                "channel_id": str(cid),
+                "name": labels[cid][0],
+                "deleted": labels[cid][1],
+                "messages": m,
+                "voice_minutes": v / 60,
+            }
             for cid, m, v in rows
         ],
         "series": series(guild, win, "day", user_id),
@@ -320,8 +398,14 @@ def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
         "guild_id": str(guild.id),
         "days": days,
         "channels": [
-            {"channel_id": str(cid), "name": labels[cid][0], "deleted": labels[cid][1], "messages": m,
-             "voice_minutes": v / 60, "active_members": active.get(cid, 0)}
+            {
+                "channel_id": str(cid),
+                "name": labels[cid][0],
+                "deleted": labels[cid][1],
+                "messages": m,
+                "voice_minutes": v / 60,
+                "active_members": active.get(cid, 0),
+            }
             for cid, m, v in rows
         ],
     }
@@ -335,7 +419,9 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
     """
     not_in, ids = channels_not_in(excluded_channel_ids(guild))
     sql = f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} WHERE guild_id = %s AND last_day >= %s{not_in}"
-    return {cid: n for cid, n in fetch(sql + " GROUP BY channel_id", [guild.id, win.first_day, *ids])}
+    return {
+        cid: n for cid, n in fetch(sql + " GROUP BY channel_id", [guild.id, win.first_day, *ids])
+    }
 
 
 def heatmap(guild: Guild, days: int = 28, now: datetime | None = None) -> dict:

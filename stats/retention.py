@@ -11,8 +11,7 @@ it and the next check tries again.
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -27,7 +26,7 @@ RETENTION = "retention"
 def apply_daily_retention(now: datetime | None = None) -> dict[str, int] | None:
     """Prune as `manage.py prune` does, unless a process already did on this UTC day (then None)."""
     now = now or timezone.now()
-    today = now.astimezone(dt_timezone.utc).date()
+    today = now.astimezone(UTC).date()
     ScheduledTask.objects.get_or_create(name=RETENTION)
     with transaction.atomic():
         task = ScheduledTask.objects.filter(name=RETENTION)

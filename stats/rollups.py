@@ -5,6 +5,7 @@ DailyMemberStat, HourlyGuildStat and ChannelMember depend on the guild's
 timezone or excluded channels, so when either changes the guild's rows are
 recomputed from HourlyStat, which is always kept.
 """
+
 from __future__ import annotations
 
 import zoneinfo
@@ -13,7 +14,14 @@ from functools import lru_cache
 from django.db import connection, transaction
 
 from mocha.utc import from_epoch
-from stats.models import ChannelMember, DailyMemberStat, Guild, HourlyChannelStat, HourlyGuildStat, HourlyStat
+from stats.models import (
+    ChannelMember,
+    DailyMemberStat,
+    Guild,
+    HourlyChannelStat,
+    HourlyGuildStat,
+    HourlyStat,
+)
 
 HOURLY = HourlyStat._meta.db_table
 DAILY = DailyMemberStat._meta.db_table
@@ -29,7 +37,8 @@ def local_day(tz_name: str, hour: int) -> int:
 
 
 def channels_not_in(channel_ids) -> tuple[str, list]:
-    """SQL leaving out the given (excluded) channels: `(" AND channel_id NOT IN (...)", ids)`, or nothing."""
+    """SQL leaving out the given (excluded) channels: `(" AND channel_id NOT IN (...)", ids)`, or
+    nothing."""
     ids = list(channel_ids)
     if not ids:
         return "", []
@@ -43,7 +52,8 @@ def config_key(guild: Guild) -> tuple[str, frozenset[int]]:
 
 @transaction.atomic
 def rebuild_daily(guild_id: int) -> int:
-    """Recompute a guild's DailyMemberStat from HourlyStat with its current timezone and exclusions."""
+    """Recompute a guild's DailyMemberStat from HourlyStat with its current timezone and
+    exclusions."""
     guild = Guild.objects.get(pk=guild_id)
     where, params = _hourly_where(guild)
     sql = f"SELECT hour, user_id, SUM(messages), SUM(voice_seconds) FROM {HOURLY} WHERE {where} GROUP BY hour, user_id"
@@ -56,8 +66,10 @@ def rebuild_daily(guild_id: int) -> int:
             row[1] += voice
     DailyMemberStat.objects.filter(guild_id=guild_id).delete()
     DailyMemberStat.objects.bulk_create(
-        [DailyMemberStat(guild_id=guild_id, day=d, user_id=u, messages=m, voice_seconds=v)
-         for (d, u), (m, v) in days.items()],
+        [
+            DailyMemberStat(guild_id=guild_id, day=d, user_id=u, messages=m, voice_seconds=v)
+            for (d, u), (m, v) in days.items()
+        ],
         batch_size=2000,
     )
     return len(days)
@@ -109,8 +121,12 @@ def rebuild_channel_members(guild_id: int) -> int:
         rows = cur.fetchall()
     ChannelMember.objects.filter(guild_id=guild_id).delete()
     ChannelMember.objects.bulk_create(
-        [ChannelMember(guild_id=guild_id, channel_id=c, user_id=u, last_day=local_day(guild.timezone, h))
-         for c, u, h in rows],
+        [
+            ChannelMember(
+                guild_id=guild_id, channel_id=c, user_id=u, last_day=local_day(guild.timezone, h)
+            )
+            for c, u, h in rows
+        ],
         batch_size=2000,
     )
     return len(rows)

@@ -1,4 +1,5 @@
 """Websocket routes (Channels); asgi.py wraps them in origin and auth middleware."""
+
 from django.urls import re_path
 
 from stats import consumers

@@ -1,7 +1,6 @@
 """Response schemas of the JSON API (docs/api.md) and of /metrics (docs/operations.md)."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from ninja import Schema
 from pydantic import ConfigDict
@@ -74,8 +73,8 @@ class LeaderboardOut(Schema):
 
 
 class Ranks(Schema):
-    messages: Optional[int]
-    voice: Optional[int]
+    messages: int | None
+    voice: int | None
 
 
 class MemberChannel(Schema):
@@ -132,27 +131,27 @@ class ShardOut(Schema):
     shard_count: int
     pid: int
     connected: bool
-    latency_ms: Optional[float]
-    last_event_at: Optional[str]
+    latency_ms: float | None
+    last_event_at: str | None
     events_processed: int
     events_per_sec: float
     queue_depth: int
-    last_flush_ms: Optional[float]
-    last_flush_at: Optional[str]
+    last_flush_ms: float | None
+    last_flush_at: str | None
     rss_bytes: int
     errors: int
-    started_at: Optional[str]
-    updated_at: Optional[str]
+    started_at: str | None
+    updated_at: str | None
 
 
 class CollectorOut(Schema):
     model_config = ConfigDict(extra="allow")
 
     connected: bool
-    latency_ms: Optional[float]
-    last_event_at: Optional[str]
+    latency_ms: float | None
+    last_event_at: str | None
     queue_depth: int
-    last_flush_ms: Optional[float]
+    last_flush_ms: float | None
     shards: list[ShardOut]
 
 

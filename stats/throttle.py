@@ -18,6 +18,7 @@ Settings: MOCHA_API_RATE (tokens per second; 0 turns the limit off),
 MOCHA_API_BURST (bucket size), MOCHA_API_RATE_EXEMPT (client addresses never
 limited; none in production). Clients are told apart by stats.clients.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -91,7 +92,9 @@ def bucket_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def charge(client: str, cost: float, need: float, rate: float, burst: int, now: float) -> tuple[bool, float]:
+def charge(
+    client: str, cost: float, need: float, rate: float, burst: int, now: float
+) -> tuple[bool, float]:
     """Atomically refill the client's bucket and take `cost` if at least `need` tokens are there.
 
     Returns whether it was charged and the tokens left (negative: a debt to wait out).
@@ -100,7 +103,9 @@ def charge(client: str, cost: float, need: float, rate: float, burst: int, now: 
     redis = result_cache.redis_client(write=True)
     if redis is not None:
         script = redis.register_script(CHARGE_LUA)
-        charged, tokens = script(keys=[cache.make_key(key)], args=[rate, burst, now, cost, need, ttl(rate, burst, cost)])
+        charged, tokens = script(
+            keys=[cache.make_key(key)], args=[rate, burst, now, cost, need, ttl(rate, burst, cost)]
+        )
         return bool(int(charged)), float(tokens)
     with bucket_lock():
         stored = cache.get(key)

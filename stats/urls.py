@@ -1,4 +1,5 @@
 """Pages; the JSON API lives in stats/urls_api.py."""
+
 from django.urls import path
 
 from stats.operational import staff_or_token

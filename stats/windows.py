@@ -3,12 +3,13 @@
 Windows are local calendar days (see stats.queries); an hour belongs to the
 local day of its first instant (stats.rollups.local_day).
 """
+
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterable
 
 from django.db import connection
 from django.utils import timezone as dj_timezone
@@ -25,10 +26,12 @@ def utc_offset(tz: zoneinfo.ZoneInfo, hour: int) -> int:
 
 
 def first_hour_of_day(tz_name: str, day: int) -> int:
-    """The first UTC hour that local_day puts on `day` or later (a skipped day yields the next one's)."""
+    """The first UTC hour that local_day puts on `day` or later (a skipped day yields the next
+    one's)."""
     midnight = day * 24
     hour = midnight - utc_offset(zoneinfo.ZoneInfo(tz_name), midnight) // 3600
-    # The estimate uses the offset at UTC midnight; DST or half-hour offsets move it by an hour or two.
+    # The estimate uses the offset at UTC midnight; DST or half-hour offsets move it by an hour or
+    # two.
     while local_day(tz_name, hour - 1) >= day:
         hour -= 1
     while local_day(tz_name, hour) < day:
@@ -48,18 +51,24 @@ class Window:
     last: int
 
     @classmethod
-    def ending(cls, days: int, tz_name: str = "UTC", now: datetime | None = None) -> "Window":
+    def ending(cls, days: int, tz_name: str = "UTC", now: datetime | None = None) -> Window:
         """The `days` local days ending with today, through the current hour."""
         last = hour_of(now or dj_timezone.now())
         last_day = local_day(tz_name, last)
         first_day = last_day - days + 1
         return cls(days, tz_name, first_day, last_day, first_hour_of_day(tz_name, first_day), last)
 
-    def previous(self) -> "Window":
+    def previous(self) -> Window:
         """The same number of local days just before this window."""
         first_day = self.first_day - self.days
-        return Window(self.days, self.tz_name, first_day, self.first_day - 1,
-                      first_hour_of_day(self.tz_name, first_day), self.first - 1)
+        return Window(
+            self.days,
+            self.tz_name,
+            first_day,
+            self.first_day - 1,
+            first_hour_of_day(self.tz_name, first_day),
+            self.first - 1,
+        )
 
     @property
     def start(self) -> datetime:
@@ -82,12 +91,15 @@ def excluded_channel_ids(guild: Guild) -> list[int]:
     """Channels the guild's admin excluded; read once per Guild instance (one request)."""
     cached = guild.__dict__.get("_excluded_ids")
     if cached is None:
-        cached = guild.__dict__["_excluded_ids"] = sorted(guild.excluded_channels.values_list("id", flat=True))
+        cached = guild.__dict__["_excluded_ids"] = sorted(
+            guild.excluded_channels.values_list("id", flat=True)
+        )
     return cached
 
 
 def scope_sql(guild: Guild, first: int, last: int, user_id: int | None = None) -> tuple[str, list]:
-    """WHERE clause for the guild's visible hourly rows (HourlyStat or HourlyChannelStat) in hours first..last."""
+    """WHERE clause for the guild's visible hourly rows (HourlyStat or HourlyChannelStat) in hours
+    first..last."""
     sql = "guild_id = %s AND hour >= %s AND hour <= %s"
     params: list = [guild.id, first, last]
     if user_id is not None:
@@ -97,8 +109,11 @@ def scope_sql(guild: Guild, first: int, last: int, user_id: int | None = None) -
     return sql + not_in, params + ids
 
 
-def days_sql(guild: Guild, first_day: int, last_day: int, user_id: int | None = None) -> tuple[str, list]:
-    """WHERE clause for DailyMemberStat rows of local days first_day..last_day (exclusions are built in)."""
+def days_sql(
+    guild: Guild, first_day: int, last_day: int, user_id: int | None = None
+) -> tuple[str, list]:
+    """WHERE clause for DailyMemberStat rows of local days first_day..last_day (exclusions are
+    built in)."""
     sql = "guild_id = %s AND day >= %s AND day <= %s"
     params: list = [guild.id, first_day, last_day]
     if user_id is not None:

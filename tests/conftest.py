@@ -1,4 +1,6 @@
-"""Shared fixtures: the scenario files, a clean cache, and the test database's URL for subprocesses."""
+"""Shared fixtures: the scenario files, a clean cache, and the test database's URL for
+subprocesses."""
+
 from __future__ import annotations
 
 import os
@@ -30,13 +32,17 @@ def pytest_sessionstart(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Remove this run's file cache and SQLite side files; pytest-django removes the database itself."""
+    """Remove this run's file cache and SQLite side files; pytest-django removes the database
+    itself."""
     import shutil
 
     from django.conf import settings
 
     location = settings.CACHES["default"].get("LOCATION", "")
-    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache") and "test-cache-" in location:
+    if (
+        settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache")
+        and "test-cache-" in location
+    ):
         shutil.rmtree(location, ignore_errors=True)
     for path in sqlite_test_files()[1:]:
         path.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
 """Query plans of what the endpoints run: captured from real requests, then EXPLAINed."""
+
 from __future__ import annotations
 
 import re
@@ -7,8 +8,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 # Tables that grow with traffic: a query of an endpoint must reach them through an index.
-GROWING = ("stats_hourlystat", "stats_hourlychannelstat", "stats_dailymemberstat", "stats_hourlyguildstat",
-           "stats_channelmember", "stats_voicesession", "stats_memberevent", "stats_recentevent")
+GROWING = (
+    "stats_hourlystat",
+    "stats_hourlychannelstat",
+    "stats_dailymemberstat",
+    "stats_hourlyguildstat",
+    "stats_channelmember",
+    "stats_voicesession",
+    "stats_memberevent",
+    "stats_recentevent",
+)
 
 
 def explain(sql: str, params: list) -> str:
@@ -37,5 +46,9 @@ def growing_reads(client, path: str) -> list[str]:
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(path)
     assert response.status_code == 200, (path, response.content[:300])
-    return [q["sql"] for q in ctx.captured_queries
-            if q["sql"].lstrip().upper().startswith(("SELECT", "WITH")) and any(t in q["sql"] for t in GROWING)]
+    return [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))
+        and any(t in q["sql"] for t in GROWING)
+    ]

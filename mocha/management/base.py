@@ -1,4 +1,5 @@
 """Base class for Mocha's commands: bad arguments give one line and exit code 2."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Settings shared by every environment. Environment variables are read only here."""
+
 from __future__ import annotations
 
 import os
@@ -136,7 +137,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'mocha.s
 
 
 def private_file(path: Path) -> None:
-    """Create the file 0600 if missing (an empty file is an empty SQLite database), else make it 0600.
+    """Create the file 0600 if missing (an empty file is an empty SQLite database), else make it
+    0600.
 
     SQLite gives its -wal and -shm files the database file's mode.
     """
@@ -220,7 +222,8 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
 # --- Mocha ----------------------------------------------------------------
 DISCORD_TOKEN = os.environ.get("DISCORD_TOKEN") or None
 DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE") or None
-# Sign in with Discord (signin/): off until a client id is set; `make run`'s demo sets one for the simulator.
+# Sign in with Discord (signin/): off until a client id is set; `make run`'s demo sets one for the
+# simulator.
 DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID") or None
 DISCORD_CLIENT_SECRET = os.environ.get("DISCORD_CLIENT_SECRET") or ""
 DISCORD_OAUTH_API = (DISCORD_API_BASE or "https://discord.com/api/v10").rstrip("/")
@@ -278,7 +281,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "stats.clients.request_client"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
-# allauth serves only the Discord sign-in: no local sign-up, no e-mail, tokens kept by signin/ (encrypted).
+# allauth serves only the Discord sign-in: no local sign-up, no e-mail, tokens kept by signin/
+# (encrypted).
 ACCOUNT_ADAPTER = "signin.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "signin.adapters.SocialAccountAdapter"
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -290,7 +294,11 @@ SOCIALACCOUNT_QUERY_EMAIL = False
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False  # a POST from our own page starts it (CSRF)
 SOCIALACCOUNT_PROVIDERS = {
-    "discord": {"APPS": [{"client_id": DISCORD_CLIENT_ID, "secret": DISCORD_CLIENT_SECRET}] if DISCORD_CLIENT_ID else []},
+    "discord": {
+        "APPS": [{"client_id": DISCORD_CLIENT_ID, "secret": DISCORD_CLIENT_SECRET}]
+        if DISCORD_CLIENT_ID
+        else []
+    },
 }
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -1,4 +1,5 @@
 """Local development and `make run`: common settings, debug from MOCHA_DEBUG."""
+
 from .common import *  # noqa: F401,F403
 
 # The local user of `make run` (and the benchmark's servers) talk from loopback: never rate-limited.

@@ -1,4 +1,5 @@
 """Production: fails loudly when a required variable is missing; never a default secret."""
+
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -15,7 +16,9 @@ DEBUG = env_bool("MOCHA_DEBUG", False)
 
 # TLS is terminated by the reverse proxy in front of gunicorn.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-MOCHA_BEHIND_PROXY = env_bool("MOCHA_BEHIND_PROXY", True)  # the API rate limit keys on the real client
+MOCHA_BEHIND_PROXY = env_bool(
+    "MOCHA_BEHIND_PROXY", True
+)  # the API rate limit keys on the real client
 SECURE_SSL_REDIRECT = env_bool("MOCHA_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -4,6 +4,7 @@ Several test runs may share a machine (and subprocesses of one run must share
 its database and cache), so everything is named by MOCHA_TEST_RUN, which the
 first process sets and its subprocesses inherit.
 """
+
 import os
 
 from .common import *  # noqa: F401,F403

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,30 +14,63 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='DiscordLink',
+            name="DiscordLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('discord_id', models.BigIntegerField(unique=True)),
-                ('name', models.CharField(default='', max_length=100)),
-                ('access_token', models.BinaryField(default=b'')),
-                ('refresh_token', models.BinaryField(default=b'')),
-                ('expires_at', models.DateTimeField(null=True)),
-                ('refreshed_at', models.DateTimeField(help_text='Last time guilds and roles were read from Discord', null=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='discord', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("discord_id", models.BigIntegerField(unique=True)),
+                ("name", models.CharField(default="", max_length=100)),
+                ("access_token", models.BinaryField(default=b"")),
+                ("refresh_token", models.BinaryField(default=b"")),
+                ("expires_at", models.DateTimeField(null=True)),
+                (
+                    "refreshed_at",
+                    models.DateTimeField(
+                        help_text="Last time guilds and roles were read from Discord", null=True
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="discord",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DiscordMembership',
+            name="DiscordMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guild_id', models.BigIntegerField()),
-                ('owner', models.BooleanField(default=False)),
-                ('permissions', models.BigIntegerField(default=0)),
-                ('roles', models.JSONField(default=list, help_text='Role ids (strings)')),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='signin.discordlink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guild_id", models.BigIntegerField()),
+                ("owner", models.BooleanField(default=False)),
+                ("permissions", models.BigIntegerField(default=0)),
+                ("roles", models.JSONField(default=list, help_text="Role ids (strings)")),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="signin.discordlink",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('link', 'guild_id'), name='membership_link_guild')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("link", "guild_id"), name="membership_link_guild"
+                    )
+                ],
             },
         ),
     ]

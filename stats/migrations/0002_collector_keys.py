@@ -4,19 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0001_initial'),
+        ("stats", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collectorstate',
-            name='rates',
-            field=models.JSONField(default=dict, help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}'),
+            model_name="collectorstate",
+            name="rates",
+            field=models.JSONField(
+                default=dict,
+                help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}',
+            ),
         ),
         migrations.AddConstraint(
-            model_name='voicesession',
-            constraint=models.UniqueConstraint(fields=('guild_id', 'user_id', 'started_at'), name='voice_session_key'),
+            model_name="voicesession",
+            constraint=models.UniqueConstraint(
+                fields=("guild_id", "user_id", "started_at"), name="voice_session_key"
+            ),
         ),
     ]

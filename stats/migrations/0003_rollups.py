@@ -4,39 +4,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0002_collector_keys'),
+        ("stats", "0002_collector_keys"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailyMemberStat',
+            name="DailyMemberStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guild_id', models.BigIntegerField()),
-                ('day', models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")),
-                ('user_id', models.BigIntegerField()),
-                ('messages', models.IntegerField(default=0)),
-                ('voice_seconds', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guild_id", models.BigIntegerField()),
+                (
+                    "day",
+                    models.IntegerField(
+                        help_text="Local days since 1970-01-01 in the guild's timezone"
+                    ),
+                ),
+                ("user_id", models.BigIntegerField()),
+                ("messages", models.IntegerField(default=0)),
+                ("voice_seconds", models.IntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(fields=['guild_id', 'user_id', 'day', 'messages', 'voice_seconds'], name='member_day_user')],
-                'constraints': [models.UniqueConstraint(fields=('guild_id', 'day', 'user_id'), name='member_day_key')],
+                "indexes": [
+                    models.Index(
+                        fields=["guild_id", "user_id", "day", "messages", "voice_seconds"],
+                        name="member_day_user",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("guild_id", "day", "user_id"), name="member_day_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='HourlyChannelStat',
+            name="HourlyChannelStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guild_id', models.BigIntegerField()),
-                ('hour', models.IntegerField()),
-                ('channel_id', models.BigIntegerField()),
-                ('messages', models.IntegerField(default=0)),
-                ('voice_seconds', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guild_id", models.BigIntegerField()),
+                ("hour", models.IntegerField()),
+                ("channel_id", models.BigIntegerField()),
+                ("messages", models.IntegerField(default=0)),
+                ("voice_seconds", models.IntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('guild_id', 'hour', 'channel_id'), name='channel_hour_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("guild_id", "hour", "channel_id"), name="channel_hour_key"
+                    )
+                ],
             },
         ),
     ]

@@ -4,36 +4,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0003_rollups'),
+        ("stats", "0003_rollups"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChannelMember',
+            name="ChannelMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guild_id', models.BigIntegerField()),
-                ('channel_id', models.BigIntegerField()),
-                ('user_id', models.BigIntegerField()),
-                ('last_day', models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guild_id", models.BigIntegerField()),
+                ("channel_id", models.BigIntegerField()),
+                ("user_id", models.BigIntegerField()),
+                (
+                    "last_day",
+                    models.IntegerField(
+                        help_text="Local days since 1970-01-01 in the guild's timezone"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['guild_id', 'last_day', 'channel_id'], name='channel_member_day')],
-                'constraints': [models.UniqueConstraint(fields=('guild_id', 'channel_id', 'user_id'), name='channel_member_key')],
+                "indexes": [
+                    models.Index(
+                        fields=["guild_id", "last_day", "channel_id"], name="channel_member_day"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("guild_id", "channel_id", "user_id"), name="channel_member_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='HourlyGuildStat',
+            name="HourlyGuildStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guild_id', models.BigIntegerField()),
-                ('hour', models.IntegerField()),
-                ('active_members', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guild_id", models.BigIntegerField()),
+                ("hour", models.IntegerField()),
+                ("active_members", models.IntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('guild_id', 'hour'), name='guild_hour_key')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("guild_id", "hour"), name="guild_hour_key")
+                ],
             },
         ),
     ]

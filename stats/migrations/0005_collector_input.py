@@ -4,38 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0004_distinct_counters'),
+        ("stats", "0004_distinct_counters"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='QuarantinedRow',
+            name="QuarantinedRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('kind', models.CharField(help_text='Which part of the batch: counters, members, channels…', max_length=32)),
-                ('row', models.TextField(help_text='The refused row, as escaped text')),
-                ('error', models.CharField(help_text='What the database said', max_length=300)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        help_text="Which part of the batch: counters, members, channels…",
+                        max_length=32,
+                    ),
+                ),
+                ("row", models.TextField(help_text="The refused row, as escaped text")),
+                ("error", models.CharField(help_text="What the database said", max_length=300)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='collectorstate',
-            name='skipped',
-            field=models.JSONField(default=dict, help_text='Invalid payloads skipped since start, by reason: {"bad_snowflake": n}'),
+            model_name="collectorstate",
+            name="skipped",
+            field=models.JSONField(
+                default=dict,
+                help_text='Invalid payloads skipped since start, by reason: {"bad_snowflake": n}',
+            ),
         ),
         migrations.AddField(
-            model_name='guild',
-            name='removed',
-            field=models.BooleanField(default=False, help_text='The bot was removed from the guild; its counts stay'),
+            model_name="guild",
+            name="removed",
+            field=models.BooleanField(
+                default=False, help_text="The bot was removed from the guild; its counts stay"
+            ),
         ),
         migrations.AlterField(
-            model_name='guild',
-            name='available',
-            field=models.BooleanField(default=True, help_text='False during a Discord outage of the guild'),
+            model_name="guild",
+            name="available",
+            field=models.BooleanField(
+                default=True, help_text="False during a Discord outage of the guild"
+            ),
         ),
     ]

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0005_collector_input'),
+        ("stats", "0005_collector_input"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collectorstate',
-            name='missing_intents',
-            field=models.JSONField(default=list, help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]'),
+            model_name="collectorstate",
+            name="missing_intents",
+            field=models.JSONField(
+                default=list,
+                help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]',
+            ),
         ),
     ]

@@ -4,32 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0006_collectorstate_missing_intents'),
+        ("stats", "0006_collectorstate_missing_intents"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='guild',
-            name='manager_roles',
-            field=models.JSONField(blank=True, default=list, help_text='Discord role ids whose holders see a `managers` guild.'),
+            model_name="guild",
+            name="manager_roles",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Discord role ids whose holders see a `managers` guild.",
+            ),
         ),
         migrations.AlterField(
-            model_name='guild',
-            name='visibility',
-            field=models.CharField(choices=[('public', 'Public — anyone'), ('members', 'Members — signed in with Discord and in the guild'), ('managers', 'Managers — Administrator, Manage Server or a manager role'), ('private', 'Private — granted viewers and staff')], default='private', max_length=16),
+            model_name="guild",
+            name="visibility",
+            field=models.CharField(
+                choices=[
+                    ("public", "Public — anyone"),
+                    ("members", "Members — signed in with Discord and in the guild"),
+                    ("managers", "Managers — Administrator, Manage Server or a manager role"),
+                    ("private", "Private — granted viewers and staff"),
+                ],
+                default="private",
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='OptOut',
+            name="OptOut",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('guild_id', models.BigIntegerField()),
-                ('user_id', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("guild_id", models.BigIntegerField()),
+                ("user_id", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('guild_id', 'user_id'), name='opt_out_key')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("guild_id", "user_id"), name="opt_out_key")
+                ],
             },
         ),
     ]

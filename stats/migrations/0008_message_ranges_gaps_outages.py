@@ -4,48 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0007_discord_signin'),
+        ("stats", "0007_discord_signin"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collectorstate',
-            name='gaps_found',
-            field=models.IntegerField(default=0, help_text='Channel spans checked for missed messages (gap repair)'),
+            model_name="collectorstate",
+            name="gaps_found",
+            field=models.IntegerField(
+                default=0, help_text="Channel spans checked for missed messages (gap repair)"
+            ),
         ),
         migrations.AddField(
-            model_name='collectorstate',
-            name='gaps_open',
-            field=models.IntegerField(default=0, help_text='Of those, still to read or unreadable'),
+            model_name="collectorstate",
+            name="gaps_open",
+            field=models.IntegerField(default=0, help_text="Of those, still to read or unreadable"),
         ),
         migrations.AddField(
-            model_name='collectorstate',
-            name='gaps_repaired',
-            field=models.IntegerField(default=0, help_text='Of those, read to their start'),
+            model_name="collectorstate",
+            name="gaps_repaired",
+            field=models.IntegerField(default=0, help_text="Of those, read to their start"),
         ),
         migrations.AddField(
-            model_name='messagecursor',
-            name='ranges',
-            field=models.TextField(default='[]'),
+            model_name="messagecursor",
+            name="ranges",
+            field=models.TextField(default="[]"),
         ),
         migrations.AlterField(
-            model_name='messagecursor',
-            name='last_message_id',
-            field=models.BigIntegerField(help_text='Highest id processed (the top of `ranges`)'),
+            model_name="messagecursor",
+            name="last_message_id",
+            field=models.BigIntegerField(help_text="Highest id processed (the top of `ranges`)"),
         ),
         migrations.CreateModel(
-            name='CollectorOutage',
+            name="CollectorOutage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shard_id', models.IntegerField()),
-                ('shard_count', models.IntegerField(default=1)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("shard_id", models.IntegerField()),
+                ("shard_count", models.IntegerField(default=1)),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
             ],
             options={
-                'indexes': [models.Index(fields=['end'], name='outage_end')],
+                "indexes": [models.Index(fields=["end"], name="outage_end")],
             },
         ),
     ]

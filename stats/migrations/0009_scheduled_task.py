@@ -4,19 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0008_message_ranges_gaps_outages'),
+        ("stats", "0008_message_ranges_gaps_outages"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScheduledTask',
+            name="ScheduledTask",
             fields=[
-                ('name', models.CharField(max_length=40, primary_key=True, serialize=False)),
-                ('last_day', models.DateField(null=True)),
-                ('last_run_at', models.DateTimeField(null=True)),
-                ('last_result', models.JSONField(default=dict)),
+                ("name", models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ("last_day", models.DateField(null=True)),
+                ("last_run_at", models.DateTimeField(null=True)),
+                ("last_result", models.JSONField(default=dict)),
             ],
         ),
     ]

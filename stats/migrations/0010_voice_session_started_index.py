@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0009_scheduled_task'),
+        ("stats", "0009_scheduled_task"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='voicesession',
-            index=models.Index(fields=['guild_id', 'started_at'], name='voice_started'),
+            model_name="voicesession",
+            index=models.Index(fields=["guild_id", "started_at"], name="voice_started"),
         ),
     ]

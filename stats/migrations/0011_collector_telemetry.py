@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('stats', '0010_voice_session_started_index'),
+        ("stats", "0010_voice_session_started_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collectorstate',
-            name='telemetry',
-            field=models.JSONField(default=dict, help_text='Cumulative flush histograms and events by type, for Prometheus (collector/telemetry.py)'),
+            model_name="collectorstate",
+            name="telemetry",
+            field=models.JSONField(
+                default=dict,
+                help_text="Cumulative flush histograms and events by type, for Prometheus (collector/telemetry.py)",
+            ),
         ),
     ]

@@ -1,4 +1,5 @@
 """Health panels, listed as dotted paths in settings.MOCHA_HEALTH_PANELS."""
+
 from __future__ import annotations
 
 from functools import cache

@@ -9,6 +9,7 @@ generically, both server-side on first paint and in the browser on every
 
 Values are formatted here, once, for people (``1.2 MB``, ``92.5 %``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,7 +29,8 @@ class Panel:
         raise NotImplementedError
 
     def render(self, snapshot: dict) -> dict:
-        """The panel document; a panel that chokes on a partial snapshot says so instead of failing the page."""
+        """The panel document; a panel that chokes on a partial snapshot says so instead of failing
+        the page."""
         try:
             body = self.content(snapshot or {})
         except Exception as exc:  # a panel must never take the health page down

@@ -1,4 +1,5 @@
 """Caches: hit rate (warning under 80 %), hits and misses, entries per cache."""
+
 from __future__ import annotations
 
 from stats.panels.base import Panel, fmt_bytes, fmt_count, fmt_pct, stat
@@ -30,5 +31,7 @@ class CachePanel(Panel):
                 stat("Misses", fmt_count(misses)),
             ],
             "table": {"columns": ["Cache", "Entries", "Size"], "rows": rows},
-            "warnings": [f"hit rate {fmt_pct(rate)} is under {WARN_HIT_RATE * 100:.0f} %"] if low else [],
+            "warnings": [f"hit rate {fmt_pct(rate)} is under {WARN_HIT_RATE * 100:.0f} %"]
+            if low
+            else [],
         }

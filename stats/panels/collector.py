@@ -1,7 +1,8 @@
 """Collector status per shard: connection, latency, event rate, queue, flush timings."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from stats.panels.base import Panel, fmt_count, fmt_duration, fmt_ms, fmt_rate, stat
 
@@ -17,7 +18,7 @@ def age_s(value) -> float | None:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-    return max(0.0, (datetime.now(timezone.utc) - value).total_seconds())
+    return max(0.0, (datetime.now(UTC) - value).total_seconds())
 
 
 def ago(value) -> str:
@@ -49,14 +50,20 @@ class CollectorPanel(Panel):
         ]
         warnings = []
         if not connected:
-            warnings.append("collector not connected" if shards else "no collector has reported yet")
+            warnings.append(
+                "collector not connected" if shards else "no collector has reported yet"
+            )
         if "members" in (col.get("missing_intents") or []):
-            warnings.append("joins and leaves are not counted: turn on the Server Members Intent on the Bot "
-                            "page of the Discord developer portal, then restart the collector")
+            warnings.append(
+                "joins and leaves are not counted: turn on the Server Members Intent on the Bot "
+                "page of the Discord developer portal, then restart the collector"
+            )
         gaps = col.get("gaps") if isinstance(col.get("gaps"), dict) else {}
         if gaps.get("open"):
-            warnings.append(f"{fmt_count(gaps['open'])} gaps not repaired yet (messages only: voice "
-                            "and joins missed while away cannot be recovered)")
+            warnings.append(
+                f"{fmt_count(gaps['open'])} gaps not repaired yet (messages only: voice "
+                "and joins missed while away cannot be recovered)"
+            )
         stale = age_s(col.get("last_event_at"))
         if connected and stale is not None and stale > QUIET_AFTER_S:
             warnings.append(f"no event for {fmt_duration(stale)}")
@@ -70,12 +77,23 @@ class CollectorPanel(Panel):
                 stat("Queue", fmt_count(col.get("queue_depth"))),
                 stat("Last flush", fmt_ms(col.get("last_flush_ms"))),
                 stat("Last event", ago(col.get("last_event_at"))),
-                stat("Gaps found / repaired / open", " / ".join(fmt_count(gaps.get(k)) for k in
-                                                                ("found", "repaired", "open")),
-                     warn=bool(gaps.get("open"))),
+                stat(
+                    "Gaps found / repaired / open",
+                    " / ".join(fmt_count(gaps.get(k)) for k in ("found", "repaired", "open")),
+                    warn=bool(gaps.get("open")),
+                ),
             ],
             "table": {
-                "columns": ["Shard", "Status", "Latency", "Events/s", "Processed", "Queue", "Flush", "Flushed"],
+                "columns": [
+                    "Shard",
+                    "Status",
+                    "Latency",
+                    "Events/s",
+                    "Processed",
+                    "Queue",
+                    "Flush",
+                    "Flushed",
+                ],
                 "rows": rows,
             },
             "warnings": warnings,

@@ -1,4 +1,5 @@
 """Database: file and WAL size, queries, errors, uptime."""
+
 from __future__ import annotations
 
 from stats.panels.base import Panel, fmt_bytes, fmt_count, fmt_duration, stat

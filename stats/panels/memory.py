@@ -1,4 +1,5 @@
 """Memory per process (web workers, collector)."""
+
 from __future__ import annotations
 
 from stats.panels.base import Panel, fmt_bytes, stat
@@ -37,7 +38,10 @@ class MemoryPanel(Panel):
         heavy = [name for name, rss in procs if rss > WARN_RSS_BYTES]
         return {
             "summary": fmt_bytes(total) if procs else "—",
-            "stats": [stat("Processes", len(procs)), stat("Total RSS", fmt_bytes(total), warn=bool(heavy))],
+            "stats": [
+                stat("Processes", len(procs)),
+                stat("Total RSS", fmt_bytes(total), warn=bool(heavy)),
+            ],
             "table": {
                 "columns": ["Process", "RSS"],
                 "rows": [[name, fmt_bytes(rss)] for name, rss in sorted(procs)],

@@ -1,4 +1,5 @@
 """Error handlers: JSON for the API and metrics, HTML pages elsewhere."""
+
 from django.http import JsonResponse
 from django.shortcuts import render
 

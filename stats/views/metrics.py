@@ -1,4 +1,6 @@
-"""/metrics (JSON) and /metrics/prometheus (Prometheus text): thin views over stats.metrics and stats.prometheus."""
+"""/metrics (JSON) and /metrics/prometheus (Prometheus text): thin views over stats.metrics and
+stats.prometheus."""
+
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST

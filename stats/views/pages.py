@@ -1,4 +1,6 @@
-"""Server-rendered pages: names and guild basics from the models; the numbers come from the JSON API in the browser."""
+"""Server-rendered pages: names and guild basics from the models; the numbers come from the JSON
+API in the browser."""
+
 from __future__ import annotations
 
 from django.db.models import Count, Q
@@ -6,8 +8,8 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
-from stats import access
 from mocha.discord_types import MAX_SNOWFLAKE
+from stats import access
 from stats.models import Channel, Guild, Member
 from stats.panels import health_document
 
@@ -46,8 +48,11 @@ def home(request):
 def guild(request, gid: int):
     g = visible_guild_or_404(request, gid)
     manages = access.managed_guild_for(request.user, g.id) is not None
-    return render(request, "stats/guild.html", {"guild": g, "config": page_config(g), "manages": manages,
-                                               "hours": range(24)})
+    return render(
+        request,
+        "stats/guild.html",
+        {"guild": g, "config": page_config(g), "manages": manages, "hours": range(24)},
+    )
 
 
 def member(request, gid: int, uid: int):

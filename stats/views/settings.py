@@ -1,4 +1,6 @@
-"""/guilds/<gid>/settings/: a guild's configuration for its Discord managers (staff also have the admin)."""
+"""/guilds/<gid>/settings/: a guild's configuration for its Discord managers (staff also have the
+admin)."""
+
 from __future__ import annotations
 
 from django.contrib import messages

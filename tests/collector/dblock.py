@@ -1,4 +1,5 @@
 """Real database stalls for collector tests: another connection holding the write lock."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

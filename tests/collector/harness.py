@@ -1,12 +1,13 @@
 """Run the real collector against the in-process simulator, as tests need it."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from collector.endpoints import configure_discord
 from collector.service import Collector
@@ -19,7 +20,8 @@ def scenario_lines(path: Path) -> list[str]:
 
 
 def split_scenario(lines: list[str], at: float) -> tuple[list[str], list[str]]:
-    """Two scenarios: the guild definitions plus the first part, and the guild definitions plus the rest."""
+    """Two scenarios: the guild definitions plus the first part, and the guild definitions plus the
+    rest."""
     head = [line for line in lines if json.loads(line).get("t") == "GUILD_CREATE"]
     body = [line for line in lines if json.loads(line).get("t") != "GUILD_CREATE"]
     cut = int(len(body) * at)
@@ -37,7 +39,8 @@ def tallied(lines: list[str]) -> int:
 
 def read_everything(lines: list[str], quiet_s: float = 1.0) -> Callable[[Collector], bool]:
     """True once the collector has read every tallied dispatch of the scenario off its socket, or,
-    for dispatches the simulator filters out (intents, DMs), once its tallies stood still quiet_s."""
+    for dispatches the simulator filters out (intents, DMs), once its tallies stood still
+    quiet_s."""
     sent = tallied(lines)
     last = {"n": -1, "at": time.monotonic()}
 
@@ -58,8 +61,11 @@ class ScenarioClock:
     def __init__(self, lines: list[str], start: float) -> None:
         self.now = start
         self.collector: Collector | None = None
-        self._read_before = deque(tallied(lines[:i]) for i, line in enumerate(lines)
-                                  if json.loads(line).get("op") == "sleep")
+        self._read_before = deque(
+            tallied(lines[:i])
+            for i, line in enumerate(lines)
+            if json.loads(line).get("op") == "sleep"
+        )
 
     def __call__(self) -> float:
         return self.now
@@ -72,15 +78,25 @@ class ScenarioClock:
             if step.op != "sleep":
                 return await original(sim, step)
             wanted = self._read_before.popleft()
-            while self.collector is None or self.collector.received + self.collector.other_events < wanted:
+            while (
+                self.collector is None
+                or self.collector.received + self.collector.other_events < wanted
+            ):
                 await asyncio.sleep(0.01)
             self.now += step.ms / 1000
 
         monkeypatch.setattr(player, "control", control)
 
 
-async def collect(lines: list[str], *, flush_ms: int = 100, sleep_scale: float = 1.0, timeout: float = 60,
-                  until: Callable[[Collector], bool] | None = None, **collector_options) -> Collector:
+async def collect(
+    lines: list[str],
+    *,
+    flush_ms: int = 100,
+    sleep_scale: float = 1.0,
+    timeout: float = 60,
+    until: Callable[[Collector], bool] | None = None,
+    **collector_options,
+) -> Collector:
     """Play a scenario into a fresh collector; stop it (as SIGTERM would) once everything was sent
     and `until` holds: by default, once the collector has read every dispatch the scenario sent.
     `timeout` is only a backstop for a hung run (generous: the suite shares 2-core machines)."""
@@ -97,7 +113,9 @@ async def collect(lines: list[str], *, flush_ms: int = 100, sleep_scale: float =
         while not (sim.status()["done"] and until(collector)):
             if run.done():
                 run.result()
-            assert time.monotonic() < deadline, f"scenario not done or collector short: {sim.status()}"
+            assert time.monotonic() < deadline, (
+                f"scenario not done or collector short: {sim.status()}"
+            )
             await asyncio.sleep(0.05)
         collector.stop()
         await asyncio.wait_for(run, timeout=15)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Sum
 
@@ -29,7 +29,7 @@ GENERAL, RANDOM, SECRET, FORUM, EXCLUDED = (
 )
 THREAD, OLD_THREAD, POST = 720000000000000900, 720000000000000901, 720000000000000902
 BOT_AUTHOR = 720000000000199999
-START = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DENY_HISTORY = str((1 << 10) | (1 << 16))  # View Channel, Read Message History
 PARENT = {THREAD: GENERAL, OLD_THREAD: GENERAL, POST: FORUM}
 
@@ -188,7 +188,7 @@ class Script:
         }
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.ms / 1000, timezone.utc) + timedelta(minutes=1)
+        return datetime.fromtimestamp(self.ms / 1000, UTC) + timedelta(minutes=1)
 
 
 def counted() -> dict[int, int]:
@@ -197,7 +197,8 @@ def counted() -> dict[int, int]:
 
 
 async def with_collector(sim: Simulator, during=None, until_done: bool = True) -> object:
-    """Run a collector on `sim` until playback is done (and `during` returned); stop it as SIGTERM does."""
+    """Run a collector on `sim` until playback is done (and `during` returned); stop it as SIGTERM
+    does."""
     collector = Collector("test-token", flush_ms=100)
     run = asyncio.create_task(collector.run())
     result = None

@@ -1,4 +1,6 @@
-"""Each counting rule through the simulator, discord.py and the database, in Discord's payload format."""
+"""Each counting rule through the simulator, discord.py and the database, in Discord's payload
+format."""
+
 from __future__ import annotations
 
 import json
@@ -25,17 +27,38 @@ def line(t: str, d: dict) -> str:
 
 
 def guild_lines() -> list[str]:
-    channels = [p.channel(11, "general"), p.channel(12, "secret"), p.channel(51, "voice", 2),
-                p.channel(61, "afk", 2), p.channel(71, "forum", 15)]
+    channels = [
+        p.channel(11, "general"),
+        p.channel(12, "secret"),
+        p.channel(51, "voice", 2),
+        p.channel(61, "afk", 2),
+        p.channel(71, "forum", 15),
+    ]
     return [
-        line("GUILD_CREATE", p.guild_create(channels=channels, members=[1, 2, 3], afk=61,
-                                            threads=[p.channel(900, "old thread", 11, parent=11)])),
-        line("GUILD_CREATE", p.guild_create(guild=OTHER, channels=[p.channel(21, "other", guild=OTHER)], members=[1])),
+        line(
+            "GUILD_CREATE",
+            p.guild_create(
+                channels=channels,
+                members=[1, 2, 3],
+                afk=61,
+                threads=[p.channel(900, "old thread", 11, parent=11)],
+            ),
+        ),
+        line(
+            "GUILD_CREATE",
+            p.guild_create(
+                guild=OTHER, channels=[p.channel(21, "other", guild=OTHER)], members=[1]
+            ),
+        ),
     ]
 
 
 def messages_by_channel(guild: int = G) -> dict[int, int]:
-    rows = HourlyStat.objects.filter(guild_id=guild).values_list("channel_id").annotate(m=Sum("messages"))
+    rows = (
+        HourlyStat.objects.filter(guild_id=guild)
+        .values_list("channel_id")
+        .annotate(m=Sum("messages"))
+    )
     return {cid: m for cid, m in rows if m}
 
 
@@ -50,7 +73,9 @@ def test_bots_webhooks_dms_excluded_channels_and_threads():
         line("MESSAGE_CREATE", p.message(1, 555, TS, guild=None)),  # a DM
         line("MESSAGE_CREATE", p.message(1, 12, TS)),  # excluded
         line("MESSAGE_CREATE", p.message(1, 900, TS)),  # thread known from GUILD_CREATE
-        line("THREAD_CREATE", {**p.channel(901, "new thread", 11, parent=11), "newly_created": True}),
+        line(
+            "THREAD_CREATE", {**p.channel(901, "new thread", 11, parent=11), "newly_created": True}
+        ),
         line("MESSAGE_CREATE", p.message(2, 901, TS)),
         line("THREAD_CREATE", p.channel(902, "forum post", 11, parent=71)),
         line("MESSAGE_CREATE", p.message(3, 902, TS)),
@@ -77,8 +102,12 @@ def test_voice_seconds_per_member_are_exact_and_afk_time_is_not_voice_time(monke
     """The collector's clock follows the scenario's sleep lines (no real waiting): 100 s before an
     hour ends, member 3 is already in voice; 1 joins, 2 sits in the AFK channel."""
     start = 1_795_000_000 // 3600 * 3600 + 3500
-    guild = p.guild_create(channels=[p.channel(51, "voice", 2), p.channel(52, "stage", 2), p.channel(61, "afk", 2)],
-                           members=[1, 2, 3], afk=61, voice=[(3, 51)])
+    guild = p.guild_create(
+        channels=[p.channel(51, "voice", 2), p.channel(52, "stage", 2), p.channel(61, "afk", 2)],
+        members=[1, 2, 3],
+        afk=61,
+        voice=[(3, 51)],
+    )
     lines = [
         line("GUILD_CREATE", guild),
         line("VOICE_STATE_UPDATE", p.voice(1, 51)),
@@ -94,10 +123,16 @@ def test_voice_seconds_per_member_are_exact_and_afk_time_is_not_voice_time(monke
     clock.install(monkeypatch)
     run_collect(lines, clock=clock)
     rows = HourlyStat.objects.filter(guild_id=G, voice_seconds__gt=0)
-    got = {(h - start // 3600, c, u): v for h, c, u, v in rows.values_list("hour", "channel_id", "user_id", "voice_seconds")}
+    got = {
+        (h - start // 3600, c, u): v
+        for h, c, u, v in rows.values_list("hour", "channel_id", "user_id", "voice_seconds")
+    }
     assert got == {
-        (0, 51, 1): 100, (1, 51, 1): 25,  # 125 s, split at the hour
-        (0, 51, 3): 100, (1, 51, 3): 25, (1, 52, 3): 60,
+        (0, 51, 1): 100,
+        (1, 51, 1): 25,  # 125 s, split at the hour
+        (0, 51, 3): 100,
+        (1, 51, 3): 25,
+        (1, 52, 3): 60,
     }
     assert clock.now == start + 215  # the whole scenario ran on the scenario's time
 
@@ -120,9 +155,14 @@ def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
     ready.wait(5)
     # The scenario ends while the database is still locked; stop only after the lock is gone.
     read_all = read_everything(lines)
-    collector = run_collect(lines, sleep_scale=0.3, until=lambda c: not locker.is_alive() and read_all(c))
+    collector = run_collect(
+        lines, sleep_scale=0.3, until=lambda c: not locker.is_alive() and read_all(c)
+    )
     locker.join()
-    assert HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"))["m"] == basic_expected["messages"]
+    assert (
+        HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"))["m"]
+        == basic_expected["messages"]
+    )
     assert collector.pending is None
     connection.close()
 
@@ -150,13 +190,25 @@ def test_what_exists_changes_with_deletes_and_updates_and_counts_stay(client):
         json.dumps({"op": "sleep", "ms": 1200}),
         line("CHANNEL_UPDATE", renamed),
         line("THREAD_DELETE", {"id": "900", "guild_id": str(G), "parent_id": "11", "type": 11}),
-        line("GUILD_UPDATE", {"id": str(G), "name": "Renamed guild", "afk_channel_id": "51", "icon": None}),
+        line(
+            "GUILD_UPDATE",
+            {"id": str(G), "name": "Renamed guild", "afk_channel_id": "51", "icon": None},
+        ),
         line("CHANNEL_DELETE", p.channel(12, "secret")),
         line("GUILD_DELETE", {"id": str(OTHER)}),  # the bot was removed from the other guild
         line("GUILD_DELETE", {"id": str(G), "unavailable": True}),  # an outage of this one…
         json.dumps({"op": "sleep", "ms": 300}),
-        line("GUILD_CREATE", {**p.guild_create(channels=[renamed, p.channel(51, "voice", 2), p.channel(61, "afk", 2)],
-                                               members=[1, 2, 3], afk=51), "name": "Renamed guild"}),  # …that ends
+        line(
+            "GUILD_CREATE",
+            {
+                **p.guild_create(
+                    channels=[renamed, p.channel(51, "voice", 2), p.channel(61, "afk", 2)],
+                    members=[1, 2, 3],
+                    afk=51,
+                ),
+                "name": "Renamed guild",
+            },
+        ),  # …that ends
         line("MESSAGE_CREATE", p.message(1, 11, TS)),
     ]
     run_collect(lines, sleep_scale=1.0)
@@ -165,7 +217,12 @@ def test_what_exists_changes_with_deletes_and_updates_and_counts_stay(client):
     assert channels[11].name == "general-renamed" and not channels[11].deleted
     assert channels[12].deleted and channels[900].deleted
     guild, other = Guild.objects.get(id=G), Guild.objects.get(id=OTHER)
-    assert (guild.name, guild.afk_channel_id, guild.available, guild.removed) == ("Renamed guild", 51, True, False)
+    assert (guild.name, guild.afk_channel_id, guild.available, guild.removed) == (
+        "Renamed guild",
+        51,
+        True,
+        False,
+    )
     assert (other.available, other.removed) == (False, True)
     voice = HourlyStat.objects.filter(guild_id=G, user_id=3).aggregate(v=Sum("voice_seconds"))["v"]
     assert 1 <= voice <= 3  # voice in 51 stopped counting when it became the AFK channel

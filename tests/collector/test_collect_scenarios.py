@@ -1,4 +1,6 @@
-"""The real collector against the simulator: exact totals, whatever happens to the socket or the process."""
+"""The real collector against the simulator: exact totals, whatever happens to the socket or the
+process."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +17,27 @@ GUILD = 700000000000000001
 
 def totals() -> dict:
     rows = HourlyStat.objects.filter(guild_id=GUILD)
-    per_user = {str(u): m for u, m in rows.values_list("user_id").annotate(m=Sum("messages")).values_list("user_id", "m") if m}
-    per_channel = {str(c): m for c, m in rows.values_list("channel_id").annotate(m=Sum("messages")).values_list("channel_id", "m") if m}
-    voice = {str(u): v for u, v in rows.values_list("user_id").annotate(v=Sum("voice_seconds")).values_list("user_id", "v") if v}
+    per_user = {
+        str(u): m
+        for u, m in rows.values_list("user_id")
+        .annotate(m=Sum("messages"))
+        .values_list("user_id", "m")
+        if m
+    }
+    per_channel = {
+        str(c): m
+        for c, m in rows.values_list("channel_id")
+        .annotate(m=Sum("messages"))
+        .values_list("channel_id", "m")
+        if m
+    }
+    voice = {
+        str(u): v
+        for u, v in rows.values_list("user_id")
+        .annotate(v=Sum("voice_seconds"))
+        .values_list("user_id", "v")
+        if v
+    }
     return {
         "messages": rows.aggregate(m=Sum("messages"))["m"] or 0,
         "joins": MemberEvent.objects.filter(guild_id=GUILD, kind=1).count(),
@@ -51,7 +71,7 @@ def test_basic_scenario_gives_the_expected_totals(basic_scenario, basic_expected
 def with_control(lines: list[str], control: dict, at: float = 0.5) -> list[str]:
     first, rest = split_scenario(lines, at)
     head = [line for line in first if json.loads(line).get("t") == "GUILD_CREATE"]
-    return first + [json.dumps(control)] + rest[len(head):]
+    return first + [json.dumps(control)] + rest[len(head) :]
 
 
 @pytest.mark.parametrize(
@@ -79,20 +99,28 @@ def test_a_stop_and_a_restart_on_the_rest_give_the_same_totals(basic_scenario, b
     assert_expected(basic_expected, totals(), voice=False)
 
 
-def test_replaying_the_whole_scenario_after_a_restart_counts_nothing_twice(basic_scenario, basic_expected):
+def test_replaying_the_whole_scenario_after_a_restart_counts_nothing_twice(
+    basic_scenario, basic_expected
+):
     lines = scenario_lines(basic_scenario)
     run_collect(lines, sleep_scale=0)
     run_collect(lines, sleep_scale=0)
     assert_expected(basic_expected, totals(), voice=False)
 
 
-def test_a_lost_session_is_reported_as_a_gap_and_repaired_from_history(basic_scenario, basic_expected):
-    lines = with_control(scenario_lines(basic_scenario), {"op": "invalid_session", "resumable": False})
-    collector = run_collect(lines, sleep_scale=0.2,
-                            until=lambda c: c.gaps == 1 and c.repair.found and not c.repair.open)
+def test_a_lost_session_is_reported_as_a_gap_and_repaired_from_history(
+    basic_scenario, basic_expected
+):
+    lines = with_control(
+        scenario_lines(basic_scenario), {"op": "invalid_session", "resumable": False}
+    )
+    collector = run_collect(
+        lines, sleep_scale=0.2, until=lambda c: c.gaps == 1 and c.repair.found and not c.repair.open
+    )
     got = totals()
     assert collector.gaps == 1
-    # What the gateway never delivered was read from history: each message counted once, none made up.
+    # What the gateway never delivered was read from history: each message counted once, none made
+    # up.
     assert got["messages"] == basic_expected["messages"]
     assert got["per_user"] == basic_expected["per_user"]
     state = CollectorState.objects.get(shard_id=0)
@@ -102,7 +130,9 @@ def test_a_lost_session_is_reported_as_a_gap_and_repaired_from_history(basic_sce
 def test_an_opt_out_stored_before_start_holds_across_restarts(basic_scenario, basic_expected):
     from stats.models import Guild, Member, OptOut
 
-    quiet = max(basic_expected["per_user"], key=basic_expected["per_user"].get)  # the busiest member
+    quiet = max(
+        basic_expected["per_user"], key=basic_expected["per_user"].get
+    )  # the busiest member
     Guild.objects.create(id=GUILD, name="Scenario Guild 1")
     OptOut.objects.create(guild_id=GUILD, user_id=int(quiet))
     run_collect(scenario_lines(basic_scenario))

@@ -1,14 +1,15 @@
 """The counting rules (docs/counting.md), on plain payloads through the aggregator."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from collector.aggregate import Aggregator, GuildConfig
 from collector.ranges import Ranges
 from tests.collector import payloads as p
 
 G = p.GUILD
-T0 = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
 HOUR = int(T0) // 3600
 
 
@@ -29,7 +30,7 @@ def test_message_counts_for_its_own_hour_not_arrival():
     agg.message(p.message(1, 11, ts="2025-03-01T10:59:59+00:00"))
     agg.message(p.message(1, 11, ts="2025-03-01T11:00:00.123000+00:00"))
     hours = sorted(k[1] for k in agg.batch.counters)
-    base = int(datetime(2025, 3, 1, 10, tzinfo=timezone.utc).timestamp()) // 3600
+    base = int(datetime(2025, 3, 1, 10, tzinfo=UTC).timestamp()) // 3600
     assert hours == [base, base + 1]
 
 
@@ -66,7 +67,12 @@ def test_excluded_channels_and_untracked_guilds_count_nothing():
 
 def test_thread_messages_count_for_the_parent_channel_and_its_exclusion():
     agg = Aggregator()
-    agg.guild_create(p.guild_create(channels=[p.channel(11, "general")], threads=[p.channel(900, "t", 11, parent=11)]), T0)
+    agg.guild_create(
+        p.guild_create(
+            channels=[p.channel(11, "general")], threads=[p.channel(900, "t", 11, parent=11)]
+        ),
+        T0,
+    )
     agg.channel_update(p.channel(901, "t2", 11, parent=11))  # THREAD_CREATE later
     agg.message(p.message(1, 900))
     agg.message(p.message(1, 901))
@@ -88,7 +94,9 @@ def test_a_replayed_message_is_counted_once_and_earlier_runs_are_remembered():
 
 def test_voice_minutes_split_across_hours_and_afk_is_not_counted():
     agg = Aggregator()
-    agg.guild_create(p.guild_create(channels=[p.channel(51, "v", 2), p.channel(61, "afk", 2)], afk=61), T0)
+    agg.guild_create(
+        p.guild_create(channels=[p.channel(51, "v", 2), p.channel(61, "afk", 2)], afk=61), T0
+    )
     agg.voice_state(p.voice(1, 51), T0 + 3600 - 600)  # 10 minutes before the hour
     agg.voice_state(p.voice(2, 61), T0)  # AFK
     agg.voice_state(p.voice(1, 51), T0 + 3600)  # mute toggle: same channel, no change

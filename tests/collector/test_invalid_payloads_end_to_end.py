@@ -4,6 +4,7 @@ Every valid event is counted exactly; each invalid one is one WARNING line namin
 the field, and one count in /metrics `collector.skipped`; the collector keeps running and stops
 cleanly. Runs on SQLite and on PostgreSQL (the suite's DATABASE_URL).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,12 +31,12 @@ SKIPPED_LINE = re.compile(r"WARNING mocha\.collector: skipped (\w+): ([\w.\[\]]+
 def interleave(normal: list[str], odd: list[str]) -> list[str]:
     """`odd` spread evenly through `normal`'s dispatches (after its GUILD_CREATE header)."""
     head = [line for line in normal if json.loads(line).get("t") == "GUILD_CREATE"]
-    body = normal[len(head):]
+    body = normal[len(head) :]
     step = len(body) // (len(odd) + 1)
     out = list(head)
     for i, line in enumerate(odd):
-        out += body[i * step:(i + 1) * step] + [line]
-    return out + body[len(odd) * step:]
+        out += body[i * step : (i + 1) * step] + [line]
+    return out + body[len(odd) * step :]
 
 
 def play_to_collect(manage_py, env, lines: list[str], tmp_path, done) -> tuple[int, str]:
@@ -57,8 +58,9 @@ def play_to_collect(manage_py, env, lines: list[str], tmp_path, done) -> tuple[i
     return proc.returncode, err
 
 
-def test_the_issues_scenario_counts_every_valid_event_exactly(basic_scenario, basic_expected, subprocess_env,
-                                                              manage_py, tmp_path, admin_client):
+def test_the_issues_scenario_counts_every_valid_event_exactly(
+    basic_scenario, basic_expected, subprocess_env, manage_py, tmp_path, admin_client
+):
     odd = scenario_lines(FIXTURES / "invalid_payloads.jsonl")
     expected = json.loads((FIXTURES / "invalid_payloads.expected.json").read_text())
     per_user = {**basic_expected["per_user"], **expected["counted_beyond_basic"]["per_user"]}
@@ -67,16 +69,27 @@ def test_the_issues_scenario_counts_every_valid_event_exactly(basic_scenario, ba
         per_channel[cid] = per_channel.get(cid, 0) + n
     messages = sum(per_user.values())
 
-    code, err = play_to_collect(manage_py, subprocess_env, interleave(scenario_lines(basic_scenario), odd),
-                                tmp_path, lambda: totals()["messages"] >= messages)
+    code, err = play_to_collect(
+        manage_py,
+        subprocess_env,
+        interleave(scenario_lines(basic_scenario), odd),
+        tmp_path,
+        lambda: totals()["messages"] >= messages,
+    )
     assert code == 0, err
     assert "Traceback" not in err
     got = totals()
-    assert (got["messages"], got["per_user"], got["per_channel"]) == (messages, per_user, per_channel)
+    assert (got["messages"], got["per_user"], got["per_channel"]) == (
+        messages,
+        per_user,
+        per_channel,
+    )
     assert (got["joins"], got["leaves"]) == (basic_expected["joins"], basic_expected["leaves"])
     assert set(basic_expected["voice_users_counted"]) <= set(got["voice"])
     skipped = [f"{event}: {field}" for event, field in SKIPPED_LINE.findall(err)]
-    assert sorted(skipped) == sorted(expected["skipped_fields"])  # one line each, naming event and field
+    assert sorted(skipped) == sorted(
+        expected["skipped_fields"]
+    )  # one line each, naming event and field
     assert "flush failed" not in err and not QuarantinedRow.objects.exists()
     for uid, length in expected["trimmed_username"].items():
         assert len(Member.objects.get(guild_id=GUILD, user_id=int(uid)).username) == length

@@ -1,8 +1,9 @@
 """The collector's edge: invalid payloads are skipped with a reason, odd fields are made safe."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +11,7 @@ from collector.aggregate import Aggregator
 from collector.fields import MAX_SNOWFLAKE, Invalid, snowflake, text, timestamp
 from tests.collector import payloads as p
 
-T0 = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
 
 
 def with_(d: dict, path: str, value) -> dict:
@@ -34,14 +35,25 @@ def test_snowflakes_in_range_are_accepted(value):
     assert snowflake(value, "id") == int(value)
 
 
-@pytest.mark.parametrize("value", ["0", 0, "-5", -5, str(2**63), 2**64, "1e5", "12a", "", "9" * 5000, 1.0, True, [], {}])
+@pytest.mark.parametrize(
+    "value", ["0", 0, "-5", -5, str(2**63), 2**64, "1e5", "12a", "", "9" * 5000, 1.0, True, [], {}]
+)
 def test_anything_else_is_not_a_snowflake(value):
     with pytest.raises(Invalid) as err:
         snowflake(value, "author.id")
     assert err.value.field == "author.id" and err.value.reason == "bad_snowflake"
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-13-01T00:00:00+00:00", "1999-01-01T00:00:00+00:00", 5, "9999-12-31T23:59:59-14:00"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2026-13-01T00:00:00+00:00",
+        "1999-01-01T00:00:00+00:00",
+        5,
+        "9999-12-31T23:59:59-14:00",
+    ],
+)
 def test_bad_timestamps(value):
     with pytest.raises(Invalid) as err:
         timestamp(value, "timestamp")
@@ -66,7 +78,9 @@ def test_text_is_made_safe_for_any_column():
         ("author", "someone", "author", "bad_type"),
     ],
 )
-def test_an_invalid_message_is_skipped_with_one_line_naming_event_and_field(path, value, field, reason, caplog):
+def test_an_invalid_message_is_skipped_with_one_line_naming_event_and_field(
+    path, value, field, reason, caplog
+):
     agg = Aggregator()
     agg.message(p.message(1, 11))
     with pytest.raises(Invalid) as err:
@@ -105,8 +119,9 @@ def test_a_bad_join_time_skips_the_join_and_a_bad_voice_channel_the_voice_state(
 
 def test_a_guild_create_keeps_its_good_parts_and_reports_the_bad_ones(caplog):
     agg = Aggregator()
-    g = p.guild_create(channels=[p.channel(11, "ok"), {"id": "-1", "name": "bad"}], members=[1, 2],
-                       voice=[(1, 51)])
+    g = p.guild_create(
+        channels=[p.channel(11, "ok"), {"id": "-1", "name": "bad"}], members=[1, 2], voice=[(1, 51)]
+    )
     g["members"][1]["user"]["id"] = "nope"
     g["voice_states"].append({"user_id": str(2**64), "channel_id": "51"})
     agg.guild_create(g, T0)
@@ -124,7 +139,9 @@ def test_channel_and_thread_delete_mark_the_channel_and_close_its_voice():
     agg.guild_create(p.guild_create(channels=[p.channel(51, "v", 2)]), T0)
     agg.voice_state(p.voice(1, 51), T0)
     agg.channel_delete({"id": "51", "guild_id": str(p.GUILD), "type": 2}, T0 + 30)
-    agg.channel_delete({"id": "77", "guild_id": str(p.GUILD), "parent_id": "11", "type": 11}, T0 + 30)
+    agg.channel_delete(
+        {"id": "77", "guild_id": str(p.GUILD), "parent_id": "11", "type": 11}, T0 + 30
+    )
     batch = agg.take_batch(T0 + 100)
     assert batch.deleted_channels == {51, 77}
     assert agg.voice == {} and sum(v[1] for v in batch.counters.values()) == 30
@@ -157,8 +174,18 @@ def test_guild_update_renames_and_a_new_afk_channel_stops_counting_voice_there()
     assert {k[3]: v[1] for k, v in batch.counters.items()} == {1: 40}
 
 
-@pytest.mark.parametrize("value, counted", [(123, True), ("123", True), (1.0, False), (True, False),
-                                            (str(2**63), False), ("9" * 5000, False), ([123], False)])
+@pytest.mark.parametrize(
+    "value, counted",
+    [
+        (123, True),
+        ("123", True),
+        (1.0, False),
+        (True, False),
+        (str(2**63), False),
+        ("9" * 5000, False),
+        ([123], False),
+    ],
+)
 def test_a_message_id_is_checked_the_same_on_the_fast_path(value, counted):
     agg = Aggregator()
     try:

@@ -3,13 +3,14 @@
 The bad rows here are put into the batch directly, past the collector's edge (which would have
 refused them): they stand for whatever a future bug lets through.
 """
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -25,7 +26,7 @@ from tests.collector import payloads as p
 from tests.collector.dblock import short_lock_waits, write_lock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-T0 = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
 HEALTH = {0: {"connected": True}}
 HOUR = int(T0) // 3600
 G = p.GUILD
@@ -39,8 +40,13 @@ def messages_per_user() -> dict[int, int]:
 def batch_with_traffic(users: int = 6, per_user: int = 3) -> Batch:
     """A guild, its channels and members, and `per_user` messages by each of `users` members."""
     agg = Aggregator()
-    agg.guild_create(p.guild_create(channels=[p.channel(11, "general"), p.channel(12, "random")],
-                                    members=range(1, users + 1)), T0)
+    agg.guild_create(
+        p.guild_create(
+            channels=[p.channel(11, "general"), p.channel(12, "random")],
+            members=range(1, users + 1),
+        ),
+        T0,
+    )
     for uid, _ in itertools.product(range(1, users + 1), range(per_user)):
         agg.message(p.message(uid, 11 + uid % 2))
     return agg.take_batch(T0)
@@ -48,8 +54,14 @@ def batch_with_traffic(users: int = 6, per_user: int = 3) -> Batch:
 
 def test_rows_the_database_refuses_are_quarantined_and_the_rest_is_written():
     batch = batch_with_traffic()
-    batch.counters[(G, HOUR, 11, 2**64)] = [1, 0]  # SQLite: OverflowError; PostgreSQL: bigint out of range
-    batch.members[(G, 99)] = (UserInfo(99, "\ud800x", "", "", False), None)  # not encodable as UTF-8
+    batch.counters[(G, HOUR, 11, 2**64)] = [
+        1,
+        0,
+    ]  # SQLite: OverflowError; PostgreSQL: bigint out of range
+    batch.members[(G, 99)] = (
+        UserInfo(99, "\ud800x", "", "", False),
+        None,
+    )  # not encodable as UTF-8
     left, quarantined = quarantine.write(Writer(), batch, HEALTH)
     assert (left, quarantined) == (None, 2)
     assert messages_per_user() == {uid: 3 for uid in range(1, 7)}
@@ -115,8 +127,13 @@ def test_memory_stays_bounded_by_distinct_keys_while_the_database_is_down():
     async def run() -> Collector:
         collector = Collector("test-token", flush_ms=100)
         await collector.start_up()
-        collector.agg.guild_create(p.guild_create(channels=[p.channel(11, "a"), p.channel(12, "b"),
-                                                            p.channel(13, "c")], members=range(1, 11)), T0)
+        collector.agg.guild_create(
+            p.guild_create(
+                channels=[p.channel(11, "a"), p.channel(12, "b"), p.channel(13, "c")],
+                members=range(1, 11),
+            ),
+            T0,
+        )
         locker.submit(locks.enter_context, write_lock()).result()
         for _ in range(4):
             for i in range(2000):  # 10 members × 3 channels, one hour

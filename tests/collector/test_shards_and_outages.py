@@ -1,4 +1,6 @@
-"""Scale-out and faults with real processes: two shard collectors, one multi-shard collector, a database outage."""
+"""Scale-out and faults with real processes: two shard collectors, one multi-shard collector, a
+database outage."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +27,21 @@ def two_guild_scenario(messages_per_guild: int = 300) -> list[str]:
     lines = []
     for gid in (SHARD0_GUILD, SHARD1_GUILD):
         channel = p.channel(gid + 10, "general", guild=gid)
-        lines.append(json.dumps({"t": "GUILD_CREATE", "d": p.guild_create(guild=gid, channels=[channel], members=[1, 2, 3])}))
+        lines.append(
+            json.dumps(
+                {
+                    "t": "GUILD_CREATE",
+                    "d": p.guild_create(guild=gid, channels=[channel], members=[1, 2, 3]),
+                }
+            )
+        )
     for i in range(messages_per_guild):
         for gid in (SHARD0_GUILD, SHARD1_GUILD):
-            lines.append(json.dumps({"t": "MESSAGE_CREATE", "d": p.message(1 + i % 3, gid + 10, TS, guild=gid)}))
+            lines.append(
+                json.dumps(
+                    {"t": "MESSAGE_CREATE", "d": p.message(1 + i % 3, gid + 10, TS, guild=gid)}
+                )
+            )
     return lines
 
 
@@ -36,25 +49,42 @@ def messages_of(gid: int) -> int:
     return HourlyStat.objects.filter(guild_id=gid).aggregate(m=Sum("messages"))["m"] or 0
 
 
-def run_collectors(manage_py, env, tmp_path, scenario: list[str], shard_args: list[list[str]],
-                   wanted: dict[int, int]) -> list:
+def run_collectors(
+    manage_py,
+    env,
+    tmp_path,
+    scenario: list[str],
+    shard_args: list[list[str]],
+    wanted: dict[int, int],
+) -> list:
     path = tmp_path / "scenario.jsonl"
     path.write_text("\n".join(scenario) + "\n")
     with simulator_process(manage_py, env, path, "--shards", "2") as port:
         procs = [collector_process(manage_py, env, port, *args) for args in shard_args]
         wait_for(lambda: sim_status(port)["done"], 60, "the scenario")
         # Each shard's guild fully committed before the stop (polling, no fixed sleep).
-        wait_for(lambda: any(p.poll() is not None for p in procs)
-                 or all(messages_of(gid) >= expected for gid, expected in wanted.items()), 60, "the flushes")
+        wait_for(
+            lambda: (
+                any(p.poll() is not None for p in procs)
+                or all(messages_of(gid) >= expected for gid, expected in wanted.items())
+            ),
+            60,
+            "the flushes",
+        )
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         return [proc.communicate(timeout=20) + (proc.returncode,) for proc in procs]
 
 
 def test_two_collector_processes_split_the_guilds_by_shard(subprocess_env, manage_py, tmp_path):
-    results = run_collectors(manage_py, subprocess_env, tmp_path, two_guild_scenario(),
-                             [["--shard-count", "2", "--shard-ids", "0"], ["--shard-count", "2", "--shard-ids", "1"]],
-                             {SHARD0_GUILD: 300, SHARD1_GUILD: 300})
+    results = run_collectors(
+        manage_py,
+        subprocess_env,
+        tmp_path,
+        two_guild_scenario(),
+        [["--shard-count", "2", "--shard-ids", "0"], ["--shard-count", "2", "--shard-ids", "1"]],
+        {SHARD0_GUILD: 300, SHARD1_GUILD: 300},
+    )
     for out, err, code in results:
         assert code == 0, err
     assert messages_of(SHARD0_GUILD) == 300
@@ -64,8 +94,14 @@ def test_two_collector_processes_split_the_guilds_by_shard(subprocess_env, manag
 
 
 def test_one_process_can_run_both_shards(subprocess_env, manage_py, tmp_path):
-    results = run_collectors(manage_py, subprocess_env, tmp_path, two_guild_scenario(),
-                             [["--shard-count", "2", "--shard-ids", "0,1"]], {SHARD0_GUILD: 300, SHARD1_GUILD: 300})
+    results = run_collectors(
+        manage_py,
+        subprocess_env,
+        tmp_path,
+        two_guild_scenario(),
+        [["--shard-count", "2", "--shard-ids", "0,1"]],
+        {SHARD0_GUILD: 300, SHARD1_GUILD: 300},
+    )
     assert results[0][2] == 0, results[0][1]
     assert messages_of(SHARD0_GUILD) == 300 and messages_of(SHARD1_GUILD) == 300
     assert set(CollectorState.objects.values_list("shard_id", flat=True)) == {0, 1}
@@ -127,8 +163,9 @@ class Outage:
         self.server.close()
 
 
-def test_postgresql_unreachable_for_ten_seconds_loses_nothing(subprocess_env, manage_py, tmp_path, basic_scenario,
-                                                               basic_expected):
+def test_postgresql_unreachable_for_ten_seconds_loses_nothing(
+    subprocess_env, manage_py, tmp_path, basic_scenario, basic_expected
+):
     if connection.vendor != "postgresql":
         pytest.skip("the SQLite equivalent (a held write lock) is in test_collect_rules_end_to_end")
     s = connection.settings_dict
@@ -148,8 +185,14 @@ def test_postgresql_unreachable_for_ten_seconds_loses_nothing(subprocess_env, ma
             proxy.restore()
             wait_for(lambda: sim_status(port)["done"], 60, "the scenario")
             # Everything counted in memory during the outage reaches the database once it is back.
-            wait_for(lambda: proc.poll() is not None
-                     or messages_of(700000000000000001) >= basic_expected["messages"], 60, "the backlog")
+            wait_for(
+                lambda: (
+                    proc.poll() is not None
+                    or messages_of(700000000000000001) >= basic_expected["messages"]
+                ),
+                60,
+                "the backlog",
+            )
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
     finally:

@@ -1,19 +1,26 @@
 """The collector's Prometheus figures: events counted and skipped by kind, flush histograms."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from collector.aggregate import Aggregator
 from collector.telemetry import FLUSH_EVENTS, FLUSH_SECONDS, Telemetry
 from tests.collector import payloads as p
 
-T0 = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
 
 
 def test_received_but_not_counted_is_skipped_by_kind():
     agg, telemetry = Aggregator(), Telemetry()
     first = p.message(1, 11)
-    payloads = [first, dict(first), p.message(2, 11), p.message(3, 11, guild=None), p.message(4, 11, bot=True)]
+    payloads = [
+        first,
+        dict(first),
+        p.message(2, 11),
+        p.message(3, 11, guild=None),
+        p.message(4, 11, bot=True),
+    ]
     for payload in payloads:
         agg.message(payload)
     agg.member_add(p.member_add(7), T0)
@@ -44,4 +51,8 @@ def test_flush_histograms_bucket_each_observation_once():
     assert durations["counts"][FLUSH_SECONDS.index(30.0)] == 1  # 12 s in (10, 30] s
     assert abs(durations["sum"] - 12.0305) < 1e-9
     assert sizes["bounds"] == list(FLUSH_EVENTS)
-    assert [sizes["counts"][FLUSH_EVENTS.index(b)] for b in (0, 10, 100)] == [1, 1, 1]  # 0, 3 and 40 events
+    assert [sizes["counts"][FLUSH_EVENTS.index(b)] for b in (0, 10, 100)] == [
+        1,
+        1,
+        1,
+    ]  # 0, 3 and 40 events

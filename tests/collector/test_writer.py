@@ -1,23 +1,37 @@
-"""Flushing batches into a real database: increments add up, replays and restarts never double count."""
+"""Flushing batches into a real database: increments add up, replays and restarts never double
+count."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from collector.aggregate import Aggregator
 from collector.writer import Writer
-from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, MessageCursor, RecentEvent, VoiceSession
+from stats.models import (
+    Channel,
+    Guild,
+    HourlyStat,
+    Member,
+    MemberEvent,
+    MessageCursor,
+    RecentEvent,
+    VoiceSession,
+)
 from tests.collector import payloads as p
 
 pytestmark = pytest.mark.django_db
-T0 = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
 HEALTH = {0: {"connected": True}}
 
 
 def setup_guild(agg: Aggregator, writer: Writer) -> None:
     agg.guild_create(
-        p.guild_create(channels=[p.channel(11, "general"), p.channel(51, "voice", 2)], members=[1, 2]), T0
+        p.guild_create(
+            channels=[p.channel(11, "general"), p.channel(51, "voice", 2)], members=[1, 2]
+        ),
+        T0,
     )
     writer.write(agg.take_batch(T0), HEALTH)
 
@@ -97,7 +111,10 @@ def test_voice_sessions_are_stored_and_closed_at_stop():
     agg.voice_state(p.voice(1, 51), T0)
     writer.write(agg.take_batch(T0 + 30), HEALTH)
     session = VoiceSession.objects.get()
-    assert session.ended_at is None and (session.credited_until - session.started_at).total_seconds() == 30
+    assert (
+        session.ended_at is None
+        and (session.credited_until - session.started_at).total_seconds() == 30
+    )
     agg.close_all_voice(T0 + 40)
     writer.write(agg.take_batch(T0 + 40), HEALTH)
     session.refresh_from_db()
@@ -129,8 +146,14 @@ def test_distinct_counters_match_the_hourly_rows_and_their_rebuild():
             agg.message(p.message(uid, 11))
             agg.message(p.message(uid, 12))
         writer.write(agg.take_batch(T0), HEALTH)
-    per_hour = dict(HourlyStat.objects.values_list("hour").annotate(n=Count("user_id", distinct=True)))
-    assert dict(HourlyGuildStat.objects.values_list("hour", "active_members")) == per_hour == {int(T0) // 3600: 3}
+    per_hour = dict(
+        HourlyStat.objects.values_list("hour").annotate(n=Count("user_id", distinct=True))
+    )
+    assert (
+        dict(HourlyGuildStat.objects.values_list("hour", "active_members"))
+        == per_hour
+        == {int(T0) // 3600: 3}
+    )
     assert ChannelMember.objects.filter(channel_id=11).count() == 3
     written = sorted(ChannelMember.objects.values_list("channel_id", "user_id", "last_day"))
     rollups.rebuild(p.GUILD)

@@ -1,4 +1,6 @@
-"""Browser end-to-end fixtures: a real gunicorn + uvicorn server on a free port, Debian's Chromium via Playwright."""
+"""Browser end-to-end fixtures: a real gunicorn + uvicorn server on a free port, Debian's Chromium
+via Playwright."""
+
 from __future__ import annotations
 
 import os
@@ -9,20 +11,26 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from mocha_site.loopback import free_port
 from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, hour_of
-from mocha_site.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 DEMO_GID, PRIVATE_GID = 424242, 434343
 CHANNELS = {51: "general", 52: "memes", 53: "Lounge"}
 MEMBERS = {601: "Alice", 602: "Bob", 603: "Carol", 604: "Dan"}
@@ -53,9 +61,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture
 def e2e_env(subprocess_env, monkeypatch) -> dict:
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still plain sync code.
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
+    # plain sync code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    return {**subprocess_env, "DJANGO_SETTINGS_MODULE": "tests.e2e.settings", "MOCHA_LOG_LEVEL": "warning"}
+    return {
+        **subprocess_env,
+        "DJANGO_SETTINGS_MODULE": "tests.e2e.settings",
+        "MOCHA_LOG_LEVEL": "warning",
+    }
 
 
 @contextmanager
@@ -63,9 +76,19 @@ def gunicorn_server(env: dict, workers: int = 1) -> Iterator[str]:
     """gunicorn with the project's config (uvicorn worker) on a free port; yields its base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_listening(port, proc)
@@ -83,7 +106,8 @@ def server(e2e_env) -> str:
 
 @pytest.fixture(scope="module")
 def chromium():
-    """One browser per module: Playwright's sync API keeps an event loop in this thread while it runs,
+    """One browser per module: Playwright's sync API keeps an event loop in this thread while it
+    runs,
     which Django's async-safety check would hold against every ORM call of the tests that follow."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `make browser` (apt-get install chromium)")
@@ -109,24 +133,48 @@ def page(chromium, e2e_env):
 
 @pytest.fixture
 def demo_guild(transactional_db) -> Guild:
-    """A public guild with two weeks of rollups, so every chart has something to draw, and a private one."""
-    guild = Guild.objects.create(id=DEMO_GID, name="Espresso Lounge", visibility="public", member_count=1480)
-    Guild.objects.create(id=PRIVATE_GID, name="Private Roastery", visibility="private", member_count=12)
-    Channel.objects.bulk_create([Channel(id=cid, guild=guild, name=name, type=2 if cid == 53 else 0)
-                                 for cid, name in CHANNELS.items()])
-    Member.objects.bulk_create([Member(guild=guild, user_id=uid, username=name.lower(), nick=name)
-                                for uid, name in MEMBERS.items()])
-    now = hour_of(datetime.now(timezone.utc))
+    """A public guild with two weeks of rollups, so every chart has something to draw, and a
+    private one."""
+    guild = Guild.objects.create(
+        id=DEMO_GID, name="Espresso Lounge", visibility="public", member_count=1480
+    )
+    Guild.objects.create(
+        id=PRIVATE_GID, name="Private Roastery", visibility="private", member_count=12
+    )
+    Channel.objects.bulk_create(
+        [
+            Channel(id=cid, guild=guild, name=name, type=2 if cid == 53 else 0)
+            for cid, name in CHANNELS.items()
+        ]
+    )
+    Member.objects.bulk_create(
+        [
+            Member(guild=guild, user_id=uid, username=name.lower(), nick=name)
+            for uid, name in MEMBERS.items()
+        ]
+    )
+    now = hour_of(datetime.now(UTC))
     rows = []
     for back in range(14 * 24):
         hour = now - back
         busy = 1 + (hour % 24 in range(17, 23)) * 3
         for i, uid in enumerate(MEMBERS):
             if (hour + i) % 3:
-                rows.append(HourlyStat(guild_id=DEMO_GID, hour=hour, channel_id=51 + (hour + i) % 2, user_id=uid,
-                                       messages=busy * (4 - i)))
+                rows.append(
+                    HourlyStat(
+                        guild_id=DEMO_GID,
+                        hour=hour,
+                        channel_id=51 + (hour + i) % 2,
+                        user_id=uid,
+                        messages=busy * (4 - i),
+                    )
+                )
         if hour % 5 == 0:
-            rows.append(HourlyStat(guild_id=DEMO_GID, hour=hour, channel_id=53, user_id=602, voice_seconds=2400))
+            rows.append(
+                HourlyStat(
+                    guild_id=DEMO_GID, hour=hour, channel_id=53, user_id=602, voice_seconds=2400
+                )
+            )
     HourlyStat.objects.bulk_create(rows)
     rollups.rebuild(DEMO_GID)  # the coarser rollups the collector's flush would have written
     return guild

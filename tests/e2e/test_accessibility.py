@@ -1,11 +1,13 @@
-"""Every page passes axe-core's WCAG 2 A and AA rules in Chromium, light and dark, and works by keyboard.
+"""Every page passes axe-core's WCAG 2 A and AA rules in Chromium, light and dark, and works by
+keyboard.
 
 axe-core is vendored (tests/e2e/vendor/axe-core, MPL-2.0) so the check needs no network.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,17 +34,28 @@ def violations(page) -> list[str]:
     """axe-core's findings, one readable line per rule and element."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
-        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations", WCAG
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations",
+        WCAG,
     )
-    return [f"{v['id']} ({v['impact']}): {n['target']} — {n['failureSummary']}" for v in result for n in v["nodes"]]
+    return [
+        f"{v['id']} ({v['impact']}): {n['target']} — {n['failureSummary']}"
+        for v in result
+        for n in v["nodes"]
+    ]
 
 
 @pytest.fixture
 def feed(demo_guild):
     """A few live-feed items, so the feed's markup is checked too."""
-    now = datetime.now(timezone.utc)
-    for kind, channel, user in (("message", 51, 601), ("member_join", None, 602), ("voice_join", 53, 603)):
-        RecentEvent.objects.create(guild_id=DEMO_GID, kind=kind, channel_id=channel, user_id=user, at=now)
+    now = datetime.now(UTC)
+    for kind, channel, user in (
+        ("message", 51, 601),
+        ("member_join", None, 602),
+        ("voice_join", 53, 603),
+    ):
+        RecentEvent.objects.create(
+            guild_id=DEMO_GID, kind=kind, channel_id=channel, user_id=user, at=now
+        )
 
 
 def sign_in(page, server: str) -> None:
@@ -57,14 +70,18 @@ def test_every_page_passes_axe(server, chromium, feed, scheme, django_user_model
     # /health/ is for staff: the pages are checked signed in as staff (the sign-in page before).
     django_user_model.objects.create_user("staff", password="a long passphrase", is_staff=True)
     # bypass_csp: the pages forbid inline scripts, and axe is injected as one.
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme, bypass_csp=True)
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, color_scheme=scheme, bypass_csp=True
+    )
     found = {}
     try:
         page = context.new_page()
         for name, (path, ready) in PAGES.items():
             page.goto(f"{server}{path}")
             page.wait_for_selector(ready)
-            page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")  # tables too
+            page.evaluate(
+                "document.querySelectorAll('details').forEach((d) => { d.open = true; })"
+            )  # tables too
             page.wait_for_timeout(300)  # transitions of the first paint
             found[name] = violations(page)
             if name == "sign-in":

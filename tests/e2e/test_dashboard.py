@@ -1,13 +1,15 @@
-"""The dashboard in a real browser against a real server: it draws, it moves, it refuses what it must."""
+"""The dashboard in a real browser against a real server: it draws, it moves, it refuses what it
+must."""
+
 from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from playwright.sync_api import expect
 from django.db import connection
+from playwright.sync_api import expect
 
 from stats.models import RecentEvent
 from tests.e2e.conftest import DEMO_GID, PRIVATE_GID, artifact, publish_screenshot
@@ -36,7 +38,9 @@ def test_dashboard_draws_every_section_without_console_errors(server, page, demo
     assert page.errors == []
     shot = artifact("dashboard.png")
     page.click('[data-role="lookback"] button[data-days="30"]')
-    page.wait_for_selector('[data-role="interval"] button[data-interval="day"][aria-pressed="true"]')
+    page.wait_for_selector(
+        '[data-role="interval"] button[data-interval="day"][aria-pressed="true"]'
+    )
     page.wait_for_timeout(800)
     page.screenshot(path=str(shot), full_page=True)
     publish_screenshot(shot, "screenshot-dashboard.png")
@@ -52,11 +56,24 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
     def traffic():
         try:
             while not stop.is_set():
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 inserted[0] += 5
                 RecentEvent.objects.bulk_create(
-                    [RecentEvent(guild_id=DEMO_GID, kind="message", channel_id=52, user_id=603, at=now) for _ in range(5)]
-                    + [RecentEvent(guild_id=DEMO_GID, kind="member_join", channel_id=None, user_id=604, at=now)]
+                    [
+                        RecentEvent(
+                            guild_id=DEMO_GID, kind="message", channel_id=52, user_id=603, at=now
+                        )
+                        for _ in range(5)
+                    ]
+                    + [
+                        RecentEvent(
+                            guild_id=DEMO_GID,
+                            kind="member_join",
+                            channel_id=None,
+                            user_id=604,
+                            at=now,
+                        )
+                    ]
                 )
                 time.sleep(0.5)
         finally:
@@ -77,12 +94,16 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
     finally:
         stop.set()
         writer.join()
-    assert page.get_attribute('[data-role="feed"] li:first-child a.who', "href") == f"/guilds/{DEMO_GID}/members/604/"
+    assert (
+        page.get_attribute('[data-role="feed"] li:first-child a.who', "href")
+        == f"/guilds/{DEMO_GID}/members/604/"
+    )
     assert page.errors == []
 
 
 def test_health_panel_fills_live(server, page, demo_guild, django_user_model):
-    """Staff only: the visitor is sent to sign in (the login page, with django-axes watching) first."""
+    """Staff only: the visitor is sent to sign in (the login page, with django-axes watching)
+    first."""
     django_user_model.objects.create_user("ops", password="ops-password-123", is_staff=True)
     page.goto(f"{server}/health/")
     page.fill('input[name="username"]', "ops")
@@ -105,11 +126,15 @@ def test_private_guild_is_a_404_page_for_anonymous_visitors(server, page, demo_g
     assert "Not found" in page.inner_text("main")
     assert "Private Roastery" not in page.content()
     page.goto(f"{server}/")
-    assert "Espresso Lounge" in page.inner_text("main") and "Private Roastery" not in page.inner_text("main")
+    assert "Espresso Lounge" in page.inner_text(
+        "main"
+    ) and "Private Roastery" not in page.inner_text("main")
 
 
 def test_phone_width_has_no_horizontal_scroll(server, chromium, demo_guild):
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
     pg = context.new_page()
     try:
         pg.goto(f"{server}/guilds/{DEMO_GID}/")

@@ -1,5 +1,6 @@
 """/metrics/prometheus of a live two-worker gunicorn with a real collector: promtool accepts it, and
 every worker's requests are in the totals whichever worker answers the scrape."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,9 @@ TOKEN = "scraper-token"
 
 def get(url: str, token: str | None = None) -> bytes:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=15) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(url, headers=headers), timeout=15
+    ) as response:
         return response.read()
 
 
@@ -44,16 +47,28 @@ def counted_messages() -> int:
     return sum((r.telemetry or {}).get("counted", {}).get("message", 0) for r in rows)
 
 
-def test_promtool_accepts_the_live_exposition_summed_over_workers(e2e_env, manage_py, transactional_db):
+def test_promtool_accepts_the_live_exposition_summed_over_workers(
+    e2e_env, manage_py, transactional_db
+):
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.fail("Debian's promtool is missing: run `make browser` (apt-get install prometheus)")
     port = free_port()
     e2e_env = {**e2e_env, "MOCHA_METRICS_TOKEN": TOKEN}  # as a Prometheus server scrapes
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", "2"],
-        cwd=ROOT, env=e2e_env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=e2e_env,
     )
     collector = None
     try:
@@ -61,7 +76,9 @@ def test_promtool_accepts_the_live_exposition_summed_over_workers(e2e_env, manag
             collector = collector_process(manage_py, e2e_env, sim_port, "--public")
             wait_listening(port, web)
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60  # generous: the machine is shared and the collector logs in first
+            deadline = (
+                time.monotonic() + 60
+            )  # generous: the machine is shared and the collector logs in first
             while counted_messages() == 0:
                 assert collector.poll() is None, collector.stderr.read()
                 assert time.monotonic() < deadline, "the collector never counted a message"
@@ -75,10 +92,19 @@ def test_promtool_accepts_the_live_exposition_summed_over_workers(e2e_env, manag
                 stop(proc)
 
     for text in scrapes:
-        check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
-        assert check.returncode == 0 and check.stdout == "" and check.stderr == "", check.stdout + check.stderr
+        check = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert check.returncode == 0 and check.stdout == "" and check.stderr == "", (
+            check.stdout + check.stderr
+        )
         # Whichever worker answered, it reports both workers' requests.
-        assert sample(text, "mocha_http_request_duration_seconds_count", route="/api/guilds", method="GET") == REQUESTS
+        assert (
+            sample(
+                text, "mocha_http_request_duration_seconds_count", route="/api/guilds", method="GET"
+            )
+            == REQUESTS
+        )
     text = scrapes[-1]
     assert sample(text, "mocha_http_responses_total", route="/api/guilds", status="200") == REQUESTS
     assert sample(text, "mocha_collector_connected") in (0.0, 1.0)

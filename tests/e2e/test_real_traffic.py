@@ -1,4 +1,6 @@
-"""The whole chain in a browser: simulator → unmodified discord.py collector → database → live hub → page."""
+"""The whole chain in a browser: simulator → unmodified discord.py collector → database → live hub
+→ page."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,13 +17,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 def test_live_feed_moves_with_simulated_gateway_traffic(server, page, e2e_env, manage_py):
     sim_port = free_port()
-    sim = subprocess.Popen(manage_py + ["simulate", "--port", str(sim_port), "--rate", "30", "--seed", "7"],
-                           env=e2e_env, stdout=subprocess.DEVNULL)
+    sim = subprocess.Popen(
+        manage_py + ["simulate", "--port", str(sim_port), "--rate", "30", "--seed", "7"],
+        env=e2e_env,
+        stdout=subprocess.DEVNULL,
+    )
     collector = None
     try:
         wait_listening(sim_port, sim)
-        collector_env = {**e2e_env, "DISCORD_API_BASE": f"http://127.0.0.1:{sim_port}/api/v10", "DISCORD_TOKEN": "e2e"}
-        collector = subprocess.Popen(manage_py + ["collect", "--public"], env=collector_env, stdout=subprocess.DEVNULL)
+        collector_env = {
+            **e2e_env,
+            "DISCORD_API_BASE": f"http://127.0.0.1:{sim_port}/api/v10",
+            "DISCORD_TOKEN": "e2e",
+        }
+        collector = subprocess.Popen(
+            manage_py + ["collect", "--public"], env=collector_env, stdout=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while not Guild.objects.exists() and time.monotonic() < deadline:
             assert collector.poll() is None, "collector exited"
@@ -29,7 +40,9 @@ def test_live_feed_moves_with_simulated_gateway_traffic(server, page, e2e_env, m
         guild = Guild.objects.get()
         assert guild.visibility == "public"
         page.goto(f"{server}/guilds/{guild.id}/")
-        page.wait_for_selector('[data-role="live-status"].on', timeout=15_000)  # collector connected
+        page.wait_for_selector(
+            '[data-role="live-status"].on', timeout=15_000
+        )  # collector connected
         # The page CSP forbids eval, so waits use locators rather than wait_for_function(string).
         page.wait_for_selector('[data-role="feed"] li:nth-child(5)', timeout=15_000)
         expect(page.locator('[data-rate="messages"]')).not_to_have_text("0", timeout=10_000)

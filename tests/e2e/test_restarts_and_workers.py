@@ -1,4 +1,6 @@
-"""Serving faults and scale-out: a restarted web server, and two workers delivering the same live events."""
+"""Serving faults and scale-out: a restarted web server, and two workers delivering the same live
+events."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -21,18 +23,31 @@ pytestmark = [pytest.mark.slow]
 
 def gunicorn(env: dict, port: int, workers: int = 1) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
     )
     wait_listening(port, proc)
     return proc
 
 
 def insert_events(user_id: int, n: int = 3) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     RecentEvent.objects.bulk_create(
-        [RecentEvent(guild_id=DEMO_GID, kind="message", channel_id=52, user_id=user_id, at=now) for _ in range(n)]
+        [
+            RecentEvent(guild_id=DEMO_GID, kind="message", channel_id=52, user_id=user_id, at=now)
+            for _ in range(n)
+        ]
     )
 
 
@@ -42,15 +57,23 @@ def test_browsers_reconnect_by_themselves_after_the_web_server_restarts(e2e_env,
     web = gunicorn(e2e_env, port)
     try:
         page.goto(f"http://127.0.0.1:{port}/guilds/{DEMO_GID}/")
-        connected = '[data-role="live-status"]:is(.on, .warn)'  # warn: live, but no collector in this test
+        connected = (
+            '[data-role="live-status"]:is(.on, .warn)'  # warn: live, but no collector in this test
+        )
         page.wait_for_selector(connected, timeout=15_000)
         stop(web)
-        page.wait_for_selector('[data-role="live-status"].off', timeout=15_000)  # "reconnecting in …"
+        page.wait_for_selector(
+            '[data-role="live-status"].off', timeout=15_000
+        )  # "reconnecting in …"
         web = gunicorn(e2e_env, port)
-        page.wait_for_selector(connected, timeout=30_000)  # no reload: the page reconnected by itself
+        page.wait_for_selector(
+            connected, timeout=30_000
+        )  # no reload: the page reconnected by itself
         insert_events(603)  # Carol
         page.wait_for_selector('[data-role="feed"] li >> text=Carol', timeout=15_000)
-        assert page.errors == [] or all("WebSocket" in e or "ERR_CONNECTION" in e for e in page.errors)
+        assert page.errors == [] or all(
+            "WebSocket" in e or "ERR_CONNECTION" in e for e in page.errors
+        )
     finally:
         stop(web)
 
@@ -78,14 +101,18 @@ def receive_feed(port: int, out: list, ready: threading.Barrier, done: threading
 
 
 def test_every_worker_delivers_the_same_live_events(e2e_env, demo_guild):
-    """Two web workers (here two single-worker servers on one database and cache, so that which worker
-    holds which socket is certain rather than up to the kernel's accept order), four sockets each."""
+    """Two web workers (here two single-worker servers on one database and cache, so that which
+    worker
+    holds which socket is certain rather than up to the kernel's accept order), four sockets
+    each."""
     ports = [free_port(), free_port()]
     webs = [gunicorn(e2e_env, port) for port in ports]
     results = [[] for _ in range(8)]
     ready, done = threading.Barrier(len(results) + 1), threading.Event()
-    threads = [threading.Thread(target=receive_feed, args=(ports[i % 2], results[i], ready, done))
-               for i in range(len(results))]
+    threads = [
+        threading.Thread(target=receive_feed, args=(ports[i % 2], results[i], ready, done))
+        for i in range(len(results))
+    ]
     try:
         for t in threads:
             t.start()

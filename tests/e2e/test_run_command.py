@@ -1,4 +1,6 @@
-"""`manage.py run` (what `make run` calls): first-run admin, hashed static files, demo traffic, clean stop."""
+"""`manage.py run` (what `make run` calls): first-run admin, hashed static files, demo traffic,
+clean stop."""
+
 from __future__ import annotations
 
 import json
@@ -54,12 +56,26 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
-def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(subprocess_env, manage_py, tmp_path, settings):
-    settings.PASSWORD_HASHERS = [*settings.PASSWORD_HASHERS, "django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # run used dev settings
+def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(
+    subprocess_env, manage_py, tmp_path, settings
+):
+    settings.PASSWORD_HASHERS = [
+        *settings.PASSWORD_HASHERS,
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]  # run used dev settings
     port = free_port()
-    env = {**subprocess_env, "DJANGO_SETTINGS_MODULE": "mocha_site.settings.dev", "MOCHA_VAR_DIR": str(tmp_path)}
-    proc = subprocess.Popen(manage_py + ["run", "--port", str(port), "--workers", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **subprocess_env,
+        "DJANGO_SETTINGS_MODULE": "mocha_site.settings.dev",
+        "MOCHA_VAR_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        manage_py + ["run", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     seen: list[str] = []
     try:
         read_until(proc, rf"running on http://127\.0\.0\.1:{port}/", 90, seen)
@@ -81,7 +97,9 @@ def test_run_serves_the_demo_and_stops_cleanly_on_sigterm(subprocess_env, manage
         assert proc.wait(60) == 0
         rest = proc.stdout.read()
         assert "Stopped." in rest
-        assert "StreamingHttpResponse" not in "".join(seen) + rest  # static files served quietly under ASGI
+        assert (
+            "StreamingHttpResponse" not in "".join(seen) + rest
+        )  # static files served quietly under ASGI
     finally:
         stop(proc)
 
@@ -92,8 +110,12 @@ def assert_discord_sign_in_works(base: str) -> None:
     login = session.get(f"{base}/accounts/login/").text
     assert "Sign in with Discord" in login
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login).group(1)
-    to_sim = session.post(f"{base}/accounts/discord/login/", data={"csrfmiddlewaretoken": token},
-                          headers={"Referer": f"{base}/accounts/login/"}, allow_redirects=False)
+    to_sim = session.post(
+        f"{base}/accounts/discord/login/",
+        data={"csrfmiddlewaretoken": token},
+        headers={"Referer": f"{base}/accounts/login/"},
+        allow_redirects=False,
+    )
     authorize = to_sim.headers["Location"]
     assert authorize.startswith("http://127.0.0.1:") and "/oauth2/authorize?" in authorize
     page = session.get(authorize).text

@@ -1,8 +1,10 @@
-"""Sign in with Discord in a real browser: the simulator is the OAuth2 provider, a real collector counts.
+"""Sign in with Discord in a real browser: the simulator is the OAuth2 provider, a real collector
+counts.
 
 One simulator, one collector and one web server for the module; each test signs in as another
 simulated user in a fresh browser context (the simulator's authorize page: pick a user, Authorize).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -31,25 +33,60 @@ START_TIMEOUT_S = 60
 
 @pytest.fixture
 def world(e2e_env, manage_py):
-    """Simulator (generated traffic), collector and gunicorn, all pointed at each other; the guild is
+    """Simulator (generated traffic), collector and gunicorn, all pointed at each other; the guild
+    is
     set to `members`. Yields (base URL, guild id, the generator's model of the guild)."""
-    model = TrafficGenerator(guilds=1, members=SIM["members"], channels=SIM["channels"], seed=SIM["seed"]).guilds[0]
+    model = TrafficGenerator(
+        guilds=1, members=SIM["members"], channels=SIM["channels"], seed=SIM["seed"]
+    ).guilds[0]
     sim_port, web_port = free_port(), free_port()
     api = f"http://127.0.0.1:{sim_port}/api/v10"
-    env = {**e2e_env, "DISCORD_API_BASE": api, "DISCORD_CLIENT_ID": "e2e-client", "DISCORD_CLIENT_SECRET": "e2e"}
+    env = {
+        **e2e_env,
+        "DISCORD_API_BASE": api,
+        "DISCORD_CLIENT_ID": "e2e-client",
+        "DISCORD_CLIENT_SECRET": "e2e",
+    }
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            manage_py + ["simulate", "--port", str(sim_port), "--rate", "40", "-v", "0"]
-            + [f"--{k}={v}" for k, v in SIM.items()], env=e2e_env, stdout=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                manage_py
+                + ["simulate", "--port", str(sim_port), "--rate", "40", "-v", "0"]
+                + [f"--{k}={v}" for k, v in SIM.items()],
+                env=e2e_env,
+                stdout=subprocess.DEVNULL,
+            )
+        )
         wait_listening(sim_port, procs[0], START_TIMEOUT_S)
-        procs.append(subprocess.Popen(manage_py + ["collect"], stdout=subprocess.DEVNULL,
-                                      env={**env, "DISCORD_TOKEN": "e2e", "MOCHA_FLUSH_MS": "300"}))
-        wait_for(lambda: Guild.objects.filter(pk=model.id).exists(), START_TIMEOUT_S, "the collector")
+        procs.append(
+            subprocess.Popen(
+                manage_py + ["collect"],
+                stdout=subprocess.DEVNULL,
+                env={**env, "DISCORD_TOKEN": "e2e", "MOCHA_FLUSH_MS": "300"},
+            )
+        )
+        wait_for(
+            lambda: Guild.objects.filter(pk=model.id).exists(), START_TIMEOUT_S, "the collector"
+        )
         guild_config.update(Guild.objects.get(pk=model.id), {"visibility": "members"})
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{web_port}", "--workers", "1"], cwd=ROOT, env=env))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    str(ROOT / "gunicorn.conf.py"),
+                    "--bind",
+                    f"127.0.0.1:{web_port}",
+                    "--workers",
+                    "1",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
         wait_listening(web_port, procs[-1], START_TIMEOUT_S)
         yield f"http://127.0.0.1:{web_port}", model.id, model
     finally:
@@ -74,7 +111,8 @@ def sign_in(chromium, base: str, user_id: int):
 
 
 def socket_close_code(base: str, context, gid: int) -> int | None:
-    """Open the guild's live socket with the browser's session cookie: None if it stays open, else the code."""
+    """Open the guild's live socket with the browser's session cookie: None if it stays open, else
+    the code."""
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
     url = base.replace("http", "ws") + f"/ws/guilds/{gid}/live/"
     with connect(url, additional_headers={"Cookie": cookie}, origin=base, open_timeout=10) as ws:
@@ -87,7 +125,9 @@ def socket_close_code(base: str, context, gid: int) -> int | None:
 
 def plain_member(model) -> int:
     """The busiest member without a role: they post often, so their messages keep coming."""
-    plain = [(w, uid) for uid, w in zip(model.humans, model.human_weights) if uid not in model.staff]
+    plain = [
+        (w, uid) for uid, w in zip(model.humans, model.human_weights) if uid not in model.staff
+    ]
     return max(plain)[1]
 
 
@@ -122,8 +162,12 @@ def daily_matches_hourly(gid: int, tz: str) -> bool:
     expected: dict[int, int] = defaultdict(int)
     for hour, messages in HourlyStat.objects.filter(guild_id=gid).values_list("hour", "messages"):
         expected[local_day(tz, hour)] += messages
-    stored = dict(DailyMemberStat.objects.filter(guild_id=gid).values("day").annotate(n=Sum("messages"))
-                  .values_list("day", "n"))
+    stored = dict(
+        DailyMemberStat.objects.filter(guild_id=gid)
+        .values("day")
+        .annotate(n=Sum("messages"))
+        .values_list("day", "n")
+    )
     return {d: n for d, n in expected.items() if n} == {d: n for d, n in stored.items() if n}
 
 
@@ -161,7 +205,11 @@ def test_manager_changes_the_timezone_and_the_collector_applies_it(world, chromi
 def test_member_stops_counting_and_is_not_counted_again(world, chromium):
     base, gid, model = world
     me = plain_member(model)
-    wait_for(lambda: HourlyStat.objects.filter(guild_id=gid, user_id=me).exists(), 60, "a counted message")
+    wait_for(
+        lambda: HourlyStat.objects.filter(guild_id=gid, user_id=me).exists(),
+        60,
+        "a counted message",
+    )
     context, page = sign_in(chromium, base, me)
     try:
         page.click('a:has-text("My data")')
@@ -172,7 +220,8 @@ def test_member_stops_counting_and_is_not_counted_again(world, chromium):
         assert row.locator('[data-field="messages"]').inner_text() == "0"
         assert row.locator('[data-role="resume-counting"]').count() == 1
         assert OptOut.objects.filter(guild_id=gid, user_id=me).exists()
-        # What the collector counted before it reloaded (every 5 s) is erased by it within 10 s; then
+        # What the collector counted before it reloaded (every 5 s) is erased by it within 10 s;
+        # then
         # others keep being counted, this member never again, through several reloads.
         gone = lambda: not HourlyStat.objects.filter(guild_id=gid, user_id=me).exists()  # noqa: E731
         wait_for(gone, 10, "the member's rows erased")

@@ -9,6 +9,7 @@ one /metrics count. The mutated payloads use their own users, channels and guild
 scenario's expected totals stay what they are whatever becomes of them.
 Runs on SQLite and on PostgreSQL (the suite's DATABASE_URL); one collector run per example.
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,29 +53,62 @@ def templates() -> list[tuple[str, dict]]:
         ("CHANNEL_CREATE", p.channel(TEXT, "fuzz-text", guild=G)),
         ("CHANNEL_UPDATE", p.channel(VOICE, "fuzz-voice", 2, guild=G)),
         ("THREAD_CREATE", p.channel(THREAD, "fuzz-thread", 11, parent=TEXT, guild=G)),
-        ("THREAD_DELETE", {"id": str(THREAD), "guild_id": str(G), "parent_id": str(TEXT), "type": 11}),
+        (
+            "THREAD_DELETE",
+            {"id": str(THREAD), "guild_id": str(G), "parent_id": str(TEXT), "type": 11},
+        ),
         ("CHANNEL_DELETE", p.channel(VOICE, "fuzz-voice", 2, guild=G)),
-        ("THREAD_LIST_SYNC", {"guild_id": str(G), "threads": [p.channel(THREAD, "t", 11, parent=TEXT, guild=G)]}),
-        ("GUILD_UPDATE", {"id": str(OTHER_GUILD), "name": "Other", "afk_channel_id": None, "icon": None}),
+        (
+            "THREAD_LIST_SYNC",
+            {"guild_id": str(G), "threads": [p.channel(THREAD, "t", 11, parent=TEXT, guild=G)]},
+        ),
+        (
+            "GUILD_UPDATE",
+            {"id": str(OTHER_GUILD), "name": "Other", "afk_channel_id": None, "icon": None},
+        ),
         ("GUILD_DELETE", {"id": str(OTHER_GUILD), "unavailable": True}),
-        ("GUILD_CREATE", p.guild_create(OTHER_GUILD, channels=[p.channel(91, "x", guild=OTHER_GUILD)],
-                                        members=[USER], voice=[(USER, 92)])),
+        (
+            "GUILD_CREATE",
+            p.guild_create(
+                OTHER_GUILD,
+                channels=[p.channel(91, "x", guild=OTHER_GUILD)],
+                members=[USER],
+                voice=[(USER, 92)],
+            ),
+        ),
     ]
 
 
 # Strings that are never an id: unicode (no lone surrogates: JSON cannot carry them), NUL, long.
 weird_text = st.tuples(
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=300), st.sampled_from(["\x00", "é", "x", "🚀"])
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
+    st.sampled_from(["\x00", "é", "x", "🚀"]),
 ).map("".join)
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), weird_text,
-                      st.floats(allow_nan=False, allow_infinity=False))
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.text(max_size=8), inner, max_size=3), max_leaves=6)
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    weird_text,
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def node_paths(value: object, path: tuple = ()) -> Iterator[tuple]:
     """Every place inside a payload: dict keys and list positions, at any depth."""
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
     for key, child in items:
         yield (*path, key)
         yield from node_paths(child, (*path, key))
@@ -101,7 +135,9 @@ def mutated(draw) -> str:
     event, d = draw(st.sampled_from(templates()))
     d = copy.deepcopy(d)
     for _ in range(draw(st.integers(1, 3))):
-        paths = [path for path in node_paths(d) if not (event == "GUILD_CREATE" and path == ("id",))]
+        paths = [
+            path for path in node_paths(d) if not (event == "GUILD_CREATE" and path == ("id",))
+        ]
         if not paths:
             break
         *parents, last = draw(st.sampled_from(paths))
@@ -132,18 +168,29 @@ def real_traffic() -> dict:
     members = MemberEvent.objects.filter(guild_id=G).exclude(user_id__in=[USER, OTHER_USER])
     return {
         "per_user": {u: n for u, n in got["per_user"].items() if u not in fuzz_users},
-        "per_channel": {c: n for c, n in got["per_channel"].items() if int(c) not in (TEXT, VOICE, THREAD)},
+        "per_channel": {
+            c: n for c, n in got["per_channel"].items() if int(c) not in (TEXT, VOICE, THREAD)
+        },
         "joins": members.filter(kind=1).count(),
         "leaves": members.filter(kind=2).count(),
     }
 
 
-@settings(max_examples=3, deadline=None, database=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=3,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(odd=st.lists(mutated(), min_size=PAYLOADS_PER_RUN, max_size=PAYLOADS_PER_RUN))
 def test_mutated_payloads_never_change_the_valid_traffic_or_stop_the_collector(
-        odd, basic_scenario, basic_expected, subprocess_env, manage_py, tmp_path):
+    odd, basic_scenario, basic_expected, subprocess_env, manage_py, tmp_path
+):
     call_command("flush", interactive=False, verbosity=0)  # one clean database per example
     lines = interleave(scenario_lines(basic_scenario), odd)
     expected = {k: basic_expected[k] for k in ("per_user", "per_channel", "joins", "leaves")}
@@ -157,4 +204,6 @@ def test_mutated_payloads_never_change_the_valid_traffic_or_stop_the_collector(
     assert real_traffic() == expected
     assert "flush failed" not in err and not QuarantinedRow.objects.exists(), err
     skipped = sum(sum(s.skipped.values()) for s in CollectorState.objects.all())
-    assert skipped > 0 and len(SKIPPED_LINE.findall(err)) == skipped  # one line per skipped payload (or part)
+    assert (
+        skipped > 0 and len(SKIPPED_LINE.findall(err)) == skipped
+    )  # one line per skipped payload (or part)

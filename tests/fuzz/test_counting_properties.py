@@ -1,4 +1,5 @@
-"""Property tests of the counting rules (docs/counting.md) through Aggregator + Writer into the database.
+"""Property tests of the counting rules (docs/counting.md) through Aggregator + Writer into the
+database.
 
 Hypothesis draws an interleaving of messages (new ones, duplicates of earlier ids, bots, webhooks,
 DMs, thread messages), voice joins, moves, mutes and leaves (humans, a bot, the AFK channel),
@@ -8,11 +9,12 @@ again). Whatever the interleaving, the stored HourlyStat rows equal a reference 
 here from the same steps: messages per (channel, user, hour) counted once per id, voice seconds
 per (channel, user, hour) from the event times (whole seconds, so the expectation is exact).
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
@@ -27,8 +29,8 @@ from tests.collector import payloads as p
 
 pytestmark = pytest.mark.django_db
 G = p.GUILD
-T0 = int(datetime(2026, 11, 26, 17, 50, tzinfo=timezone.utc).timestamp())  # ten minutes before an hour
-MSG_HOUR0 = int(datetime(2026, 11, 26, 16, tzinfo=timezone.utc).timestamp()) // 3600
+T0 = int(datetime(2026, 11, 26, 17, 50, tzinfo=UTC).timestamp())  # ten minutes before an hour
+MSG_HOUR0 = int(datetime(2026, 11, 26, 16, tzinfo=UTC).timestamp()) // 3600
 GENERAL, RANDOM, THREAD, LATE_THREAD, VOICE_A, VOICE_B, AFK = 11, 12, 900, 901, 51, 52, 61
 HUMANS, BOT = (1, 2, 3), 9
 HEALTH = {0: {"connected": True}}
@@ -50,13 +52,21 @@ new_message = st.tuples(
     st.integers(0, 3 * 3600 - 1),  # the message's own time, seconds after MSG_HOUR0
 )
 duplicate = st.tuples(st.just("duplicate"), st.integers(0, 10**6))
-voice = st.tuples(st.just("voice"), st.sampled_from([*HUMANS, BOT]), st.sampled_from([VOICE_A, VOICE_B, AFK, None]))
+voice = st.tuples(
+    st.just("voice"),
+    st.sampled_from([*HUMANS, BOT]),
+    st.sampled_from([VOICE_A, VOICE_B, AFK, None]),
+)
 tick = st.tuples(st.just("tick"), st.integers(0, 1500))  # seconds pass (integer clock)
 flush = st.just(("flush",))
 thread_create = st.just(("thread_create",))
-restart = st.tuples(st.just("restart"), st.booleans(), st.booleans())  # graceful?, replay everything?
+restart = st.tuples(
+    st.just("restart"), st.booleans(), st.booleans()
+)  # graceful?, replay everything?
 steps = st.lists(
-    st.one_of(new_message, new_message, duplicate, voice, voice, tick, tick, flush, thread_create, restart),
+    st.one_of(
+        new_message, new_message, duplicate, voice, voice, tick, tick, flush, thread_create, restart
+    ),
     min_size=8,
     max_size=60,
 )
@@ -116,9 +126,16 @@ class Reference:
 
 
 def message_payload(mid: int, uid: int, channel: int, kind: str, seconds: int) -> dict:
-    ts = datetime.fromtimestamp(MSG_HOUR0 * 3600 + seconds, tz=timezone.utc).isoformat()
-    return p.message(uid, channel, ts=ts, mid=mid, bot=(kind == "bot" or uid == BOT),
-                     webhook=(kind == "webhook"), guild=None if kind == "dm" else G)
+    ts = datetime.fromtimestamp(MSG_HOUR0 * 3600 + seconds, tz=UTC).isoformat()
+    return p.message(
+        uid,
+        channel,
+        ts=ts,
+        mid=mid,
+        bot=(kind == "bot" or uid == BOT),
+        webhook=(kind == "webhook"),
+        guild=None if kind == "dm" else G,
+    )
 
 
 def guild_create(ref: Reference) -> dict:
@@ -126,10 +143,20 @@ def guild_create(ref: Reference) -> dict:
     threads = [p.channel(THREAD, "thread", 11, parent=GENERAL)]
     if ref.late_thread:
         threads.append(p.channel(LATE_THREAD, "late thread", 11, parent=GENERAL))
-    channels = [p.channel(GENERAL, "general"), p.channel(RANDOM, "random"), p.channel(VOICE_A, "A", 2),
-                p.channel(VOICE_B, "B", 2), p.channel(AFK, "afk", 2)]
-    d = p.guild_create(channels=channels, threads=threads, members=[*HUMANS, BOT], afk=AFK,
-                       voice=[(uid, ch) for uid, (ch, _) in ref.in_voice.items()])
+    channels = [
+        p.channel(GENERAL, "general"),
+        p.channel(RANDOM, "random"),
+        p.channel(VOICE_A, "A", 2),
+        p.channel(VOICE_B, "B", 2),
+        p.channel(AFK, "afk", 2),
+    ]
+    d = p.guild_create(
+        channels=channels,
+        threads=threads,
+        members=[*HUMANS, BOT],
+        afk=AFK,
+        voice=[(uid, ch) for uid, (ch, _) in ref.in_voice.items()],
+    )
     for m in d["members"]:
         if m["user"]["id"] == str(BOT):
             m["user"]["bot"] = True
@@ -209,9 +236,15 @@ def test_any_interleaving_counts_like_the_reference_model(plan):
         assert messages == +ref.messages
         assert voice_seconds == +ref.voice
         # The coarser rollups written in the same flushes add up to the hourly truth.
-        hourly = HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"), v=Sum("voice_seconds"))
-        by_channel = HourlyChannelStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"), v=Sum("voice_seconds"))
-        daily = DailyMemberStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"), v=Sum("voice_seconds"))
+        hourly = HourlyStat.objects.filter(guild_id=G).aggregate(
+            m=Sum("messages"), v=Sum("voice_seconds")
+        )
+        by_channel = HourlyChannelStat.objects.filter(guild_id=G).aggregate(
+            m=Sum("messages"), v=Sum("voice_seconds")
+        )
+        daily = DailyMemberStat.objects.filter(guild_id=G).aggregate(
+            m=Sum("messages"), v=Sum("voice_seconds")
+        )
         assert hourly == by_channel == daily
         transaction.set_rollback(True)  # the next example starts from an empty database
 

@@ -12,7 +12,7 @@ posted message is counted exactly once.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 G = p.GUILD
 CHANNELS = (11, 12)
 PAGE = 3  # small pages, so histories span several
-TS = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).isoformat()
+TS = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).isoformat()
 HEALTH = {0: {"connected": True}}
 
 step = st.one_of(

@@ -5,9 +5,10 @@ Generated snowflakes almost never name a real guild, so the path parameters are 
 from the fixture's ids: the public guild with data (200s), the private one and an unknown
 one (404s), a known member and an unknown one.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import schemathesis
@@ -24,7 +25,8 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 
 def load_schema():
-    """The published schema, loaded from the Django app itself (no server; the view reads no table)."""
+    """The published schema, loaded from the Django app itself (no server; the view reads no
+    table)."""
     from django.core.wsgi import get_wsgi_application
 
     return schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application())
@@ -46,30 +48,49 @@ def keep_test_connection():
 @pytest.fixture
 def guilds_with_data(db, keep_test_connection) -> None:
     """A public guild with a few days of messages, voice and joins; a private guild too."""
-    public = Guild.objects.create(id=PUBLIC, name="Fuzz", visibility="public", timezone="Europe/Paris", member_count=3)
+    public = Guild.objects.create(
+        id=PUBLIC, name="Fuzz", visibility="public", timezone="Europe/Paris", member_count=3
+    )
     private = Guild.objects.create(id=PRIVATE, name="Hidden", visibility="private")
     Channel.objects.bulk_create(
-        [Channel(id=11, guild=public, name="general"), Channel(id=21, guild=public, name="Lounge", type=2),
-         Channel(id=31, guild=private, name="secret")]
+        [
+            Channel(id=11, guild=public, name="general"),
+            Channel(id=21, guild=public, name="Lounge", type=2),
+            Channel(id=31, guild=private, name="secret"),
+        ]
     )
     Member.objects.bulk_create(
-        [Member(guild=public, user_id=ALICE, username="alice", nick="Alice"), Member(guild=public, user_id=BOB, username="bob"),
-         Member(guild=private, user_id=ALICE, username="alice")]
+        [
+            Member(guild=public, user_id=ALICE, username="alice", nick="Alice"),
+            Member(guild=public, user_id=BOB, username="bob"),
+            Member(guild=private, user_id=ALICE, username="alice"),
+        ]
     )
-    now = hour_of(datetime.now(timezone.utc))
+    now = hour_of(datetime.now(UTC))
     HourlyStat.objects.bulk_create(
-        [HourlyStat(guild_id=PUBLIC, hour=now - back, channel_id=11, user_id=ALICE, messages=back + 1) for back in range(0, 24 * 40, 7)]
-        + [HourlyStat(guild_id=PUBLIC, hour=now - 3, channel_id=21, user_id=BOB, voice_seconds=1234),
-           HourlyStat(guild_id=PUBLIC, hour=now - 30, channel_id=11, user_id=BOB, messages=4),
-           HourlyStat(guild_id=PRIVATE, hour=now - 1, channel_id=31, user_id=ALICE, messages=9)]
+        [
+            HourlyStat(
+                guild_id=PUBLIC, hour=now - back, channel_id=11, user_id=ALICE, messages=back + 1
+            )
+            for back in range(0, 24 * 40, 7)
+        ]
+        + [
+            HourlyStat(
+                guild_id=PUBLIC, hour=now - 3, channel_id=21, user_id=BOB, voice_seconds=1234
+            ),
+            HourlyStat(guild_id=PUBLIC, hour=now - 30, channel_id=11, user_id=BOB, messages=4),
+            HourlyStat(guild_id=PRIVATE, hour=now - 1, channel_id=31, user_id=ALICE, messages=9),
+        ]
     )
-    MemberEvent.objects.create(guild_id=PUBLIC, user_id=BOB, kind=1, at=datetime.now(timezone.utc))
+    MemberEvent.objects.create(guild_id=PUBLIC, user_id=BOB, kind=1, at=datetime.now(UTC))
     rollups.rebuild(PUBLIC)
     rollups.rebuild(PRIVATE)
 
 
 schema = load_schema()
-GUILD_IDS = st.sampled_from([None, str(PUBLIC), str(PUBLIC), str(PUBLIC), str(PRIVATE), str(UNKNOWN)])
+GUILD_IDS = st.sampled_from(
+    [None, str(PUBLIC), str(PUBLIC), str(PUBLIC), str(PRIVATE), str(UNKNOWN)]
+)
 USER_IDS = st.sampled_from([None, str(ALICE), str(BOB), str(STRANGER)])
 
 
@@ -80,7 +101,11 @@ USER_IDS = st.sampled_from([None, str(ALICE), str(BOB), str(STRANGER)])
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_api_conforms_to_its_schema_and_never_fails(case, gid, uid, guilds_with_data):
     if gid is not None and "gid" in (case.path_parameters or {}):
@@ -90,7 +115,10 @@ def test_api_conforms_to_its_schema_and_never_fails(case, gid, uid, guilds_with_
     response = case.call()
     case.validate_response(response, checks=CHECKS)
     assert response.status_code in (200, 400, 404), (response.status_code, response.text[:200])
-    if response.headers.get("Content-Type", [""])[0].startswith("application/json") and response.status_code != 200:
+    if (
+        response.headers.get("Content-Type", [""])[0].startswith("application/json")
+        and response.status_code != 200
+    ):
         assert set(response.json()) == {"error"}
 
 
@@ -111,13 +139,24 @@ def viewer_session(guilds_with_data, django_user_model) -> str:
     other = Guild.objects.create(id=OTHER, name="Forbidden Guild", visibility="private")
     Channel.objects.create(id=OTHER + 1, guild=other, name="forbidden-plans")
     Member.objects.create(guild=other, user_id=MALLORY, username="mallory-secret")
-    now = hour_of(datetime.now(timezone.utc))
-    HourlyStat.objects.bulk_create([HourlyStat(guild_id=OTHER, hour=now - h, channel_id=OTHER + 1, user_id=MALLORY, messages=3)
-                                    for h in range(48)])
+    now = hour_of(datetime.now(UTC))
+    HourlyStat.objects.bulk_create(
+        [
+            HourlyStat(
+                guild_id=OTHER, hour=now - h, channel_id=OTHER + 1, user_id=MALLORY, messages=3
+            )
+            for h in range(48)
+        ]
+    )
     rollups.rebuild(OTHER)
     store = SessionStore()
-    store.update({"_auth_user_id": str(viewer.pk), "_auth_user_hash": viewer.get_session_auth_hash(),
-                  "_auth_user_backend": "django.contrib.auth.backends.ModelBackend"})
+    store.update(
+        {
+            "_auth_user_id": str(viewer.pk),
+            "_auth_user_hash": viewer.get_session_auth_hash(),
+            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+        }
+    )
     store.create()
     return store.session_key
 
@@ -133,7 +172,11 @@ CROSS_USER_IDS = st.sampled_from([None, str(ALICE), str(MALLORY)])
     derandomize=True,
     database=None,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_a_private_guild_viewer_never_sees_another_private_guild(case, gid, uid, viewer_session):
     if gid is not None and "gid" in (case.path_parameters or {}):

@@ -1,4 +1,5 @@
 """Live-server fixtures for the attack tests: gunicorn + uvicorn under production settings."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,8 @@ def prod_server(prod_env) -> Callable[..., AbstractContextManager[str]]:
 
 
 def session_of(user) -> str:
-    """A session key for the user, as the live server's sign-in view would leave it (signed with its key)."""
+    """A session key for the user, as the live server's sign-in view would leave it (signed with
+    its key)."""
     with override_settings(SECRET_KEY=SECRET):
         store = SessionStore()
         store["_auth_user_id"] = str(user.pk)

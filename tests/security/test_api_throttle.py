@@ -1,24 +1,29 @@
 """Bounded cost of expensive API queries: a long window on a big guild stays fast, and a client
 flooding requests gets 429 with Retry-After; cached answers cost less than computed ones.
 (The same attacks against a live server: test_live_attacks.py.)"""
+
 from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
 
-from stats import rollups
+from stats import rollups, throttle
 from stats.models import Channel, Guild, HourlyStat, Member, hour_of
-from stats import throttle
 from tests.query_plans import explain, full_scans, growing_reads
 
 pytestmark = pytest.mark.django_db
 GID = 7170
 FOREIGN = {"REMOTE_ADDR": "203.0.113.7"}
-TIGHT = dict(MOCHA_API_RATE=1.0, MOCHA_API_BURST=3, MOCHA_API_RATE_EXEMPT=frozenset(), MOCHA_BEHIND_PROXY=False)
+TIGHT = dict(
+    MOCHA_API_RATE=1.0,
+    MOCHA_API_BURST=3,
+    MOCHA_API_RATE_EXEMPT=frozenset(),
+    MOCHA_BEHIND_PROXY=False,
+)
 
 
 @pytest.fixture
@@ -31,12 +36,22 @@ def size_is_free(monkeypatch):
 def big_guild(db) -> Guild:
     """Ten years of activity: 20,000 member-channel-hours of 300 members over 8 channels."""
     guild = Guild.objects.create(id=GID, name="Big", visibility="public")
-    Channel.objects.bulk_create([Channel(id=100 + c, guild=guild, name=f"c{c}", type=2 if c == 7 else 0) for c in range(8)])
-    Member.objects.bulk_create([Member(guild=guild, user_id=1000 + u, username=f"u{u}") for u in range(300)])
-    now = hour_of(datetime.now(timezone.utc))
+    Channel.objects.bulk_create(
+        [Channel(id=100 + c, guild=guild, name=f"c{c}", type=2 if c == 7 else 0) for c in range(8)]
+    )
+    Member.objects.bulk_create(
+        [Member(guild=guild, user_id=1000 + u, username=f"u{u}") for u in range(300)]
+    )
+    now = hour_of(datetime.now(UTC))
     rows = [
-        HourlyStat(guild_id=GID, hour=now - (i * 127) % (3650 * 24), channel_id=100 + i % 8, user_id=1000 + (i * 7) % 300,
-                   messages=0 if i % 8 == 7 else 1 + i % 5, voice_seconds=600 if i % 8 == 7 else 0)
+        HourlyStat(
+            guild_id=GID,
+            hour=now - (i * 127) % (3650 * 24),
+            channel_id=100 + i % 8,
+            user_id=1000 + (i * 7) % 300,
+            messages=0 if i % 8 == 7 else 1 + i % 5,
+            voice_seconds=600 if i % 8 == 7 else 0,
+        )
         for i in range(20_000)
     ]
     HourlyStat.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
@@ -48,9 +63,13 @@ def big_guild(db) -> Guild:
 def small_guild(db) -> Guild:
     guild = Guild.objects.create(id=GID, name="Small", visibility="public")
     Channel.objects.create(id=100, guild=guild, name="general")
-    now = hour_of(datetime.now(timezone.utc))
-    HourlyStat.objects.bulk_create([HourlyStat(guild_id=GID, hour=now - i, channel_id=100, user_id=1000, messages=1)
-                                    for i in range(50)])
+    now = hour_of(datetime.now(UTC))
+    HourlyStat.objects.bulk_create(
+        [
+            HourlyStat(guild_id=GID, hour=now - i, channel_id=100, user_id=1000, messages=1)
+            for i in range(50)
+        ]
+    )
     rollups.rebuild(GID)
     return guild
 
@@ -94,8 +113,12 @@ def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed
 
 
 @override_settings(**TIGHT)
-def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(client, small_guild, size_is_free):
-    statuses = [client.get(f"/api/guilds/{GID}/stats?days={d}", **FOREIGN).status_code for d in range(1, 8)]
+def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(
+    client, small_guild, size_is_free
+):
+    statuses = [
+        client.get(f"/api/guilds/{GID}/stats?days={d}", **FOREIGN).status_code for d in range(1, 8)
+    ]
     assert statuses[:3] == [200, 200, 200]
     assert 429 in statuses[3:]
     refused = client.get(f"/api/guilds/{GID}/stats?days=100", **FOREIGN)
@@ -105,7 +128,10 @@ def test_a_flood_of_uncached_requests_is_refused_with_429_and_retry_after(client
     assert 1 <= int(refused["Retry-After"]) <= 2
     assert refused["X-Content-Type-Options"] == "nosniff"
     # Another client has its own budget; pages are never limited.
-    assert client.get(f"/api/guilds/{GID}/stats?days=100", REMOTE_ADDR="198.51.100.9").status_code == 200
+    assert (
+        client.get(f"/api/guilds/{GID}/stats?days=100", REMOTE_ADDR="198.51.100.9").status_code
+        == 200
+    )
     assert client.get(f"/guilds/{GID}/", **FOREIGN).status_code == 200
 
 
@@ -119,7 +145,9 @@ def test_hourly_series_are_bounded_to_90_days(client, small_guild):
 
 
 @override_settings(**TIGHT)
-def test_cached_answers_cost_a_fifth_of_computed_ones(client, small_guild, monkeypatch, size_is_free):
+def test_cached_answers_cost_a_fifth_of_computed_ones(
+    client, small_guild, monkeypatch, size_is_free
+):
     monkeypatch.setattr("stats.throttle.clock", lambda: 1_000_000.0)  # no refill
     path = f"/api/guilds/{GID}/leaderboard?days=3650"
     statuses = [client.get(path, **FOREIGN).status_code for _ in range(12)]  # one miss, then hits
@@ -143,19 +171,32 @@ def test_the_budget_refills_with_time(client, small_guild, monkeypatch, size_is_
 
 @override_settings(**TIGHT)
 def test_forwarded_for_is_ignored_unless_behind_a_proxy(client, small_guild, size_is_free):
-    spoofed = [client.get(f"/api/guilds/{GID}/stats?days={d}", HTTP_X_FORWARDED_FOR=f"10.0.0.{d}", **FOREIGN).status_code
-               for d in range(1, 6)]
+    spoofed = [
+        client.get(
+            f"/api/guilds/{GID}/stats?days={d}", HTTP_X_FORWARDED_FOR=f"10.0.0.{d}", **FOREIGN
+        ).status_code
+        for d in range(1, 6)
+    ]
     assert 429 in spoofed  # rotating the header does not buy a fresh bucket
     with override_settings(MOCHA_BEHIND_PROXY=True, MOCHA_TRUSTED_PROXIES=["203.0.113.7"]):
-        assert client.get(f"/api/guilds/{GID}/stats?days=9", HTTP_X_FORWARDED_FOR="1.2.3.4, 10.9.9.9",
-                          **FOREIGN).status_code == 200  # keyed by the proxy's hop: a new client
+        assert (
+            client.get(
+                f"/api/guilds/{GID}/stats?days=9",
+                HTTP_X_FORWARDED_FOR="1.2.3.4, 10.9.9.9",
+                **FOREIGN,
+            ).status_code
+            == 200
+        )  # keyed by the proxy's hop: a new client
 
 
 def test_loopback_clients_are_exempt_in_tests(client, small_guild, settings):
-    """The test client talks from 127.0.0.1: the test settings exempt it (production exempts nobody)."""
+    """The test client talks from 127.0.0.1: the test settings exempt it (production exempts
+    nobody)."""
     assert settings.MOCHA_API_RATE > 0 and "127.0.0.1" in settings.MOCHA_API_RATE_EXEMPT
     with override_settings(MOCHA_API_RATE=1.0, MOCHA_API_BURST=1):
-        assert all(client.get(f"/api/guilds/{GID}/stats?days={d}").status_code == 200 for d in range(1, 6))
+        assert all(
+            client.get(f"/api/guilds/{GID}/stats?days={d}").status_code == 200 for d in range(1, 6)
+        )
 
 
 def test_token_bucket_arithmetic():
@@ -163,7 +204,10 @@ def test_token_bucket_arithmetic():
     assert throttle.charge("198.51.100.1", 4.5, 1, now=100.0, **args) == (True, pytest.approx(-0.5))
     assert throttle.charge("198.51.100.1", 1, 1, now=100.5, **args) == (False, pytest.approx(0.5))
     assert throttle.retry_after(0.5, 2.0) == 1
-    assert throttle.charge("198.51.100.1", 0, 1, now=200.0, **args) == (True, 4)  # capped at the burst
+    assert throttle.charge("198.51.100.1", 0, 1, now=200.0, **args) == (
+        True,
+        4,
+    )  # capped at the burst
     assert throttle.cost_of(False, 0) == throttle.HIT_COST
     assert throttle.cost_of(True, 2 * throttle.BYTES_PER_TOKEN) == throttle.COMPUTED_COST + 2
 
@@ -172,9 +216,24 @@ def test_token_bucket_arithmetic():
     "proxies, peer, header, client",
     [
         (["127.0.0.1"], "127.0.0.1", "203.0.113.9", "203.0.113.9"),
-        (["127.0.0.1"], "127.0.0.1", "127.0.0.1, 203.0.113.9", "203.0.113.9"),  # spoofed left part ignored
-        (["127.0.0.1"], "127.0.0.1", "", "127.0.0.1"),  # a proxy that sets no header: the proxy is the client
-        (["127.0.0.1"], "198.51.100.4", "127.0.0.1", "198.51.100.4"),  # not a proxy: its header is ignored
+        (
+            ["127.0.0.1"],
+            "127.0.0.1",
+            "127.0.0.1, 203.0.113.9",
+            "203.0.113.9",
+        ),  # spoofed left part ignored
+        (
+            ["127.0.0.1"],
+            "127.0.0.1",
+            "",
+            "127.0.0.1",
+        ),  # a proxy that sets no header: the proxy is the client
+        (
+            ["127.0.0.1"],
+            "198.51.100.4",
+            "127.0.0.1",
+            "198.51.100.4",
+        ),  # not a proxy: its header is ignored
         (["127.0.0.1", "10.0.0.0/8"], "127.0.0.1", "6.6.6.6, 203.0.113.9, 10.1.2.3", "203.0.113.9"),
         (["127.0.0.1"], "127.0.0.1", "127.0.0.1", "127.0.0.1"),  # all hops trusted: the left-most
     ],

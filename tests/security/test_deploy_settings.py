@@ -1,4 +1,5 @@
 """Production settings: `check --deploy` is clean, and a missing secret refuses to start."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,11 @@ pytestmark = pytest.mark.slow  # each case starts a Django process
 
 
 def prod_env(tmp_path, **overrides: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCHA_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOCHA_", "DJANGO_", "DATABASE_URL", "REDIS_URL"))
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="mocha_site.settings.prod",
         MOCHA_SECRET_KEY=secrets.token_urlsafe(60),
@@ -27,8 +32,14 @@ def prod_env(tmp_path, **overrides: str) -> dict:
 
 
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_check_deploy_reports_no_issues_under_production_settings(tmp_path):
@@ -38,8 +49,11 @@ def test_check_deploy_reports_no_issues_under_production_settings(tmp_path):
 
 
 def test_check_deploy_does_complain_about_a_weak_secret(tmp_path):
-    """The same check is not blind: a short key is flagged (so the clean result above means something)."""
-    result = manage(prod_env(tmp_path, MOCHA_SECRET_KEY="short"), "check", "--deploy", "--fail-level", "WARNING")
+    """The same check is not blind: a short key is flagged (so the clean result above means
+    something)."""
+    result = manage(
+        prod_env(tmp_path, MOCHA_SECRET_KEY="short"), "check", "--deploy", "--fail-level", "WARNING"
+    )
     assert result.returncode != 0 and "security.W009" in result.stdout + result.stderr
 
 
@@ -50,4 +64,6 @@ def test_production_refuses_to_start_without_a_required_variable(tmp_path, missi
     result = manage(env, "check")
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last == f"django.core.exceptions.ImproperlyConfigured: {missing} must be set in production"
+    assert (
+        last == f"django.core.exceptions.ImproperlyConfigured: {missing} must be set in production"
+    )

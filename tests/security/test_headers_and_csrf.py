@@ -1,4 +1,6 @@
-"""Security headers on pages and API answers, a CSP the templates can live with, CSRF on every form."""
+"""Security headers on pages and API answers, a CSP the templates can live with, CSRF on every
+form."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +49,11 @@ def test_security_headers_on_pages_and_api(client, guild, path, status):
     for name, value in HEADERS.items():
         assert response.get(name) == value, (path, name)
     policy = response.get("Content-Security-Policy", "")
-    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    assert (
+        "default-src 'self'" in policy
+        and "frame-ancestors 'none'" in policy
+        and "object-src 'none'" in policy
+    )
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
 
 
@@ -67,7 +73,9 @@ def test_templates_have_no_inline_script_the_policy_would_block():
 
 def test_every_post_form_in_templates_carries_a_csrf_token():
     for path in Path(ROOT / "templates").rglob("*.html"):
-        for form in re.findall(r"<form[^>]*method=\"post\"[^>]*>.*?</form>", path.read_text(), re.S | re.I):
+        for form in re.findall(
+            r"<form[^>]*method=\"post\"[^>]*>.*?</form>", path.read_text(), re.S | re.I
+        ):
             assert "{% csrf_token %}" in form, path
 
 
@@ -92,8 +100,10 @@ def test_login_with_the_token_from_the_form_works():
     strict = Client(enforce_csrf_checks=True)
     page = strict.get("/accounts/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
-    response = strict.post("/accounts/login/", {"username": "viewer", "password": "a-long-password",
-                                                "csrfmiddlewaretoken": token})
+    response = strict.post(
+        "/accounts/login/",
+        {"username": "viewer", "password": "a-long-password", "csrfmiddlewaretoken": token},
+    )
     assert response.status_code == 302 and "_auth_user_id" in strict.session
 
 
@@ -103,8 +113,18 @@ def test_login_with_the_token_from_the_form_works():
         ("/accounts/logout/", {}),
         ("/admin/logout/", {}),
         ("/admin/stats/guild/5150/change/", {"name": "Renamed"}),
-        ("/admin/stats/guild/", {"action": "delete_selected", "_selected_action": ["5150"], "post": "yes"}),
-        ("/admin/auth/user/add/", {"username": "mallory", "password1": "x-long-password-1", "password2": "x-long-password-1"}),
+        (
+            "/admin/stats/guild/",
+            {"action": "delete_selected", "_selected_action": ["5150"], "post": "yes"},
+        ),
+        (
+            "/admin/auth/user/add/",
+            {
+                "username": "mallory",
+                "password1": "x-long-password-1",
+                "password2": "x-long-password-1",
+            },
+        ),
     ],
 )
 def test_signed_in_admin_posts_without_csrf_token_are_refused(staff, guild, path, data):
@@ -113,4 +133,6 @@ def test_signed_in_admin_posts_without_csrf_token_are_refused(staff, guild, path
     response = strict.post(path, data)
     assert response.status_code == 403
     assert Guild.objects.filter(pk=5150, name="Headers").exists()
-    assert not Guild._meta.apps.get_model("auth", "User").objects.filter(username="mallory").exists()
+    assert (
+        not Guild._meta.apps.get_model("auth", "User").objects.filter(username="mallory").exists()
+    )

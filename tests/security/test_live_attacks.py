@@ -5,6 +5,7 @@ trusted proxy) and set X-Forwarded-For to the client's address, as nginx's
 `$proxy_add_x_forwarded_for` does. Each test performs one attack of the
 security review and checks that it fails (docs/security.md).
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -29,8 +30,15 @@ from tests.security.conftest import CSRF_INPUT, first_json, session_of, ws_conne
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 GID, OTHER_GID, PRIVATE_GID = 9100, 9200, 9300
-NAMES = {701: '=HYPERLINK("http://evil.example","x")', 702: "+1+1", 703: "-2+3", 704: "@SUM(A1)",
-         705: "\tTab", 706: "\rReturn", 707: "Plain"}
+NAMES = {
+    701: '=HYPERLINK("http://evil.example","x")',
+    702: "+1+1",
+    703: "-2+3",
+    704: "@SUM(A1)",
+    705: "\tTab",
+    706: "\rReturn",
+    707: "Plain",
+}
 
 
 def xff(client: str) -> dict:
@@ -45,12 +53,25 @@ def status(url: str, path: str, headers: dict | None = None) -> int:
 def public_guild(transactional_db) -> Guild:
     """A public guild with a week of hourly activity by members whose names look like formulas."""
     guild = Guild.objects.create(id=GID, name="Open", visibility="public")
-    Channel.objects.bulk_create([Channel(id=51, guild=guild, name="general"),
-                                 Channel(id=52, guild=guild, name="=cmd|' /C calc'!A0")])
-    Member.objects.bulk_create([Member(guild=guild, user_id=uid, username=name) for uid, name in NAMES.items()])
-    now = hour_of(datetime.now(timezone.utc))
-    HourlyStat.objects.bulk_create([HourlyStat(guild_id=GID, hour=now - h, channel_id=51 + h % 2, user_id=uid, messages=1 + h % 3)
-                                    for h in range(7 * 24) for uid in NAMES])
+    Channel.objects.bulk_create(
+        [
+            Channel(id=51, guild=guild, name="general"),
+            Channel(id=52, guild=guild, name="=cmd|' /C calc'!A0"),
+        ]
+    )
+    Member.objects.bulk_create(
+        [Member(guild=guild, user_id=uid, username=name) for uid, name in NAMES.items()]
+    )
+    now = hour_of(datetime.now(UTC))
+    HourlyStat.objects.bulk_create(
+        [
+            HourlyStat(
+                guild_id=GID, hour=now - h, channel_id=51 + h % 2, user_id=uid, messages=1 + h % 3
+            )
+            for h in range(7 * 24)
+            for uid in NAMES
+        ]
+    )
     rollups.rebuild(GID)
     return guild
 
@@ -58,24 +79,39 @@ def public_guild(transactional_db) -> Guild:
 # --- 1. Cost flood ------------------------------------------------------------------------
 
 
-def test_cost_flood_long_hourly_series_are_refused_and_cached_answers_are_charged(prod_server, public_guild):
+def test_cost_flood_long_hourly_series_are_refused_and_cached_answers_are_charged(
+    prod_server, public_guild
+):
     with prod_server(MOCHA_API_RATE="0.2", MOCHA_API_BURST="5") as url:
-        ten_years = requests.get(f"{url}/api/guilds/{GID}/stats?days=3650&interval=hour", headers=xff("203.0.113.10"))
+        ten_years = requests.get(
+            f"{url}/api/guilds/{GID}/stats?days=3650&interval=hour", headers=xff("203.0.113.10")
+        )
         assert ten_years.status_code == 400
-        assert ten_years.json() == {"error": "interval=hour is limited to 90 days; use interval=day"}
+        assert ten_years.json() == {
+            "error": "interval=hour is limited to 90 days; use interval=day"
+        }
         # The same (cached after the first) answer over and over: 5 tokens, 0.2 back per second,
         # 0.2 per cached answer; 60 of them cost 12.8 tokens, far more than refills meanwhile.
-        statuses = [status(url, f"/api/guilds/{GID}/stats?days=30", xff("203.0.113.11")) for _ in range(60)]
+        statuses = [
+            status(url, f"/api/guilds/{GID}/stats?days=30", xff("203.0.113.11")) for _ in range(60)
+        ]
         assert statuses[0] == 200 and 429 in statuses
 
 
 def test_cost_flood_big_answers_cost_more_than_small_ones(prod_server, public_guild):
     with prod_server(MOCHA_API_RATE="0.01", MOCHA_API_BURST="10") as url:
-        size = len(requests.get(f"{url}/api/guilds/{GID}/stats?days=90&interval=hour", headers=xff("203.0.113.12")).content)
+        size = len(
+            requests.get(
+                f"{url}/api/guilds/{GID}/stats?days=90&interval=hour", headers=xff("203.0.113.12")
+            ).content
+        )
         assert size > 100_000  # 2,160 hourly points
-        # Each costs 1 + size / 64 KiB tokens (about 3.5): the 10-token bucket admits three or four, not ten.
-        statuses = [status(url, f"/api/guilds/{GID}/stats?days={89 - i}&interval=hour", xff("203.0.113.13"))
-                    for i in range(10)]
+        # Each costs 1 + size / 64 KiB tokens (about 3.5): the 10-token bucket admits three or four,
+        # not ten.
+        statuses = [
+            status(url, f"/api/guilds/{GID}/stats?days={89 - i}&interval=hour", xff("203.0.113.13"))
+            for i in range(10)
+        ]
         assert 429 in statuses[:5]
 
 
@@ -85,6 +121,7 @@ def test_cost_flood_big_answers_cost_more_than_small_ones(prod_server, public_gu
 def test_parallel_requests_cannot_spend_the_same_tokens_twice(prod_server, public_guild):
     rate, burst = 1.0, 20
     with prod_server(workers=2, MOCHA_API_RATE=str(rate), MOCHA_API_BURST=str(burst)) as url:
+
         def one(days: int) -> int:  # a distinct window each: every request is computed
             return status(url, f"/api/guilds/{GID}/stats?days={days}", xff("203.0.113.20"))
 
@@ -102,16 +139,28 @@ def test_parallel_requests_cannot_spend_the_same_tokens_twice(prod_server, publi
 def test_forwarded_for_is_read_only_from_trusted_proxies(prod_server, public_guild):
     tight = {"MOCHA_API_RATE": "0.05", "MOCHA_API_BURST": "3"}
     with prod_server(**tight) as url:
-        # A proxy that sets no header: every client is the proxy's loopback address, exempt from nothing.
+        # A proxy that sets no header: every client is the proxy's loopback address, exempt from
+        # nothing.
         assert 429 in [status(url, f"/api/guilds/{GID}/stats?days={d}") for d in range(1, 8)]
         # The proxy appends the real address: a spoofed loopback or rotating left part buys nothing.
-        spoofed = [status(url, f"/api/guilds/{GID}/stats?days={d}", xff(f"127.0.0.1, 10.0.0.{d}, 203.0.113.30"))
-                   for d in range(1, 8)]
+        spoofed = [
+            status(
+                url,
+                f"/api/guilds/{GID}/stats?days={d}",
+                xff(f"127.0.0.1, 10.0.0.{d}, 203.0.113.30"),
+            )
+            for d in range(1, 8)
+        ]
         assert 429 in spoofed
-        assert status(url, f"/api/guilds/{GID}/stats?days=50", xff("203.0.113.31")) == 200  # another client
+        assert (
+            status(url, f"/api/guilds/{GID}/stats?days=50", xff("203.0.113.31")) == 200
+        )  # another client
     # A peer that is not a configured proxy: its header is the client's word, and ignored.
     with prod_server(MOCHA_TRUSTED_PROXIES="192.0.2.1", **tight) as url:
-        rotating = [status(url, f"/api/guilds/{GID}/stats?days={d}", xff(f"198.51.100.{d}")) for d in range(1, 8)]
+        rotating = [
+            status(url, f"/api/guilds/{GID}/stats?days={d}", xff(f"198.51.100.{d}"))
+            for d in range(1, 8)
+        ]
         assert 429 in rotating
 
 
@@ -131,8 +180,10 @@ def closed_with(ws, deadline: float) -> tuple[int | None, float]:
 
 
 def test_open_sockets_are_closed_within_10_s_of_losing_access(prod_server, django_user_model):
-    granted, public, signed_out, deactivated = (Guild.objects.create(id=9400 + i, name=f"G{i}", visibility=v)
-                                                for i, v in enumerate(["private", "public", "private", "private"]))
+    granted, public, signed_out, deactivated = (
+        Guild.objects.create(id=9400 + i, name=f"G{i}", visibility=v)
+        for i, v in enumerate(["private", "public", "private", "private"])
+    )
     users = [django_user_model.objects.create_user(f"viewer{i}", password="x") for i in range(4)]
     granted.viewers.add(users[0], users[3])
     signed_out.viewers.add(users[1])
@@ -164,10 +215,14 @@ def test_open_sockets_are_closed_within_10_s_of_losing_access(prod_server, djang
 # --- 5. CSV formula injection --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["leaderboard?days=30&limit=100", "channels?days=30", "members/701?days=30"])
+@pytest.mark.parametrize(
+    "path", ["leaderboard?days=30&limit=100", "channels?days=30", "members/701?days=30"]
+)
 def test_csv_cells_never_start_like_a_formula(prod_server, public_guild, path):
     with prod_server() as url:
-        response = requests.get(f"{url}/api/guilds/{GID}/{path}&format=csv", headers=xff("203.0.113.50"))
+        response = requests.get(
+            f"{url}/api/guilds/{GID}/{path}&format=csv", headers=xff("203.0.113.50")
+        )
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.text, newline="")))
     cells = [cell for row in rows[1:] for cell in row]
@@ -208,9 +263,15 @@ def sign_in(url: str, path: str, username: str, password: str, client: str) -> r
     token = CSRF_INPUT.search(page.text).group(1)
     return requests.post(
         url + path,
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token, "next": "/"},
+        data={
+            "username": username,
+            "password": password,
+            "csrfmiddlewaretoken": token,
+            "next": "/",
+        },
         headers={**xff(client), "Cookie": f"csrftoken={page.cookies['csrftoken']}"},
-        allow_redirects=False, timeout=60,
+        allow_redirects=False,
+        timeout=60,
     )
 
 
@@ -224,15 +285,23 @@ def test_password_guessing_is_locked_out_by_account_and_address(prod_server, dja
     django_user_model.objects.create_user("neighbour", password="neighbour-password")
     with prod_server() as url:
         for i in range(40):
-            assert not signed_in(sign_in(url, "/accounts/login/", "victim", f"guess-{i}", "203.0.113.70"))
+            assert not signed_in(
+                sign_in(url, "/accounts/login/", "victim", f"guess-{i}", "203.0.113.70")
+            )
         locked = sign_in(url, "/accounts/login/", "victim", "the-right-password", "203.0.113.70")
         assert not signed_in(locked) and locked.status_code == 429
         # The account is locked from every address, on the admin's sign-in as well.
-        assert not signed_in(sign_in(url, "/admin/login/", "victim", "the-right-password", "203.0.113.71"))
+        assert not signed_in(
+            sign_in(url, "/admin/login/", "victim", "the-right-password", "203.0.113.71")
+        )
         # The address is locked for every account.
-        assert not signed_in(sign_in(url, "/accounts/login/", "bystander", "bystander-password", "203.0.113.70"))
+        assert not signed_in(
+            sign_in(url, "/accounts/login/", "bystander", "bystander-password", "203.0.113.70")
+        )
         # Others sign in as usual.
-        assert signed_in(sign_in(url, "/accounts/login/", "neighbour", "neighbour-password", "203.0.113.72"))
+        assert signed_in(
+            sign_in(url, "/accounts/login/", "neighbour", "neighbour-password", "203.0.113.72")
+        )
 
 
 # --- 8. Excluded channels ------------------------------------------------------------------
@@ -242,34 +311,49 @@ def test_an_excluded_channel_shows_nowhere(prod_server, public_guild, django_use
     private = Guild.objects.create(id=PRIVATE_GID, name="Hidden", visibility="private")
     Channel.objects.create(id=99, guild=private, name="private-plans")
     Channel.objects.filter(pk=52).update(name="secret-room")
-    before = datetime.now(timezone.utc) - timedelta(minutes=5)
-    RecentEvent.objects.bulk_create([
-        RecentEvent(guild_id=GID, kind="message", channel_id=52, user_id=707, at=before),  # before the exclusion
-        RecentEvent(guild_id=GID, kind="message", channel_id=99, user_id=707, at=before),  # another guild's channel
-        RecentEvent(guild_id=GID, kind="message", channel_id=51, user_id=707, at=before),
-    ])
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    RecentEvent.objects.bulk_create(
+        [
+            RecentEvent(
+                guild_id=GID, kind="message", channel_id=52, user_id=707, at=before
+            ),  # before the exclusion
+            RecentEvent(
+                guild_id=GID, kind="message", channel_id=99, user_id=707, at=before
+            ),  # another guild's channel
+            RecentEvent(guild_id=GID, kind="message", channel_id=51, user_id=707, at=before),
+        ]
+    )
     public_guild.excluded_channels.add(52)
     staff = session_of(django_user_model.objects.create_user("staff", password="x", is_staff=True))
     with prod_server() as url:
         page = requests.get(f"{url}/guilds/{GID}/channels/52/", headers=xff("203.0.113.80"))
         assert page.status_code == 404 and "secret-room" not in page.text
-        as_staff = requests.get(f"{url}/guilds/{GID}/channels/52/", headers={"Cookie": f"sessionid={staff}"})
+        as_staff = requests.get(
+            f"{url}/guilds/{GID}/channels/52/", headers={"Cookie": f"sessionid={staff}"}
+        )
         assert as_staff.status_code == 200 and "secret-room" in as_staff.text
         for path in ["channels?days=30", "channels?days=30&format=csv", "members/707?days=30"]:
             body = requests.get(f"{url}/api/guilds/{GID}/{path}", headers=xff("203.0.113.80")).text
             assert "secret-room" not in body, path
-        listed = requests.get(f"{url}/api/guilds/{GID}/channels?days=30", headers=xff("203.0.113.80")).json()
+        listed = requests.get(
+            f"{url}/api/guilds/{GID}/channels?days=30", headers=xff("203.0.113.80")
+        ).json()
         assert [c["channel_id"] for c in listed["channels"]] == ["51"]
         ws = ws_connect(url, f"/ws/guilds/{GID}/live/", headers=xff("203.0.113.80"))
         feed = first_json(ws)["feed"]
         ws.close()
-    assert [(item["channel_id"], item["channel"]) for item in feed] == [("99", None), ("51", "general")]
+    assert [(item["channel_id"], item["channel"]) for item in feed] == [
+        ("99", None),
+        ("51", "general"),
+    ]
 
 
 # --- 9. Operational endpoints --------------------------------------------------------------
 
 
-def test_operational_endpoints_are_for_staff_and_the_scraper_token(prod_server, public_guild, django_user_model):
+def test_operational_endpoints_are_for_staff_and_the_scraper_token(
+    prod_server, public_guild, django_user_model
+):
     staff = session_of(django_user_model.objects.create_user("staff", password="x", is_staff=True))
     viewer = session_of(django_user_model.objects.create_user("viewer", password="x"))
     token = {"Authorization": "Bearer scrape-token-0123456789"}
@@ -284,13 +368,17 @@ def test_operational_endpoints_are_for_staff_and_the_scraper_token(prod_server, 
         assert health.status_code == 302 and "/accounts/login/" in health.headers["Location"]
         assert status(url, "/health/", {"Cookie": f"sessionid={staff}"}) == 200
         assert closed_with(ws_connect(url, "/ws/health/"), time.monotonic() + 10)[0] == 4403
-        for who in [ws_connect(url, "/ws/health/", headers=token), ws_connect(url, "/ws/health/", staff)]:
+        for who in [
+            ws_connect(url, "/ws/health/", headers=token),
+            ws_connect(url, "/ws/health/", staff),
+        ]:
             assert "memory" in first_json(who)
             who.close()
         ws = ws_connect(url, f"/ws/guilds/{GID}/live/")
         tick = first_json(ws)
         ws.close()
-    # The dashboard's own tick: this guild's rates and feed, and whether the collector is up; no global figure.
+    # The dashboard's own tick: this guild's rates and feed, and whether the collector is up; no
+    # global figure.
     assert set(tick) == {"type", "t", "rates", "feed", "collector"}
     assert set(tick["collector"]) == {"connected"}
 
@@ -300,15 +388,33 @@ def test_operational_endpoints_are_for_staff_and_the_scraper_token(prod_server, 
 
 def test_var_is_private_and_the_secret_key_is_written_atomically(tmp_path, subprocess_env):
     var = tmp_path / "var"
-    env = {k: v for k, v in subprocess_env.items() if k not in ("DATABASE_URL", "REDIS_URL", "MOCHA_SECRET_KEY")}
-    env.update(MOCHA_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="mocha_site.settings.dev", MOCHA_LOG_LEVEL="warning")
+    env = {
+        k: v
+        for k, v in subprocess_env.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "MOCHA_SECRET_KEY")
+    }
+    env.update(
+        MOCHA_VAR_DIR=str(var),
+        DJANGO_SETTINGS_MODULE="mocha_site.settings.dev",
+        MOCHA_LOG_LEVEL="warning",
+    )
     # Eight processes start at once (as workers do): each must read the one whole key.
     read_key = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"
-    starting = [subprocess.Popen([sys.executable, "-c", read_key], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-                for _ in range(8)]
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", read_key], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
     keys = {p.communicate(timeout=120)[0].strip() for p in starting}
     assert len(keys) == 1 and len(keys.pop()) >= 50
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
     with gunicorn_server(env, workers=2) as url:
         assert requests.get(url + "/api/guilds", timeout=60).status_code == 200
 

@@ -1,4 +1,5 @@
 """The ASGI application refuses websockets from foreign origins (cross-site websocket hijacking)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +27,8 @@ def handshake(path: str, origin: bytes | None) -> bool:
             return connected
         finally:
             await comm.disconnect()
-            # The consumers' ORM calls ran in asgiref's thread: close its connection (PostgreSQL drop).
+            # The consumers' ORM calls ran in asgiref's thread: close its connection (PostgreSQL
+            # drop).
             await sync_to_async(connections.close_all)()
 
     return asyncio.run(scenario())
@@ -46,7 +48,9 @@ def public_guild(transactional_db) -> int:
 
 
 @pytest.mark.parametrize("path", ["/ws/health/", "/ws/guilds/6160/live/"])
-@pytest.mark.parametrize("origin", [b"http://evil.example", b"https://127.0.0.1.evil.example", b"null"])
+@pytest.mark.parametrize(
+    "origin", [b"http://evil.example", b"https://127.0.0.1.evil.example", b"null"]
+)
 def test_a_foreign_origin_is_refused(public_guild, path, origin):
     assert handshake(path, origin) is False
 

@@ -1,4 +1,6 @@
-"""A simulator on a thread as the Discord of these tests, and helpers to sign users in without a browser."""
+"""A simulator on a thread as the Discord of these tests, and helpers to sign users in without a
+browser."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +19,9 @@ def discord(settings):
         settings.DISCORD_OAUTH_API = sim.api_base
         settings.DISCORD_OAUTH_ORIGIN = f"http://127.0.0.1:{sim.port}"
         settings.DISCORD_CLIENT_ID, settings.DISCORD_CLIENT_SECRET = "test-client", "test-secret"
-        settings.SOCIALACCOUNT_PROVIDERS = {"discord": {"APPS": [{"client_id": "test-client", "secret": "s"}]}}
+        settings.SOCIALACCOUNT_PROVIDERS = {
+            "discord": {"APPS": [{"client_id": "test-client", "secret": "s"}]}
+        }
         yield sim
 
 
@@ -29,8 +33,12 @@ def sign_in(client, sim: Simulator, user_id: int) -> None:
     assert f"{authorize.scheme}://{authorize.netloc}" == f"http://127.0.0.1:{sim.port}"
     query = {k: v[0] for k, v in parse_qs(authorize.query).items()}
     assert sorted(query["scope"].split()) == ["guilds", "guilds.members.read", "identify"]
-    answer = requests.post(f"http://127.0.0.1:{sim.port}/oauth2/authorize", allow_redirects=False, timeout=5,
-                           data={**query, "user": str(user_id)})
+    answer = requests.post(
+        f"http://127.0.0.1:{sim.port}/oauth2/authorize",
+        allow_redirects=False,
+        timeout=5,
+        data={**query, "user": str(user_id)},
+    )
     back = urlsplit(answer.headers["Location"])
     done = client.get(f"{back.path}?{back.query}")
     assert done.status_code == 302 and done["Location"] == "/", done

@@ -1,4 +1,5 @@
 """The settings page for a guild's Discord managers and /me/ for a member's own data."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from django.utils import timezone
 
 from signin.models import DiscordLink, DiscordMembership
 from signin.rules import MANAGE_GUILD
-from stats.models import Channel, DailyMemberStat, Guild, HourlyStat, Member, OptOut
 from stats import rollups
+from stats.models import Channel, DailyMemberStat, Guild, HourlyStat, Member, OptOut
 
 GID, OTHER = 700, 800
 ME, MANAGER = 5001, 5002
@@ -19,9 +20,15 @@ ME, MANAGER = 5001, 5002
 def discord_user(uid: int, guilds: dict[int, int], owner: bool = False):
     """A user signed in with Discord, memberships fresh (no refresh call): {guild id: permissions}."""
     user = get_user_model().objects.create_user(f"d{uid}")
-    link = DiscordLink.objects.create(user=user, discord_id=uid, name=f"User {uid}", refreshed_at=timezone.now())
+    link = DiscordLink.objects.create(
+        user=user, discord_id=uid, name=f"User {uid}", refreshed_at=timezone.now()
+    )
     DiscordMembership.objects.bulk_create(
-        [DiscordMembership(link=link, guild_id=gid, permissions=p, owner=owner) for gid, p in guilds.items()])
+        [
+            DiscordMembership(link=link, guild_id=gid, permissions=p, owner=owner)
+            for gid, p in guilds.items()
+        ]
+    )
     return user
 
 
@@ -29,15 +36,21 @@ def discord_user(uid: int, guilds: dict[int, int], owner: bool = False):
 def guild(db) -> Guild:
     g = Guild.objects.create(id=GID, name="Roastery", visibility="members")
     Guild.objects.create(id=OTHER, name="Elsewhere", visibility="public")
-    Channel.objects.bulk_create([Channel(id=11, guild=g, name="general"), Channel(id=12, guild=g, name="memes")])
+    Channel.objects.bulk_create(
+        [Channel(id=11, guild=g, name="general"), Channel(id=12, guild=g, name="memes")]
+    )
     Member.objects.create(guild=g, user_id=ME, username="me")
     Member.objects.create(guild_id=OTHER, user_id=ME, username="me")
-    HourlyStat.objects.bulk_create([
-        HourlyStat(guild_id=GID, hour=490_000, channel_id=11, user_id=ME, messages=7, voice_seconds=120),
-        HourlyStat(guild_id=GID, hour=490_001, channel_id=12, user_id=ME, messages=3),
-        HourlyStat(guild_id=GID, hour=490_000, channel_id=11, user_id=MANAGER, messages=5),
-        HourlyStat(guild_id=OTHER, hour=490_000, channel_id=91, user_id=ME, messages=2),
-    ])
+    HourlyStat.objects.bulk_create(
+        [
+            HourlyStat(
+                guild_id=GID, hour=490_000, channel_id=11, user_id=ME, messages=7, voice_seconds=120
+            ),
+            HourlyStat(guild_id=GID, hour=490_001, channel_id=12, user_id=ME, messages=3),
+            HourlyStat(guild_id=GID, hour=490_000, channel_id=11, user_id=MANAGER, messages=5),
+            HourlyStat(guild_id=OTHER, hour=490_000, channel_id=91, user_id=ME, messages=2),
+        ]
+    )
     rollups.rebuild(GID)
     rollups.rebuild(OTHER)
     return g
@@ -48,25 +61,56 @@ def test_a_manager_changes_settings_like_the_admin(client, guild):
     page = client.get(f"/guilds/{GID}/settings/")
     assert page.status_code == 200 and b"#general" in page.content
     before = Guild.objects.get(pk=GID).updated_at
-    form = {"tracking": "on", "track_voice": "on", "excluded_channels": ["12"], "timezone": "Asia/Tokyo",
-            "default_days": "7", "visibility": "managers", "manager_roles": "42, 43", "retention_days": "14"}
+    form = {
+        "tracking": "on",
+        "track_voice": "on",
+        "excluded_channels": ["12"],
+        "timezone": "Asia/Tokyo",
+        "default_days": "7",
+        "visibility": "managers",
+        "manager_roles": "42, 43",
+        "retention_days": "14",
+    }
     assert client.post(f"/guilds/{GID}/settings/", form).status_code == 302
     g = Guild.objects.get(pk=GID)
     assert (g.timezone, g.visibility, g.default_days, g.retention_days, g.count_bots) == (
-        "Asia/Tokyo", "managers", 7, 14, False)
-    assert g.manager_roles == [42, 43] and list(g.excluded_channels.values_list("id", flat=True)) == [12]
+        "Asia/Tokyo",
+        "managers",
+        7,
+        14,
+        False,
+    )
+    assert g.manager_roles == [42, 43] and list(
+        g.excluded_channels.values_list("id", flat=True)
+    ) == [12]
     assert g.updated_at > before  # what the collector's configuration reload watches
-    assert sum(DailyMemberStat.objects.filter(guild_id=GID).values_list("messages", flat=True)) == 12  # #memes out
+    assert (
+        sum(DailyMemberStat.objects.filter(guild_id=GID).values_list("messages", flat=True)) == 12
+    )  # #memes out
     assert b"Saved" in client.get(f"/guilds/{GID}/settings/").content
 
 
-@pytest.mark.parametrize("field, value", [("timezone", "Mars/Olympus"), ("retention_days", "0"),
-                                          ("default_days", "99999"), ("manager_roles", "mods"),
-                                          ("visibility", "everyone"), ("excluded_channels", "91")])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("timezone", "Mars/Olympus"),
+        ("retention_days", "0"),
+        ("default_days", "99999"),
+        ("manager_roles", "mods"),
+        ("visibility", "everyone"),
+        ("excluded_channels", "91"),
+    ],
+)
 def test_bad_settings_are_refused_on_the_page(client, guild, field, value):
     client.force_login(discord_user(MANAGER, {GID: MANAGE_GUILD}))
-    form = {"tracking": "on", "timezone": "UTC", "default_days": "30", "visibility": "members",
-            "retention_days": "30", field: value}
+    form = {
+        "tracking": "on",
+        "timezone": "UTC",
+        "default_days": "30",
+        "visibility": "members",
+        "retention_days": "30",
+        field: value,
+    }
     answer = client.post(f"/guilds/{GID}/settings/", form)
     assert answer.status_code == 200 and b'class="alert"' in answer.content
     assert Guild.objects.get(pk=GID).timezone == "UTC"
@@ -80,7 +124,9 @@ def test_only_managers_and_staff_open_settings(client, guild):
     assert client.get(f"/guilds/{2**64}/settings/").status_code == 404
     client.force_login(discord_user(6000, {GID: 0}, owner=True))
     assert client.get(f"/guilds/{GID}/settings/").status_code == 200
-    assert f'href="/guilds/{GID}/settings/"' in client.get("/me/").content.decode()  # also when it is private
+    assert (
+        f'href="/guilds/{GID}/settings/"' in client.get("/me/").content.decode()
+    )  # also when it is private
     client.force_login(get_user_model().objects.create_user("staff", is_staff=True))
     assert client.get(f"/guilds/{GID}/settings/").status_code == 200
 
@@ -96,7 +142,10 @@ def test_me_shows_own_counts_and_exports_everything_as_json(client, guild):
     mine = {g["guild_id"]: g for g in doc["guilds"]}
     assert set(mine) == {str(GID), str(OTHER)}
     assert sorted(r["messages"] for r in mine[str(GID)]["hourly_stats"]) == [3, 7]
-    assert all(r["user_id"] == str(ME) and isinstance(r["channel_id"], str) for r in mine[str(GID)]["hourly_stats"])
+    assert all(
+        r["user_id"] == str(ME) and isinstance(r["channel_id"], str)
+        for r in mine[str(GID)]["hourly_stats"]
+    )
     assert mine[str(GID)]["profile"][0]["username"] == "me"
 
 
@@ -126,10 +175,16 @@ def test_me_refuses_what_is_not_yours(client, guild):
     assert client.get("/me/export.json").status_code == 404
 
 
-@pytest.mark.parametrize("url", ["/accounts/discord/login/callback/?error=access_denied&state=x",
-                                 "/accounts/discord/login/callback/?code=forged&state=forged",
-                                 "/accounts/discord/login/callback/", "/accounts/discord/login/",
-                                 "/accounts/3rdparty/login/cancelled/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/accounts/discord/login/callback/?error=access_denied&state=x",
+        "/accounts/discord/login/callback/?code=forged&state=forged",
+        "/accounts/discord/login/callback/",
+        "/accounts/discord/login/",
+        "/accounts/3rdparty/login/cancelled/",
+    ],
+)
 def test_failed_or_odd_sign_ins_get_our_pages_not_errors(client, db, settings, url):
     settings.SOCIALACCOUNT_PROVIDERS = {"discord": {"APPS": [{"client_id": "c", "secret": "s"}]}}
     answer = client.get(url)

@@ -1,9 +1,17 @@
 """Who is a manager: Discord's permission bits, the owner, and roles a guild names."""
+
 from __future__ import annotations
 
 import pytest
 
-from signin.rules import ADMINISTRATOR, MANAGE_GUILD, Standing, is_manager, may_manage, parse_role_ids
+from signin.rules import (
+    ADMINISTRATOR,
+    MANAGE_GUILD,
+    Standing,
+    is_manager,
+    may_manage,
+    parse_role_ids,
+)
 from simulator.oauth import ALL_PERMISSIONS, guild_permissions
 
 MOD_ROLE = 555
@@ -51,12 +59,16 @@ def test_role_id_lists():
 
 
 def test_the_simulator_computes_permissions_as_discord_does():
-    guild = {"id": "1", "owner_id": "10", "roles": [
-        {"id": "1", "permissions": str(EVERYONE)},
-        {"id": "2", "permissions": str(MANAGE_GUILD)},
-        {"id": "3", "permissions": str(ADMINISTRATOR)},
-        {"id": "4", "permissions": "0"},
-    ]}
+    guild = {
+        "id": "1",
+        "owner_id": "10",
+        "roles": [
+            {"id": "1", "permissions": str(EVERYONE)},
+            {"id": "2", "permissions": str(MANAGE_GUILD)},
+            {"id": "3", "permissions": str(ADMINISTRATOR)},
+            {"id": "4", "permissions": "0"},
+        ],
+    }
     assert guild_permissions(guild, 10, []) == ALL_PERMISSIONS  # the owner
     assert guild_permissions(guild, 11, ["3"]) == ALL_PERMISSIONS  # Administrator implies all
     assert guild_permissions(guild, 12, ["2"]) == EVERYONE | MANAGE_GUILD

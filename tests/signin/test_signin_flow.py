@@ -1,4 +1,6 @@
-"""Signing in through the simulator, what a signed-in Discord user may see and manage, and refreshes."""
+"""Signing in through the simulator, what a signed-in Discord user may see and manage, and
+refreshes."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,7 +28,9 @@ def test_sign_in_reads_guilds_and_keeps_tokens_encrypted(client, discord):
     sign_in(client, discord, plain)
     link = DiscordLink.objects.get(discord_id=plain)
     assert link.user.username == model.users[plain]["username"]
-    assert list(link.memberships.values_list("guild_id", flat=True)) == [model.id]  # only guilds Mocha knows
+    assert list(link.memberships.values_list("guild_id", flat=True)) == [
+        model.id
+    ]  # only guilds Mocha knows
     grant = next(iter(discord.oauth.tokens))
     assert grant.encode() not in bytes(link.access_token) and link.access_token
     assert guild_ids(client) == {model.id}
@@ -43,8 +47,10 @@ def test_membership_is_refreshed_after_the_period_and_not_before(client, discord
     sign_in(client, discord, leaver)
     model.member_remove(leaver)  # leaves the guild on Discord
     assert guild_ids(client) == {model.id}  # still as of the last refresh: no call per request
-    DiscordLink.objects.filter(discord_id=leaver).update(refreshed_at=DiscordLink.objects.get().refreshed_at
-                                                         - timedelta(seconds=settings.MOCHA_MEMBERSHIP_REFRESH_S))
+    DiscordLink.objects.filter(discord_id=leaver).update(
+        refreshed_at=DiscordLink.objects.get().refreshed_at
+        - timedelta(seconds=settings.MOCHA_MEMBERSHIP_REFRESH_S)
+    )
     assert guild_ids(client) == set()
     assert client.get(f"/guilds/{model.id}/").status_code == 404
 
@@ -74,12 +80,19 @@ def test_managers_by_permission_and_by_named_role(client, discord):
     model = discord.generator.guilds[0]
     guild = Guild.objects.create(id=model.id, name="Demo", visibility="managers")
     owner, manager, admin, moderator, plain = (*model.humans[:4], model.humans[9])
-    for uid, sees, manages in [(owner, True, True), (manager, True, True), (admin, True, True),
-                               (moderator, False, False), (plain, False, False)]:
+    for uid, sees, manages in [
+        (owner, True, True),
+        (manager, True, True),
+        (admin, True, True),
+        (moderator, False, False),
+        (plain, False, False),
+    ]:
         client.logout()
         sign_in(client, discord, uid)
-        assert (model.id in guild_ids(client), client.get(f"/guilds/{model.id}/settings/").status_code) == (
-            sees, 200 if manages else 404), uid
+        assert (
+            model.id in guild_ids(client),
+            client.get(f"/guilds/{model.id}/settings/").status_code,
+        ) == (sees, 200 if manages else 404), uid
     moderator_role = int(model.staff[moderator][0])
     guild.manager_roles = [moderator_role]
     guild.save()

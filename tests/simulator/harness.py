@@ -1,4 +1,6 @@
-"""A simulator on its own thread and event loop, and a stock discord.py Client that counts what it gets."""
+"""A simulator on its own thread and event loop, and a stock discord.py Client that counts what it
+gets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,9 +8,9 @@ import collections
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import discord
 
@@ -49,7 +51,9 @@ class CountingClient(discord.Client):
         if intents is None:
             intents = discord.Intents.none()
             intents.guilds = intents.guild_messages = intents.voice_states = intents.members = True
-        super().__init__(intents=intents, max_messages=None, chunk_guilds_at_startup=False, **kwargs)
+        super().__init__(
+            intents=intents, max_messages=None, chunk_guilds_at_startup=False, **kwargs
+        )
         self.events: collections.Counter[str] = collections.Counter()
         self.ids: list[int] = []
 
@@ -63,8 +67,11 @@ class CountingClient(discord.Client):
         self.ids.append(message.id)
 
 
-def receive(sim: Simulator, expected_messages: int, timeout: float = 20.0, **client_kwargs) -> CountingClient:
-    """Connect a CountingClient until the simulator is done and `expected_messages` arrived (or timeout)."""
+def receive(
+    sim: Simulator, expected_messages: int, timeout: float = 20.0, **client_kwargs
+) -> CountingClient:
+    """Connect a CountingClient until the simulator is done and `expected_messages` arrived (or
+    timeout)."""
     client = CountingClient(**client_kwargs)
 
     async def main() -> None:

@@ -1,4 +1,6 @@
-"""A stock discord.py Client against the simulator: login, ordered delivery, RESUME after drops, op 7, op 9."""
+"""A stock discord.py Client against the simulator: login, ordered delivery, RESUME after drops, op
+7, op 9."""
+
 from __future__ import annotations
 
 import json
@@ -16,12 +18,16 @@ from tests.simulator.harness import basic_lines, message_ids, receive, running
 def restore_discord(monkeypatch):
     """configure_discord changes discord.py's class attributes; put them back after each test."""
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
 
 
 def with_control(control: dict, at: int = 600, extra: list | None = None) -> list[str]:
-    """basic.jsonl without sleeps, with a control line (and `extra` lines) before its `at`-th dispatch."""
+    """basic.jsonl without sleeps, with a control line (and `extra` lines) before its `at`-th
+    dispatch."""
     lines = basic_lines()
     return lines[:at] + [json.dumps(control)] + [json.dumps(e) for e in extra or []] + lines[at:]
 
@@ -51,24 +57,35 @@ def test_basic_scenario_reaches_a_stock_client_in_order():
     assert status["connections"] == 1 and status["resumes"] == 0
 
 
-@pytest.mark.parametrize("control", [{"op": "drop"}, {"op": "reconnect"},
-                                     {"op": "invalid_session", "resumable": True}])
+@pytest.mark.parametrize(
+    "control", [{"op": "drop"}, {"op": "reconnect"}, {"op": "invalid_session", "resumable": True}]
+)
 def test_client_resumes_and_gets_every_dispatch_exactly_once(control):
     lines = with_control(control)
     with running(Simulator(lines, start_delay=0.05)) as sim:
         configure_discord(sim.api_base)
         client = receive(sim, 1191)
         status = sim.status()
-    assert sorted(client.ids) == sorted(int(i) for i in message_ids(lines))  # none missing, none twice
+    assert sorted(client.ids) == sorted(
+        int(i) for i in message_ids(lines)
+    )  # none missing, none twice
     assert status["resumes"] == 1 and status["connections"] == 2 and status["identifies"] == 1
     assert client.events["RESUMED"] == 1
     if control["op"] == "drop":
-        assert status["replayed"] > 0  # dispatches sent while the client was away came back on RESUME
+        assert (
+            status["replayed"] > 0
+        )  # dispatches sent while the client was away came back on RESUME
 
 
 def test_drop_twice_in_quick_succession_still_delivers_everything_once():
     lines = basic_lines()
-    lines = lines[:300] + ['{"op":"drop"}'] + lines[300:310] + ['{"op":"sleep","ms":300}', '{"op":"drop"}'] + lines[310:]
+    lines = (
+        lines[:300]
+        + ['{"op":"drop"}']
+        + lines[300:310]
+        + ['{"op":"sleep","ms":300}', '{"op":"drop"}']
+        + lines[310:]
+    )
     with running(Simulator(lines, start_delay=0.05)) as sim:
         configure_discord(sim.api_base)
         client = receive(sim, 1191)
@@ -80,8 +97,13 @@ def test_drop_twice_in_quick_succession_still_delivers_everything_once():
 def test_non_resumable_invalid_session_reidentifies_and_loses_the_gap():
     lines = basic_lines()
     gap = lines[600:610]
-    lines = (lines[:600] + ['{"op":"invalid_session","resumable":false}'] + gap
-             + ['{"op":"sleep","ms":1500}'] + lines[610:])
+    lines = (
+        lines[:600]
+        + ['{"op":"invalid_session","resumable":false}']
+        + gap
+        + ['{"op":"sleep","ms":1500}']
+        + lines[610:]
+    )
     with running(Simulator(lines, start_delay=0.05)) as sim:
         configure_discord(sim.api_base)
         client = receive(sim, 1191 - 10, timeout=25)
@@ -104,7 +126,9 @@ def test_each_shard_gets_only_its_guilds_dispatches():
     first = json.loads(lines[0])
     other_id = int(first["d"]["id"]) + (1 << 22)  # the next shard when there are two
     other = json.loads(lines[0].replace(first["d"]["id"], str(other_id)))
-    other_msgs = [ln.replace(first["d"]["id"], str(other_id)) for ln in lines[1:] if "MESSAGE_CREATE" in ln][:50]
+    other_msgs = [
+        ln.replace(first["d"]["id"], str(other_id)) for ln in lines[1:] if "MESSAGE_CREATE" in ln
+    ][:50]
     scenario = [lines[0], json.dumps(other)] + lines[1:] + other_msgs
     shard_of_first = (int(first["d"]["id"]) >> 22) % 2
     with running(Simulator(scenario, start_delay=0.05)) as sim:
@@ -116,7 +140,10 @@ def test_each_shard_gets_only_its_guilds_dispatches():
         def run(shard: int, expected: int) -> None:
             results[shard] = receive(sim, expected, shard_id=shard, shard_count=2)
 
-        threads = [threading.Thread(target=run, args=(s, 1191 if s == shard_of_first else 50)) for s in (0, 1)]
+        threads = [
+            threading.Thread(target=run, args=(s, 1191 if s == shard_of_first else 50))
+            for s in (0, 1)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -1,11 +1,12 @@
 """Generated traffic: repeatable for a seed, shaped like a real guild, delivered to a stock Client."""
+
 from __future__ import annotations
 
 import asyncio
 import collections
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import discord.gateway
 import discord.http
@@ -16,13 +17,15 @@ from simulator.generator import DISCORD_EPOCH_MS, TrafficGenerator
 from simulator.server import Simulator
 from tests.simulator.harness import receive, running
 
-START = datetime(2026, 3, 2, 12, 30, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)
 
 
 def events(gen: TrafficGenerator, live: int = 3000) -> list[dict]:
     """Backfill then the first `live` live events, as parsed dispatches."""
     out = [json.loads('{"s":0' + d.tail) for d in gen.backfill()]
-    out += [json.loads('{"s":0' + d.tail) for _, d in itertools.islice(gen.live(START, rate=50), live)]
+    out += [
+        json.loads('{"s":0' + d.tail) for _, d in itertools.islice(gen.live(START, rate=50), live)
+    ]
     return out
 
 
@@ -63,36 +66,64 @@ def test_live_traffic_looks_like_a_guild():
     guild = gen.guild_creates()[0]
     assert guild["afk_channel_id"] in {c["id"] for c in guild["channels"] if c["type"] == 2}
     assert len(guild["members"]) == 250 and guild["large"] and guild["member_count"] == 300
-    stream = [json.loads('{"s":0' + d.tail) for _, d in itertools.islice(gen.live(START, rate=2), 6000)]
+    stream = [
+        json.loads('{"s":0' + d.tail) for _, d in itertools.islice(gen.live(START, rate=2), 6000)
+    ]
     kinds = collections.Counter(e["t"] for e in stream)
     assert kinds["MESSAGE_CREATE"] > 5000
-    assert kinds["VOICE_STATE_UPDATE"] > 10 and kinds["GUILD_MEMBER_ADD"] > 0 and kinds["GUILD_MEMBER_REMOVE"] > 0
-    authors = collections.Counter(e["d"]["author"]["id"] for e in stream if e["t"] == "MESSAGE_CREATE")
+    assert (
+        kinds["VOICE_STATE_UPDATE"] > 10
+        and kinds["GUILD_MEMBER_ADD"] > 0
+        and kinds["GUILD_MEMBER_REMOVE"] > 0
+    )
+    authors = collections.Counter(
+        e["d"]["author"]["id"] for e in stream if e["t"] == "MESSAGE_CREATE"
+    )
     top_five = sum(n for _, n in authors.most_common(5))
     assert top_five > 0.25 * kinds["MESSAGE_CREATE"]  # a few heavy talkers
     assert any(e["d"]["author"].get("bot") for e in stream if e["t"] == "MESSAGE_CREATE")
     threads = [e["d"]["id"] for e in stream if e["t"] == "THREAD_CREATE"]
     assert threads
-    first_use = {e["d"]["channel_id"]: i for i, e in reversed(list(enumerate(stream))) if e["t"] == "MESSAGE_CREATE"}
+    first_use = {
+        e["d"]["channel_id"]: i
+        for i, e in reversed(list(enumerate(stream)))
+        if e["t"] == "MESSAGE_CREATE"
+    }
     created = {e["d"]["id"]: i for i, e in enumerate(stream) if e["t"] == "THREAD_CREATE"}
     assert all(created[t] < first_use[t] for t in threads if t in first_use)
     voice = [e["d"]["channel_id"] for e in stream if e["t"] == "VOICE_STATE_UPDATE"]
     assert None in voice  # leaves
     # 6,000 events at 2/s span most of an hour of live clock, in order.
-    clock = [o for o, _ in itertools.islice(TrafficGenerator(seed=3, start=START).live(START, rate=2), 6000)]
+    clock = [
+        o
+        for o, _ in itertools.islice(
+            TrafficGenerator(seed=3, start=START).live(START, rate=2), 6000
+        )
+    ]
     assert clock == sorted(clock) and 2400 < clock[-1] < 4000
 
 
 @pytest.fixture
 def restore_discord(monkeypatch):
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket,
+        "DEFAULT_GATEWAY",
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+    )
 
 
 def test_generated_backfill_is_history_served_over_rest_not_dispatched(restore_discord):
-    sim = Simulator(guilds=2, members=40, channels=4, backfill_days=1, seed=4, rate=0, start_delay=0.05,
-                    rest_limits=False)
+    sim = Simulator(
+        guilds=2,
+        members=40,
+        channels=4,
+        backfill_days=1,
+        seed=4,
+        rate=0,
+        start_delay=0.05,
+        rest_limits=False,
+    )
     with running(sim):
         configure_discord(sim.api_base)
         client = receive(sim, 0)

@@ -13,8 +13,8 @@ from collector.endpoints import configure_discord
 from simulator.server import Simulator
 from tests.collector.history_scenario import (
     FORUM,
-    GID,
     GENERAL,
+    GID,
     OLD_THREAD,
     POST,
     RANDOM,

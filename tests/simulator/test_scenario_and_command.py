@@ -1,4 +1,6 @@
-"""Scenario parsing errors name the line; the simulate command answers bad input with one line and exit 2."""
+"""Scenario parsing errors name the line; the simulate command answers bad input with one line and
+exit 2."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +12,9 @@ import urllib.request
 
 import pytest
 
+from mocha_site.loopback import free_port
 from simulator.scenario import Control, Dispatch, ScenarioError, load_scenario, parse_scenario
 from tests.simulator.harness import basic_lines
-from mocha_site.loopback import free_port
 
 
 def test_scenario_parses_guilds_dispatches_and_controls(basic_scenario):
@@ -25,8 +27,16 @@ def test_scenario_parses_guilds_dispatches_and_controls(basic_scenario):
     assert json.loads('{"op":0,"s":1' + first.tail)["t"] == "VOICE_STATE_UPDATE"
 
 
-@pytest.mark.parametrize("bad", ['{"t": "MESSAGE_CREATE"', '{"op": "explode"}', '[1, 2]',
-                                 '{"op": "sleep", "ms": -1}', '{"t": "MESSAGE_CREATE", "d": 5}'])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"t": "MESSAGE_CREATE"',
+        '{"op": "explode"}',
+        "[1, 2]",
+        '{"op": "sleep", "ms": -1}',
+        '{"t": "MESSAGE_CREATE", "d": 5}',
+    ],
+)
 def test_unreadable_line_names_file_and_line(tmp_path, bad):
     path = tmp_path / "broken.jsonl"
     lines = basic_lines()[:3] + [bad] + basic_lines()[3:5]
@@ -51,41 +61,70 @@ def test_command_on_a_busy_port_says_so_in_one_line(manage_py, basic_scenario):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        run = subprocess.run([*manage_py, "simulate", "--port", str(port), "--scenario", str(basic_scenario)],
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [*manage_py, "simulate", "--port", str(port), "--scenario", str(basic_scenario)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert run.returncode == 2
     assert len(run.stderr.strip().splitlines()) == 1 and str(port) in run.stderr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args, needle", [(["--port", "70000"], "port"), (["--port", "x"], "port"),
-                                          (["--port", "1", "--scenario", "/nonexistent.jsonl"], "nonexistent"),
-                                          (["--port", "1", "--disallow-intents", "members,typing"], "typing")])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--port", "70000"], "port"),
+        (["--port", "x"], "port"),
+        (["--port", "1", "--scenario", "/nonexistent.jsonl"], "nonexistent"),
+        (["--port", "1", "--disallow-intents", "members,typing"], "typing"),
+    ],
+)
 def test_command_bad_arguments_one_line_exit_2(manage_py, args, needle):
-    run = subprocess.run([*manage_py, "simulate", *args], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1 and needle in run.stderr
+    run = subprocess.run(
+        [*manage_py, "simulate", *args], capture_output=True, text=True, timeout=60
+    )
+    assert (
+        run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1 and needle in run.stderr
+    )
 
 
 @pytest.mark.slow
 def test_command_bad_scenario_line_exit_2(manage_py, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(basic_lines()[0] + "\nnot json\n")
-    run = subprocess.run([*manage_py, "simulate", "--port", str(free_port()), "--scenario", str(path)],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "bad.jsonl:2" in run.stderr
+    run = subprocess.run(
+        [*manage_py, "simulate", "--port", str(free_port()), "--scenario", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "bad.jsonl:2" in run.stderr
+    )
 
 
 @pytest.mark.slow
 def test_command_serves_status_and_stops_cleanly_on_sigterm(manage_py, basic_scenario):
     port = free_port()
-    proc = subprocess.Popen([*manage_py, "simulate", "--port", str(port), "--scenario", str(basic_scenario)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*manage_py, "simulate", "--port", str(port), "--scenario", str(basic_scenario)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == f"DISCORD_API_BASE=http://127.0.0.1:{port}/api/v10"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/status", timeout=5) as r:
             status = json.load(r)
         assert r.headers["Content-Type"] == "application/json"
-        assert status["total"] == 1191 + 5 + 4 + 2 + 3 and status["sent"] == 0 and status["done"] is False and status["connections"] == 0
+        assert (
+            status["total"] == 1191 + 5 + 4 + 2 + 3
+            and status["sent"] == 0
+            and status["done"] is False
+            and status["connections"] == 0
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v10/gateway/bot", timeout=5) as r:
             assert json.load(r)["url"] == f"ws://127.0.0.1:{port}/gateway"
         time.sleep(0.2)

@@ -3,6 +3,7 @@
 Raw websocket clients check the frames themselves; stock discord.py clients, made to ask for each
 compression in turn, check that every dispatch arrives once, in order, across a dropped socket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,12 @@ from tests.simulator.harness import basic_lines, message_ids, receive, running
 
 COMPRESSIONS = ["zlib-stream", "zstd-stream", None]
 MOCHA_INTENTS = bits.GUILDS | bits.GUILD_MEMBERS | bits.GUILD_VOICE_STATES | bits.GUILD_MESSAGES
-EVERY = {"MESSAGE_CREATE": 1191, "VOICE_STATE_UPDATE": 5, "GUILD_MEMBER_ADD": 4, "GUILD_MEMBER_REMOVE": 2}
+EVERY = {
+    "MESSAGE_CREATE": 1191,
+    "VOICE_STATE_UPDATE": 5,
+    "GUILD_MEMBER_ADD": 4,
+    "GUILD_MEMBER_REMOVE": 2,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +41,9 @@ def restore_discord(monkeypatch):
     ws = discord.gateway.DiscordWebSocket
     monkeypatch.setattr(ws, "DEFAULT_GATEWAY", ws.DEFAULT_GATEWAY)
     monkeypatch.setattr(ws, "from_client", ws.__dict__["from_client"])
-    monkeypatch.setattr(discord.utils, "_ActiveDecompressionContext", discord.utils._ActiveDecompressionContext)
+    monkeypatch.setattr(
+        discord.utils, "_ActiveDecompressionContext", discord.utils._ActiveDecompressionContext
+    )
 
 
 class Decoder:
@@ -57,12 +65,16 @@ class Decoder:
         return json.loads(self.zstd.decompress(msg.data))
 
 
-async def raw_session(sim: Simulator, compression: str | None, intents: int) -> tuple[list[dict], list[bytes]]:
-    """IDENTIFY with `intents`, read until the simulator is done and quiet; the payloads and raw frames."""
+async def raw_session(
+    sim: Simulator, compression: str | None, intents: int
+) -> tuple[list[dict], list[bytes]]:
+    """IDENTIFY with `intents`, read until the simulator is done and quiet; the payloads and raw
+    frames."""
     query = "?v=10&encoding=json" + (f"&compress={compression}" if compression else "")
     decode = Decoder(compression)
     payloads, frames = [], []
     async with aiohttp.ClientSession() as http, http.ws_connect(sim.gateway_url + query) as ws:
+
         async def read(timeout: float) -> None:
             msg = await ws.receive(timeout=timeout)
             frames.append(msg.data)
@@ -75,7 +87,7 @@ async def raw_session(sim: Simulator, compression: str | None, intents: int) -> 
         while time.monotonic() < deadline:
             try:
                 await read(0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if sim.status()["done"]:
                     break
     return payloads, frames
@@ -131,11 +143,14 @@ def test_discord_py_asks_zstd_stream_itself_when_zstandard_is_installed():
     assert discord.utils._ActiveDecompressionContext.COMPRESSION_TYPE == "zstd-stream"
 
 
-@pytest.mark.parametrize("without, lost", [
-    ("members", {"GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE"}),
-    ("guild_messages", {"MESSAGE_CREATE"}),
-    ("voice_states", {"VOICE_STATE_UPDATE"}),
-])
+@pytest.mark.parametrize(
+    "without, lost",
+    [
+        ("members", {"GUILD_MEMBER_ADD", "GUILD_MEMBER_REMOVE"}),
+        ("guild_messages", {"MESSAGE_CREATE"}),
+        ("voice_states", {"VOICE_STATE_UPDATE"}),
+    ],
+)
 def test_dispatches_are_filtered_by_the_identified_intents(without, lost):
     intents = discord.Intents.none()
     intents.guilds = intents.guild_messages = intents.voice_states = intents.members = True
@@ -146,7 +161,9 @@ def test_dispatches_are_filtered_by_the_identified_intents(without, lost):
         configure_discord(sim.api_base)
         client = receive(sim, 0 if "MESSAGE_CREATE" in lost else 1191, intents=intents)
         status = sim.status()
-    assert {k: client.events[k] for k in EVERY} == {k: 0 if k in lost else n for k, n in EVERY.items()}
+    assert {k: client.events[k] for k in EVERY} == {
+        k: 0 if k in lost else n for k, n in EVERY.items()
+    }
     assert status["resumes"] == 1 and client.events["RESUMED"] == 1
 
 
@@ -159,8 +176,11 @@ def test_guild_create_lists_only_the_bot_and_voice_members_without_presences():
             payloads, _ = asyncio.run(raw_session(sim, None, wanted))
         (created,) = [p["d"] for p in dispatches(payloads) if p["t"] == "GUILD_CREATE"]
         listed = {m["user"]["id"] for m in created["members"]}
-        assert listed == ({m["user"]["id"] for m in guild["members"]} if expect_all
-                          else in_voice & {m["user"]["id"] for m in guild["members"]})
+        assert listed == (
+            {m["user"]["id"] for m in guild["members"]}
+            if expect_all
+            else in_voice & {m["user"]["id"] for m in guild["members"]}
+        )
 
 
 def test_nothing_but_ready_without_the_guilds_intent():
@@ -173,13 +193,18 @@ async def identify_closes(sim: Simulator, intents: object) -> int | None:
     async with aiohttp.ClientSession() as http, http.ws_connect(sim.gateway_url + "?v=10") as ws:
         await ws.receive(timeout=10)
         await ws.send_json({"op": 2, "d": {"token": "t", "intents": intents, "properties": {}}})
-        while (msg := await ws.receive(timeout=10)).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+        while (msg := await ws.receive(timeout=10)).type not in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+        ):
             pass
         return ws.close_code
 
 
 def test_disallowed_privileged_intent_is_4014_and_unknown_bits_are_4013():
-    with running(Simulator(basic_lines(), start_delay=0.05, disallow_intents=bits.GUILD_MEMBERS)) as sim:
+    with running(
+        Simulator(basic_lines(), start_delay=0.05, disallow_intents=bits.GUILD_MEMBERS)
+    ) as sim:
         assert asyncio.run(identify_closes(sim, MOCHA_INTENTS)) == 4014
         assert asyncio.run(identify_closes(sim, 1 << 30)) == 4013
         assert asyncio.run(identify_closes(sim, "all")) == 4013
@@ -189,7 +214,9 @@ def test_disallowed_privileged_intent_is_4014_and_unknown_bits_are_4013():
         assert sim.status()["identifies"] == 0
         intents = discord.Intents.none()
         intents.guilds = intents.guild_messages = intents.voice_states = True
-        client = receive(sim, 1191, intents=intents)  # the same application without that intent is fine
+        client = receive(
+            sim, 1191, intents=intents
+        )  # the same application without that intent is fine
     assert client.events["MESSAGE_CREATE"] == 1191 and client.events["GUILD_MEMBER_ADD"] == 0
 
 

@@ -1,4 +1,5 @@
 """stats.access: the one rule of who sees which guild, and who an open socket's session is now."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,7 +37,11 @@ def test_who_sees_which_guild(guilds):
     assert set(access.visible_guilds(None)) == {public}
     assert set(access.visible_guilds(viewer)) == {public, private}
     assert access.can_view(staff, 82) and access.can_view(viewer, 82)
-    assert not access.can_view(None, 82) and not access.can_view(None, 2**63) and not access.can_view(None, 999)
+    assert (
+        not access.can_view(None, 82)
+        and not access.can_view(None, 2**63)
+        and not access.can_view(None, 999)
+    )
     viewer.is_active = False
     assert not access.can_view(viewer, 82)
 

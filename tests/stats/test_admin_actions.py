@@ -1,8 +1,9 @@
 """Admin maintenance actions: a confirmation page first, then the action, logged in the admin log."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cachalot.api import get_last_invalidation
@@ -14,7 +15,15 @@ from django.urls import reverse
 from collector.aggregate import Aggregator
 from collector.writer import Writer
 from stats import cache, maintenance
-from stats.models import Guild, HourlyStat, Member, MemberEvent, MessageCursor, RecentEvent, VoiceSession
+from stats.models import (
+    Guild,
+    HourlyStat,
+    Member,
+    MemberEvent,
+    MessageCursor,
+    RecentEvent,
+    VoiceSession,
+)
 from tests.collector import payloads as p
 
 pytestmark = pytest.mark.django_db
@@ -24,28 +33,51 @@ HEALTH = {0: {"connected": True}}
 
 def rows_of(guild_id: int, user_id: int | None = None) -> dict[str, int]:
     scope = {"guild_id": guild_id} | ({"user_id": user_id} if user_id is not None else {})
-    return {label: model.objects.filter(**scope).count() for label, model in maintenance.GUILD_ROWS.items()
-            if user_id is None or label in maintenance.MEMBER_ROWS}
+    return {
+        label: model.objects.filter(**scope).count()
+        for label, model in maintenance.GUILD_ROWS.items()
+        if user_id is None or label in maintenance.MEMBER_ROWS
+    }
 
 
 @pytest.fixture
 def collected(db) -> float:
-    """Two guilds with messages, voice spanning an hour boundary, a join and a leave, written by the collector."""
-    t0 = (int(time.time()) // 3600 - 3) * 3600 + 3000.0  # 10 minutes before an hour boundary, 3 hours ago
+    """Two guilds with messages, voice spanning an hour boundary, a join and a leave, written by
+    the collector."""
+    t0 = (
+        int(time.time()) // 3600 - 3
+    ) * 3600 + 3000.0  # 10 minutes before an hour boundary, 3 hours ago
     agg, writer = Aggregator(), Writer()
     for gid in (GID, OTHER):
-        agg.guild_create(p.guild_create(gid, channels=[p.channel(gid % 100 + 10, "general", guild=gid),
-                                                       p.channel(gid % 100 + 50, "voice", 2, guild=gid)],
-                                        members=[1, 2]), t0)
+        agg.guild_create(
+            p.guild_create(
+                gid,
+                channels=[
+                    p.channel(gid % 100 + 10, "general", guild=gid),
+                    p.channel(gid % 100 + 50, "voice", 2, guild=gid),
+                ],
+                members=[1, 2],
+            ),
+            t0,
+        )
     writer.write(agg.take_batch(t0), HEALTH)
     for gid in (GID, OTHER):
         for uid in (1, 2):
-            agg.message(p.message(uid, gid % 100 + 10, guild=gid, ts=datetime.fromtimestamp(t0, timezone.utc).isoformat()))
+            agg.message(
+                p.message(
+                    uid,
+                    gid % 100 + 10,
+                    guild=gid,
+                    ts=datetime.fromtimestamp(t0, UTC).isoformat(),
+                )
+            )
         agg.voice_state(p.voice(1, gid % 100 + 50, guild=gid), t0)
         agg.member_add(p.member_add(3, guild=gid), t0)
     writer.write(agg.take_batch(t0 + 300), HEALTH)
     for gid in (GID, OTHER):
-        agg.voice_state(p.voice(1, None, guild=gid), t0 + 1500)  # 25 minutes: 10 + 15 across the boundary
+        agg.voice_state(
+            p.voice(1, None, guild=gid), t0 + 1500
+        )  # 25 minutes: 10 + 15 across the boundary
         agg.member_remove(p.member_remove(2, guild=gid), t0 + 1500)
     writer.write(agg.take_batch(t0 + 1600), HEALTH)
     agg.voice_state(p.voice(2, GID % 100 + 50), t0 + 2000)  # still open
@@ -61,7 +93,11 @@ def post_action(client, model: str, action: str, pks: list, confirm: bool):
 
 
 def logged(obj_id: int, text: str) -> list[LogEntry]:
-    return [e for e in LogEntry.objects.filter(object_id=str(obj_id), action_flag=CHANGE) if text in e.get_change_message()]
+    return [
+        e
+        for e in LogEntry.objects.filter(object_id=str(obj_id), action_flag=CHANGE)
+        if text in e.get_change_message()
+    ]
 
 
 def test_purge_stats_asks_then_deletes_only_that_guild(admin_client, collected):
@@ -70,7 +106,10 @@ def test_purge_stats_asks_then_deletes_only_that_guild(admin_client, collected):
     response = post_action(admin_client, "guild", "purge_stats", [GID], confirm=False)
     assert response.status_code == 200
     assert "admin/stats/confirm_action.html" in [t.name for t in response.templates]
-    assert f'value="{GID}"' in response.content.decode() and "hourly stats: " in response.content.decode()
+    assert (
+        f'value="{GID}"' in response.content.decode()
+        and "hourly stats: " in response.content.decode()
+    )
     assert rows_of(GID) == before  # nothing happened yet
     response = post_action(admin_client, "guild", "purge_stats", [GID], confirm=True)
     assert response.status_code == 302
@@ -80,7 +119,9 @@ def test_purge_stats_asks_then_deletes_only_that_guild(admin_client, collected):
     assert len(logged(GID, "Purged stats")) == 1 and not logged(OTHER, "Purged stats")
 
 
-def test_purge_makes_cached_results_stale_after_commit(admin_client, collected, django_capture_on_commit_callbacks):
+def test_purge_makes_cached_results_stale_after_commit(
+    admin_client, collected, django_capture_on_commit_callbacks
+):
     before = cache.data_version(GID)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         post_action(admin_client, "guild", "purge_stats", [GID], confirm=True)
@@ -99,31 +140,54 @@ def test_purge_member_data_erases_one_user_in_one_guild(admin_client, collected)
     assert not any(rows_of(GID, 1).values())
     assert not Member.objects.filter(guild_id=GID, user_id=1).exists()
     assert HourlyStat.objects.filter(guild_id=GID, user_id=2).exists()  # others keep theirs
-    assert HourlyStat.objects.filter(guild_id=OTHER, user_id=1).exists()  # and the same user elsewhere
+    assert HourlyStat.objects.filter(
+        guild_id=OTHER, user_id=1
+    ).exists()  # and the same user elsewhere
     entries = logged(GID, "Purged member data of user 1")
     assert len(entries) == 1 and name not in entries[0].get_change_message()
 
 
 def test_rebuild_of_untouched_data_changes_nothing(collected):
     guild = Guild.objects.get(pk=GID)
-    stored = list(HourlyStat.objects.filter(guild_id=GID).order_by("id").values_list("hour", "channel_id", "user_id", "messages", "voice_seconds"))
+    stored = list(
+        HourlyStat.objects.filter(guild_id=GID)
+        .order_by("id")
+        .values_list("hour", "channel_id", "user_id", "messages", "voice_seconds")
+    )
     assert maintenance.rebuild_voice(guild)["rows changed"] == 0
-    assert list(HourlyStat.objects.filter(guild_id=GID).order_by("id").values_list(
-        "hour", "channel_id", "user_id", "messages", "voice_seconds")) == stored
+    assert (
+        list(
+            HourlyStat.objects.filter(guild_id=GID)
+            .order_by("id")
+            .values_list("hour", "channel_id", "user_id", "messages", "voice_seconds")
+        )
+        == stored
+    )
 
 
 def test_rebuild_restores_voice_seconds_from_sessions_and_keeps_messages(admin_client, collected):
     t0 = collected
     voice = GID % 100 + 50
-    expected = {(int(t0) // 3600, 1): 600, (int(t0) // 3600 + 1, 1): 900, (int(t0) // 3600 + 1, 2): 600}
+    expected = {
+        (int(t0) // 3600, 1): 600,
+        (int(t0) // 3600 + 1, 1): 900,
+        (int(t0) // 3600 + 1, 2): 600,
+    }
     messages = HourlyStat.objects.filter(guild_id=GID).aggregate(m=Sum("messages"))["m"]
     HourlyStat.objects.filter(guild_id=GID, channel_id=voice).update(voice_seconds=7)  # damaged
-    HourlyStat.objects.create(guild_id=GID, hour=int(t0) // 3600, channel_id=voice, user_id=9, voice_seconds=50)  # stray
+    HourlyStat.objects.create(
+        guild_id=GID, hour=int(t0) // 3600, channel_id=voice, user_id=9, voice_seconds=50
+    )  # stray
     response = post_action(admin_client, "guild", "rebuild_voice", [GID], confirm=False)
     assert "Message counts cannot be rebuilt" in response.content.decode()
     assert HourlyStat.objects.filter(guild_id=GID, voice_seconds=7).exists()
     post_action(admin_client, "guild", "rebuild_voice", [GID], confirm=True)
-    got = {(h, u): v for h, u, v in HourlyStat.objects.filter(guild_id=GID, channel_id=voice).values_list("hour", "user_id", "voice_seconds")}
+    got = {
+        (h, u): v
+        for h, u, v in HourlyStat.objects.filter(guild_id=GID, channel_id=voice).values_list(
+            "hour", "user_id", "voice_seconds"
+        )
+    }
     assert got == expected
     assert HourlyStat.objects.filter(guild_id=GID).aggregate(m=Sum("messages"))["m"] == messages
     assert len(logged(GID, "Rebuilt voice rollups")) == 1
@@ -132,7 +196,9 @@ def test_rebuild_restores_voice_seconds_from_sessions_and_keeps_messages(admin_c
 def test_rebuild_leaves_hours_outside_the_retention_window_alone(collected):
     guild = Guild.objects.get(pk=GID)
     old_hour = int(collected) // 3600 - 24 * 40
-    HourlyStat.objects.create(guild_id=GID, hour=old_hour, channel_id=1, user_id=1, voice_seconds=1234)
+    HourlyStat.objects.create(
+        guild_id=GID, hour=old_hour, channel_id=1, user_id=1, voice_seconds=1234
+    )
     maintenance.rebuild_voice(guild)
     assert HourlyStat.objects.get(guild_id=GID, hour=old_hour).voice_seconds == 1234
 
@@ -161,15 +227,23 @@ def test_staff_without_change_permission_cannot_run_actions(client, collected):
 
 
 def test_member_events_and_cursors_are_part_of_a_guild_purge(collected):
-    assert MemberEvent.objects.filter(guild_id=GID).exists() and MessageCursor.objects.filter(guild_id=GID).exists()
+    assert (
+        MemberEvent.objects.filter(guild_id=GID).exists()
+        and MessageCursor.objects.filter(guild_id=GID).exists()
+    )
     counts = maintenance.purge_guild_stats(GID)
     assert counts["member events"] >= 2 and counts["message cursors"] == 1
-    assert not RecentEvent.objects.filter(guild_id=GID).exists() and not VoiceSession.objects.filter(guild_id=GID).exists()
+    assert (
+        not RecentEvent.objects.filter(guild_id=GID).exists()
+        and not VoiceSession.objects.filter(guild_id=GID).exists()
+    )
 
 
 def test_view_only_staff_cannot_purge_member_data(client, collected):
     staff = User.objects.create_user("reader", password="pw-123456789", is_staff=True)
-    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_guild", "view_member"]))
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_guild", "view_member"])
+    )
     client.force_login(staff)
     member, rows = Member.objects.get(guild_id=GID, user_id=1), rows_of(GID, 1)
     response = client.get(reverse("admin:stats_member_changelist"))
@@ -182,6 +256,7 @@ def test_view_only_staff_cannot_purge_member_data(client, collected):
 
 def guild_figures(client, gid: int) -> dict:
     """Every guild-level figure the API serves, over a window that holds all of the fixture's data."""
+
     def get(path: str) -> dict:
         response = client.get(f"/api/guilds/{gid}/{path}")
         assert response.status_code == 200, path
@@ -190,11 +265,18 @@ def guild_figures(client, gid: int) -> dict:
     stats = get("stats?days=2&interval=hour")
     return {
         "totals": {k: stats["totals"][k] for k in ("messages", "voice_minutes", "active_members")},
-        "series": [(p["messages"], p["voice_minutes"], p["active_members"]) for p in stats["series"]],
-        "channels": {c["channel_id"]: (c["messages"], c["voice_minutes"]) for c in get("channels?days=2")["channels"]},
+        "series": [
+            (p["messages"], p["voice_minutes"], p["active_members"]) for p in stats["series"]
+        ],
+        "channels": {
+            c["channel_id"]: (c["messages"], c["voice_minutes"])
+            for c in get("channels?days=2")["channels"]
+        },
         "heatmap": get("heatmap?days=2")["cells"],
-        "leaders": {m: [e["user_id"] for e in get(f"leaderboard?metric={m}&days=2")["entries"]]
-                    for m in ("messages", "voice")},
+        "leaders": {
+            m: [e["user_id"] for e in get(f"leaderboard?metric={m}&days=2")["entries"]]
+            for m in ("messages", "voice")
+        },
     }
 
 
@@ -202,11 +284,15 @@ def test_a_purged_member_is_gone_from_every_guild_level_figure(admin_client, col
     """Member 1 of GID: one message in general, 25 voice minutes across an hour boundary."""
     before, other = guild_figures(admin_client, GID), guild_figures(admin_client, OTHER)
     maintenance.purge_member(GID, 1)
-    cache.bump_versions([GID])  # the admin action's on_commit bump, which this test's transaction defers
+    cache.bump_versions(
+        [GID]
+    )  # the admin action's on_commit bump, which this test's transaction defers
     after = guild_figures(admin_client, GID)
-    assert after["totals"] == {"messages": before["totals"]["messages"] - 1,
-                               "voice_minutes": before["totals"]["voice_minutes"] - 25,
-                               "active_members": before["totals"]["active_members"] - 1}
+    assert after["totals"] == {
+        "messages": before["totals"]["messages"] - 1,
+        "voice_minutes": before["totals"]["voice_minutes"] - 25,
+        "active_members": before["totals"]["active_members"] - 1,
+    }
     general, voice = str(GID % 100 + 10), str(GID % 100 + 50)
     assert after["channels"][general] == (before["channels"][general][0] - 1, 0)
     assert after["channels"][voice][1] == before["channels"][voice][1] - 25
@@ -216,4 +302,6 @@ def test_a_purged_member_is_gone_from_every_guild_level_figure(admin_client, col
     assert all(a[2] <= b[2] for b, a in series) and sum(b[2] - a[2] for b, a in series) >= 1
     assert all("1" not in users for users in after["leaders"].values())
     assert "1" in before["leaders"]["messages"] and "1" in before["leaders"]["voice"]
-    assert guild_figures(admin_client, OTHER) == other  # the same user in another guild keeps everything
+    assert (
+        guild_figures(admin_client, OTHER) == other
+    )  # the same user in another guild keeps everything

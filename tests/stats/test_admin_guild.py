@@ -1,4 +1,6 @@
-"""The guild admin: configuration form, list view without N+1, search, filters, and what cannot be edited."""
+"""The guild admin: configuration form, list view without N+1, search, filters, and what cannot be
+edited."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,31 +24,48 @@ GID, OTHER = 123456789012345678, 223456789012345678
 def guilds(db) -> tuple[Guild, Guild]:
     now = timezone.now()
     g = Guild.objects.create(id=GID, name="Coffee House", member_count=42, visibility="public")
-    o = Guild.objects.create(id=OTHER, name="Tea Room", member_count=7, visibility="private", count_bots=True)
-    Channel.objects.bulk_create([
-        Channel(id=11, guild=g, name="general"), Channel(id=12, guild=g, name="memes", position=1),
-        Channel(id=13, guild=g, name="gone", deleted=True), Channel(id=51, guild=g, name="Lounge", type=2),
-        Channel(id=21, guild=o, name="tea-talk"),
-    ])
+    o = Guild.objects.create(
+        id=OTHER, name="Tea Room", member_count=7, visibility="private", count_bots=True
+    )
+    Channel.objects.bulk_create(
+        [
+            Channel(id=11, guild=g, name="general"),
+            Channel(id=12, guild=g, name="memes", position=1),
+            Channel(id=13, guild=g, name="gone", deleted=True),
+            Channel(id=51, guild=g, name="Lounge", type=2),
+            Channel(id=21, guild=o, name="tea-talk"),
+        ]
+    )
     here = hour_of(now)
-    HourlyStat.objects.bulk_create([
-        HourlyStat(guild_id=GID, hour=here, channel_id=11, user_id=1, messages=5),
-        HourlyStat(guild_id=GID, hour=here - 24, channel_id=12, user_id=2, messages=3),
-        HourlyStat(guild_id=GID, hour=here - 8 * 24, channel_id=11, user_id=1, messages=100),  # older than 7 days
-        HourlyStat(guild_id=OTHER, hour=here, channel_id=21, user_id=1, messages=9),
-    ])
-    RecentEvent.objects.create(guild_id=GID, kind="message", channel_id=11, user_id=1, at=now - timedelta(minutes=3))
+    HourlyStat.objects.bulk_create(
+        [
+            HourlyStat(guild_id=GID, hour=here, channel_id=11, user_id=1, messages=5),
+            HourlyStat(guild_id=GID, hour=here - 24, channel_id=12, user_id=2, messages=3),
+            HourlyStat(
+                guild_id=GID, hour=here - 8 * 24, channel_id=11, user_id=1, messages=100
+            ),  # older than 7 days
+            HourlyStat(guild_id=OTHER, hour=here, channel_id=21, user_id=1, messages=9),
+        ]
+    )
+    RecentEvent.objects.create(
+        guild_id=GID, kind="message", channel_id=11, user_id=1, at=now - timedelta(minutes=3)
+    )
     return g, o
 
 
 def form_data(guild: Guild, **changes) -> dict:
     """The change form as a browser would post it (unchecked boxes are absent)."""
     data = {
-        "tracking": guild.tracking, "count_bots": guild.count_bots, "track_voice": guild.track_voice,
+        "tracking": guild.tracking,
+        "count_bots": guild.count_bots,
+        "track_voice": guild.track_voice,
         "excluded_channels": [str(c) for c in guild.excluded_channels.values_list("id", flat=True)],
-        "timezone": guild.timezone, "default_days": guild.default_days, "visibility": guild.visibility,
+        "timezone": guild.timezone,
+        "default_days": guild.default_days,
+        "visibility": guild.visibility,
         "viewers": [str(u) for u in guild.viewers.values_list("id", flat=True)],
-        "retention_days": guild.retention_days, "_save": "Save",
+        "retention_days": guild.retention_days,
+        "_save": "Save",
     }
     data.update(changes)
     return {k: ("on" if v is True else v) for k, v in data.items() if v is not False}
@@ -79,7 +98,9 @@ def test_list_queries_do_not_grow_with_the_number_of_guilds(admin_client, guilds
         admin_client.get(url)
     Guild.objects.bulk_create([Guild(id=900 + i, name=f"g{i}") for i in range(12)])
     for i in range(12):
-        HourlyStat.objects.create(guild_id=900 + i, hour=hour_of(timezone.now()), channel_id=1, user_id=1, messages=1)
+        HourlyStat.objects.create(
+            guild_id=900 + i, hour=hour_of(timezone.now()), channel_id=1, user_id=1, messages=1
+        )
     with cachalot_disabled(), CaptureQueriesContext(connection) as many:
         response = admin_client.get(url)
     assert len(response.context["cl"].result_list) == 14
@@ -88,7 +109,13 @@ def test_list_queries_do_not_grow_with_the_number_of_guilds(admin_client, guilds
 
 @pytest.mark.parametrize(
     "term, found",
-    [(str(GID), {GID}), ("coffee", {GID}), ("tea", {OTHER}), ("99999999999999999999999", set()), ("-1", set())],
+    [
+        (str(GID), {GID}),
+        ("coffee", {GID}),
+        ("tea", {OTHER}),
+        ("99999999999999999999999", set()),
+        ("-1", set()),
+    ],
 )
 def test_search_by_name_or_snowflake(admin_client, guilds, term, found):
     response = admin_client.get(reverse("admin:stats_guild_changelist"), {"q": term})
@@ -98,7 +125,11 @@ def test_search_by_name_or_snowflake(admin_client, guilds, term, found):
 
 @pytest.mark.parametrize(
     "query, found",
-    [({"visibility__exact": "private"}, {OTHER}), ({"count_bots__exact": "1"}, {OTHER}), ({"tracking__exact": "1"}, {GID, OTHER})],
+    [
+        ({"visibility__exact": "private"}, {OTHER}),
+        ({"count_bots__exact": "1"}, {OTHER}),
+        ({"tracking__exact": "1"}, {GID, OTHER}),
+    ],
 )
 def test_filters(admin_client, guilds, query, found):
     response = admin_client.get(reverse("admin:stats_guild_changelist"), query)
@@ -117,14 +148,29 @@ def test_channel_choices_are_this_guilds_channels_by_name(admin_client, guilds):
 def test_saving_the_form_changes_configuration_only(admin_client, guilds):
     viewer = User.objects.create_user("viewer", password="pw-123456789")
     Guild.objects.filter(pk=GID).update(member_count=50)  # the collector wrote meanwhile
-    response = admin_client.post(change_url(GID), form_data(
-        guilds[0], excluded_channels=["12", "51"], visibility="private", viewers=[str(viewer.pk)],
-        timezone="Europe/Paris", default_days="14", retention_days="7", count_bots=True, track_voice=False,
-    ))
+    response = admin_client.post(
+        change_url(GID),
+        form_data(
+            guilds[0],
+            excluded_channels=["12", "51"],
+            visibility="private",
+            viewers=[str(viewer.pk)],
+            timezone="Europe/Paris",
+            default_days="14",
+            retention_days="7",
+            count_bots=True,
+            track_voice=False,
+        ),
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     g = Guild.objects.get(pk=GID)
     assert set(g.excluded_channels.values_list("id", flat=True)) == {12, 51}
-    assert (g.visibility, g.timezone, g.default_days, g.retention_days) == ("private", "Europe/Paris", 14, 7)
+    assert (g.visibility, g.timezone, g.default_days, g.retention_days) == (
+        "private",
+        "Europe/Paris",
+        14,
+        7,
+    )
     assert g.count_bots and not g.track_voice and g.tracking
     assert list(g.viewers.all()) == [viewer]
     assert g.member_count == 50 and g.name == "Coffee House"
@@ -151,7 +197,9 @@ def test_bad_values_are_refused(admin_client, guilds, changes, field):
 def test_an_admin_save_reaches_the_collectors_config_load(admin_client, guilds):
     writer = Writer()
     assert writer.load_configs()[GID].excluded == frozenset()  # now cached by cachalot
-    admin_client.post(change_url(GID), form_data(guilds[0], excluded_channels=["12"], tracking=False))
+    admin_client.post(
+        change_url(GID), form_data(guilds[0], excluded_channels=["12"], tracking=False)
+    )
     config = writer.load_configs()[GID]
     assert config.excluded == frozenset({12}) and config.tracking is False
 
@@ -164,7 +212,9 @@ def test_visibility_and_viewers_set_in_the_admin_apply_to_the_api(client, admin_
     viewer = User.objects.create_user("viewer", password="pw-123456789")
     client.force_login(viewer)
     assert client.get(url).status_code == 404
-    admin_client.post(change_url(GID), form_data(Guild.objects.get(pk=GID), viewers=[str(viewer.pk)]))
+    admin_client.post(
+        change_url(GID), form_data(Guild.objects.get(pk=GID), viewers=[str(viewer.pk)])
+    )
     assert client.get(url).status_code == 200
 
 
@@ -172,7 +222,9 @@ def test_guilds_cannot_be_added_or_deleted_by_hand(admin_client, guilds):
     assert admin_client.get(reverse("admin:stats_guild_add")).status_code == 403
     assert admin_client.get(reverse("admin:stats_guild_delete", args=[GID])).status_code == 403
     response = admin_client.get(reverse("admin:stats_guild_changelist"))
-    assert "delete_selected" not in response.context["action_form"].fields["action"].choices.__repr__()
+    assert (
+        "delete_selected" not in response.context["action_form"].fields["action"].choices.__repr__()
+    )
 
 
 @pytest.mark.parametrize("model", ["channel", "member", "collectorstate"])
@@ -186,7 +238,9 @@ def test_read_only_models_cannot_be_added_changed_or_deleted(admin_client, guild
         assert Channel.objects.get(pk=11).name == "general"
 
 
-@pytest.mark.parametrize("model", ["hourlystat", "voicesession", "memberevent", "recentevent", "messagecursor"])
+@pytest.mark.parametrize(
+    "model", ["hourlystat", "voicesession", "memberevent", "recentevent", "messagecursor"]
+)
 def test_stats_rows_are_not_in_the_admin(admin_client, model):
     assert admin_client.get(f"/admin/stats/{model}/").status_code == 404
     assert admin_client.get(f"/admin/stats/{model}/add/").status_code == 404
@@ -202,5 +256,7 @@ def test_channel_list_shows_which_channels_are_counted(admin_client, guilds):
 def test_member_search_by_user_id(admin_client, guilds):
     Member.objects.create(guild=guilds[0], user_id=444555666777888999, username="neo")
     Member.objects.create(guild=guilds[0], user_id=5, username="trinity")
-    response = admin_client.get(reverse("admin:stats_member_changelist"), {"q": "444555666777888999"})
+    response = admin_client.get(
+        reverse("admin:stats_member_changelist"), {"q": "444555666777888999"}
+    )
     assert [m.username for m in response.context["cl"].result_list] == ["neo"]

@@ -1,4 +1,5 @@
 """The JSON API: contract shapes and numbers, CSV, visibility, malformed input, the cache."""
+
 from __future__ import annotations
 
 import csv
@@ -23,15 +24,26 @@ def get_json(client, url: str, status: int = 200) -> dict:
 
 
 def test_guild_list_hides_private_guilds_from_anonymous(client, activity):
-    assert get_json(client, "/api/guilds") == {"guilds": [{"id": str(GID), "name": "Paris", "member_count": 40}]}
+    assert get_json(client, "/api/guilds") == {
+        "guilds": [{"id": str(GID), "name": "Paris", "member_count": 40}]
+    }
 
 
 def test_stats_document(client, activity, frozen_now):
     doc = get_json(client, f"{BASE}/stats?days=2")
     assert set(doc) == {"guild_id", "days", "start", "end", "interval", "totals", "series"}
     assert doc["guild_id"] == str(GID) and doc["days"] == 2 and doc["interval"] == "day"
-    assert (doc["start"], doc["end"]) == ("2025-03-29T23:00:00Z", "2025-03-31T13:00:00Z")  # Sunday and Monday in Paris
-    assert doc["totals"] == {"messages": 22, "voice_minutes": 11.5, "active_members": 4, "joins": 2, "leaves": 1}
+    assert (doc["start"], doc["end"]) == (
+        "2025-03-29T23:00:00Z",
+        "2025-03-31T13:00:00Z",
+    )  # Sunday and Monday in Paris
+    assert doc["totals"] == {
+        "messages": 22,
+        "voice_minutes": 11.5,
+        "active_members": 4,
+        "joins": 2,
+        "leaves": 1,
+    }
     assert [p["messages"] for p in doc["series"]] == [13, 9]
     assert len(get_json(client, f"{BASE}/stats?days=2&interval=hour")["series"]) == 38
 
@@ -68,7 +80,11 @@ def test_member(client, activity, frozen_now):
 
 def test_channels_and_heatmap(client, activity, frozen_now):
     channels = get_json(client, f"{BASE}/channels?days=2")["channels"]
-    assert [(c["channel_id"], c["messages"], c["active_members"]) for c in channels] == [("11", 15, 3), ("12", 7, 3), ("21", 0, 2)]
+    assert [(c["channel_id"], c["messages"], c["active_members"]) for c in channels] == [
+        ("11", 15, 3),
+        ("12", 7, 3),
+        ("21", 0, 2),
+    ]
     cells = get_json(client, f"{BASE}/heatmap?days=2")["cells"]
     assert cells[6][0] == 7 and cells[0][14] == 5 and sum(map(sum, cells)) == 22
 
@@ -100,7 +116,9 @@ ENDPOINTS = ["stats", "leaderboard", "channels", "heatmap", f"members/{ALICE}"]
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 def test_private_guild_is_invisible_to_anonymous(client, activity, endpoint):
-    assert get_json(client, f"/api/guilds/{OTHER_GID}/{endpoint}", 404) == {"error": "unknown guild"}
+    assert get_json(client, f"/api/guilds/{OTHER_GID}/{endpoint}", 404) == {
+        "error": "unknown guild"
+    }
     # the same answer as a guild that does not exist
     assert get_json(client, f"/api/guilds/31337/{endpoint}", 404) == {"error": "unknown guild"}
 
@@ -119,16 +137,52 @@ def test_private_guild_is_visible_to_staff_and_granted_viewers(client, activity,
 
 
 MALFORMED = [
-    "stats?days=0", "stats?days=3651", "stats?days=-1", "stats?days=1.5", "stats?days=30.0", "stats?days=abc",
-    "stats?days=", "stats?days=%2B30", "stats?days=%2030", "stats?days=3_0", "stats?days=1e3", "stats?days=0x10",
-    "stats?days=99999999999999999999999999", "stats?days=NaN", "stats?days=%D9%A3%D9%A0", "stats?days=30;DROP TABLE x",
-    "stats?days=1%27%20OR%20%271%27=%271", "stats?interval=week", "stats?interval=", "stats?interval=DAY",
-    "stats?format=xml", "stats?format=", "leaderboard?metric=bytes", "leaderboard?metric=", "leaderboard?limit=0",
-    "leaderboard?limit=101", "leaderboard?limit=-5", "leaderboard?limit=ten", "leaderboard?offset=-1",
-    "leaderboard?offset=1.0", "leaderboard?offset=99999999999999999999", "leaderboard?days=4000",
-    "leaderboard?metric=messages%00", "channels?days=0", "channels?days=%00", "channels?format=pdf",
-    "heatmap?days=0", "heatmap?days=x", "heatmap?days=3651", "members/abc", "members/-1", "members/1.5",
-    "members/99999999999999999999", "members/9223372036854775808", "members/%27%3B--", f"members/{ALICE}?days=0",
+    "stats?days=0",
+    "stats?days=3651",
+    "stats?days=-1",
+    "stats?days=1.5",
+    "stats?days=30.0",
+    "stats?days=abc",
+    "stats?days=",
+    "stats?days=%2B30",
+    "stats?days=%2030",
+    "stats?days=3_0",
+    "stats?days=1e3",
+    "stats?days=0x10",
+    "stats?days=99999999999999999999999999",
+    "stats?days=NaN",
+    "stats?days=%D9%A3%D9%A0",
+    "stats?days=30;DROP TABLE x",
+    "stats?days=1%27%20OR%20%271%27=%271",
+    "stats?interval=week",
+    "stats?interval=",
+    "stats?interval=DAY",
+    "stats?format=xml",
+    "stats?format=",
+    "leaderboard?metric=bytes",
+    "leaderboard?metric=",
+    "leaderboard?limit=0",
+    "leaderboard?limit=101",
+    "leaderboard?limit=-5",
+    "leaderboard?limit=ten",
+    "leaderboard?offset=-1",
+    "leaderboard?offset=1.0",
+    "leaderboard?offset=99999999999999999999",
+    "leaderboard?days=4000",
+    "leaderboard?metric=messages%00",
+    "channels?days=0",
+    "channels?days=%00",
+    "channels?format=pdf",
+    "heatmap?days=0",
+    "heatmap?days=x",
+    "heatmap?days=3651",
+    "members/abc",
+    "members/-1",
+    "members/1.5",
+    "members/99999999999999999999",
+    "members/9223372036854775808",
+    "members/%27%3B--",
+    f"members/{ALICE}?days=0",
     f"members/{ALICE}?format=html",
 ]
 
@@ -142,8 +196,11 @@ def test_malformed_parameters_are_400_json(client, activity, query):
 @pytest.mark.parametrize(
     "path",
     [
-        "/api/guilds/abc/stats", "/api/guilds/-5/stats", "/api/guilds/1.5/stats",
-        "/api/guilds/18446744073709551616/stats", "/api/guilds/9223372036854775808/leaderboard",
+        "/api/guilds/abc/stats",
+        "/api/guilds/-5/stats",
+        "/api/guilds/1.5/stats",
+        "/api/guilds/18446744073709551616/stats",
+        "/api/guilds/9223372036854775808/leaderboard",
         "/api/guilds/%27%20OR%201=1--/channels",
     ],
 )
@@ -153,7 +210,14 @@ def test_malformed_guild_ids_are_400_json(client, activity, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/nope", "/api/guilds/1/nope", f"{BASE}/stats/", "/api/guilds/1/members/", "/metrics/nope"]
+    "path",
+    [
+        "/api/nope",
+        "/api/guilds/1/nope",
+        f"{BASE}/stats/",
+        "/api/guilds/1/members/",
+        "/metrics/nope",
+    ],
 )
 def test_unknown_paths_are_404_json(client, activity, path):
     assert set(get_json(client, path, 404)) == {"error"}
@@ -163,7 +227,9 @@ def test_unknown_paths_are_404_json(client, activity, path):
 def test_wrong_method_is_405_json(client, activity, url):
     for method in (client.post, client.put, client.delete):
         response = method(url)
-        assert response.status_code in (403, 405), response.status_code  # CSRF may answer a POST first
+        assert response.status_code in (403, 405), (
+            response.status_code
+        )  # CSRF may answer a POST first
         assert set(response.json()) == {"error"}
 
 
@@ -175,8 +241,12 @@ def test_cached_request_touches_no_database(client, activity, django_assert_num_
     assert second.status_code == 200 and second.json() == first.json()
 
 
-@pytest.mark.parametrize("endpoint", ["leaderboard?metric=voice", "channels", "heatmap", f"members/{ALICE}"])
-def test_every_cached_endpoint_touches_no_database(client, activity, endpoint, django_assert_num_queries):
+@pytest.mark.parametrize(
+    "endpoint", ["leaderboard?metric=voice", "channels", "heatmap", f"members/{ALICE}"]
+)
+def test_every_cached_endpoint_touches_no_database(
+    client, activity, endpoint, django_assert_num_queries
+):
     assert client.get(f"{BASE}/{endpoint}").status_code == 200
     with django_assert_num_queries(0):
         assert client.get(f"{BASE}/{endpoint}").status_code == 200
@@ -185,5 +255,11 @@ def test_every_cached_endpoint_touches_no_database(client, activity, endpoint, d
 def test_openapi_document_lists_the_endpoints(client):
     doc = get_json(client, "/api/openapi.json")
     paths = set(doc["paths"])
-    assert {"/api/guilds", "/api/guilds/{gid}/stats", "/api/guilds/{gid}/leaderboard", "/api/guilds/{gid}/members/{uid}",
-            "/api/guilds/{gid}/channels", "/api/guilds/{gid}/heatmap"} <= paths
+    assert {
+        "/api/guilds",
+        "/api/guilds/{gid}/stats",
+        "/api/guilds/{gid}/leaderboard",
+        "/api/guilds/{gid}/members/{uid}",
+        "/api/guilds/{gid}/channels",
+        "/api/guilds/{gid}/heatmap",
+    } <= paths

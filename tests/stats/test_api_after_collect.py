@@ -1,8 +1,9 @@
-"""End to end: the basic scenario through simulator and collector, then every endpoint against basic.expected.json."""
+"""End to end: the basic scenario through simulator and collector, then every endpoint against
+basic.expected.json."""
+
 from __future__ import annotations
 
 import pytest
-
 from django.db.models import Sum
 
 from stats.models import HourlyStat
@@ -23,9 +24,13 @@ def api(client, path: str) -> dict:
 VOICE_SECONDS = {"700000000000100113": 6, "700000000000100190": 6, "700000000000100197": 6}
 
 
-def test_every_endpoint_agrees_with_the_basic_scenario(client, basic_scenario, basic_expected, monkeypatch):
+def test_every_endpoint_agrees_with_the_basic_scenario(
+    client, basic_scenario, basic_expected, monkeypatch
+):
     lines = scenario_lines(basic_scenario)
-    clock = ScenarioClock(lines, start=1_795_000_000 // 3600 * 3600)  # the collector's time: no real sleeps
+    clock = ScenarioClock(
+        lines, start=1_795_000_000 // 3600 * 3600
+    )  # the collector's time: no real sleeps
     clock.install(monkeypatch)
     run_collect(lines, public_new_guilds=True, clock=clock)
     exp = basic_expected
@@ -36,7 +41,11 @@ def test_every_endpoint_agrees_with_the_basic_scenario(client, basic_scenario, b
 
     stats = api(client, f"{base}/stats?days=3650")
     totals = stats["totals"]
-    assert (totals["messages"], totals["joins"], totals["leaves"]) == (exp["messages"], exp["joins"], exp["leaves"])
+    assert (totals["messages"], totals["joins"], totals["leaves"]) == (
+        exp["messages"],
+        exp["joins"],
+        exp["leaves"],
+    )
     assert totals["active_members"] >= exp["active_members_at_least"]
     seconds = HourlyStat.objects.filter(guild_id=gid, voice_seconds__gt=0).values_list("user_id")
     assert {str(u): v for u, v in seconds.annotate(s=Sum("voice_seconds"))} == VOICE_SECONDS
@@ -45,9 +54,16 @@ def test_every_endpoint_agrees_with_the_basic_scenario(client, basic_scenario, b
 
     board = api(client, f"{base}/leaderboard?metric=messages&days=3650&limit=100")["entries"]
     assert {e["user_id"]: e["value"] for e in board} == exp["per_user"]
-    assert (board[0]["user_id"], board[0]["value"], board[0]["rank"]) == (exp["top_user"], exp["top_user_messages"], 1)
+    assert (board[0]["user_id"], board[0]["value"], board[0]["rank"]) == (
+        exp["top_user"],
+        exp["top_user_messages"],
+        1,
+    )
 
-    voice = {e["user_id"] for e in api(client, f"{base}/leaderboard?metric=voice&days=3650&limit=100")["entries"]}
+    voice = {
+        e["user_id"]
+        for e in api(client, f"{base}/leaderboard?metric=voice&days=3650&limit=100")["entries"]
+    }
     assert set(exp["voice_users_counted"]) <= voice and exp["voice_user_afk"] not in voice
 
     for uid, messages in exp["per_user"].items():

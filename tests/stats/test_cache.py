@@ -1,4 +1,6 @@
-"""The result cache: versions made stale by bump_versions, TTL, counters, trimming, warm-up, cachalot."""
+"""The result cache: versions made stale by bump_versions, TTL, counters, trimming, warm-up,
+cachalot."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +12,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from stats import api_results, cache as result_cache, rollups
+from stats import api_results, rollups
+from stats import cache as result_cache
 from stats.models import Guild, HourlyStat
 from tests.stats.conftest import ALICE, GENERAL, GID, NOW, OTHER_GID, h
 
@@ -24,7 +27,9 @@ def test_second_call_is_a_hit_and_a_bump_makes_it_stale(activity, django_assert_
         assert api_results.stats(activity, 2, "day", NOW) == first
     assert (result_cache.counters.hits - hits, result_cache.counters.misses - misses) == (1, 1)
 
-    HourlyStat.objects.create(guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=777, messages=10)
+    HourlyStat.objects.create(
+        guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=777, messages=10
+    )
     rollups.rebuild(GID)
     assert api_results.stats(activity, 2, "day", NOW)["totals"]["messages"] == 22  # still cached
     result_cache.bump_versions([GID])
@@ -68,7 +73,9 @@ def test_trim_removes_oldest_files_above_the_limit(settings, tmp_path):
     if result_cache.file_cache_dir() is None:
         pytest.skip("trimming applies to the file cache; Redis bounds itself")
     for i in range(20):
-        cache.set(f"filler-{i}", os.urandom(10_000))  # incompressible: the file cache zlib-compresses
+        cache.set(
+            f"filler-{i}", os.urandom(10_000)
+        )  # incompressible: the file cache zlib-compresses
     used = result_cache.usage()["bytes"]
     assert used > 200_000
     removed = result_cache.trim(max_bytes=100_000)
@@ -88,7 +95,8 @@ def test_warm_cache_fills_the_dashboard_queries(activity, capsys, django_assert_
     call_command("warm_cache")
     out = capsys.readouterr().out
     assert "[1/2]" in out and "[2/2]" in out and "warmed 2 guild(s)" in out
-    # the API now answers from the cache: only the guild lookup (once, then cachalot) reaches the database
+    # the API now answers from the cache: only the guild lookup (once, then cachalot) reaches the
+    # database
     from django.test import Client
 
     with django_assert_max_num_queries(1):
@@ -106,20 +114,40 @@ def test_warm_cache_one_guild_and_unknown_guild(activity, capsys):
 
 @pytest.mark.slow
 def test_warm_cache_cli_errors_are_one_line_exit_2(subprocess_env, manage_py):
-    done = subprocess.run([*manage_py, "warm_cache", "--guild", "123"], env=subprocess_env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "unknown guild 123" in done.stderr
-    done = subprocess.run([*manage_py, "warm_cache", "--guild", "x"], env=subprocess_env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*manage_py, "warm_cache", "--guild", "123"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        done.returncode == 2
+        and done.stderr.strip().count("\n") == 0
+        and "unknown guild 123" in done.stderr
+    )
+    done = subprocess.run(
+        [*manage_py, "warm_cache", "--guild", "x"],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
 
 
 @pytest.mark.slow
-def test_a_member_renamed_by_another_process_shows_on_the_next_request(subprocess_env, manage_py, client):
+def test_a_member_renamed_by_another_process_shows_on_the_next_request(
+    subprocess_env, manage_py, client
+):
     """cachalot caches Member reads in the shared cache; a write elsewhere must invalidate it."""
     from stats.models import Member
 
     guild = Guild.objects.create(id=GID, name="Paris", visibility="public")
     Member.objects.create(guild=guild, user_id=ALICE, username="alice")
-    HourlyStat.objects.create(guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=ALICE, messages=3)
+    HourlyStat.objects.create(
+        guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=ALICE, messages=3
+    )
     rollups.rebuild(GID)
     url = f"/api/guilds/{GID}/members/{ALICE}?days=3650"
     assert client.get(url).json()["name"] == "alice"
@@ -131,7 +159,8 @@ def test_a_member_renamed_by_another_process_shows_on_the_next_request(subproces
         f"Guild.objects.filter(pk={GID}).update(name='Lyon')"
     )
     subprocess.run([*manage_py, "shell", "-c", script], env=subprocess_env, check=True, timeout=60)
-    # The result cache holds the member document until the collector bumps the version; cachalot must not.
+    # The result cache holds the member document until the collector bumps the version; cachalot
+    # must not.
     result_cache.bump_versions([GID])
     assert client.get(url).json()["name"] == "Renamed"
     assert client.get("/api/guilds").json()["guilds"][0]["name"] == "Lyon"

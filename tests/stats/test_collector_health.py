@@ -1,4 +1,5 @@
 """One notion of "collector connected": the live badge, /metrics and the health panel agree."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,7 +29,10 @@ def verdicts() -> dict[str, bool]:
 def shard(seconds_ago: float, connected: bool = True, shard_id: int = 0) -> None:
     CollectorState.objects.update_or_create(
         shard_id=shard_id,
-        defaults={"connected": connected, "updated_at": timezone.now() - timedelta(seconds=seconds_ago)},
+        defaults={
+            "connected": connected,
+            "updated_at": timezone.now() - timedelta(seconds=seconds_ago),
+        },
     )
 
 

@@ -1,9 +1,11 @@
-"""Websocket consumers: visibility (4403), the tick's shape, feed and leaderboard pushes, the health stream."""
+"""Websocket consumers: visibility (4403), the tick's shape, feed and leaderboard pushes, the
+health stream."""
+
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -25,7 +27,8 @@ app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
 def hub(monkeypatch, transactional_db) -> live.LiveHub:
     """A fresh hub per test, polling fast so tests take fractions of a second."""
     fresh = live.LiveHub()
-    # Connections opened in asgiref's worker threads close after each call, so none outlives the test
+    # Connections opened in asgiref's worker threads close after each call, so none outlives the
+    # test
     # (PostgreSQL refuses to drop a test database that still has sessions).
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     monkeypatch.setattr(consumers, "hub", fresh)
@@ -50,7 +53,8 @@ def run(coro):
         try:
             return await asyncio.wait_for(coro, 40)
         finally:
-            # The ORM ran in asgiref's worker thread; close its connection so the test database can be dropped.
+            # The ORM ran in asgiref's worker thread; close its connection so the test database can
+            # be dropped.
             await sync_to_async(connections.close_all)()
 
     return asyncio.run(then_close())
@@ -90,9 +94,12 @@ def add_event(kind: str = "message", user_id: int = 501, channel_id: int | None 
 
 def add_events(*events: tuple[str, int, int | None]) -> None:
     """Insert in one statement, as the collector's flush does, so a poll sees all or none."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     RecentEvent.objects.bulk_create(
-        [RecentEvent(guild_id=PUBLIC, kind=k, channel_id=c, user_id=u, at=now) for k, u, c in events]
+        [
+            RecentEvent(guild_id=PUBLIC, kind=k, channel_id=c, user_id=u, at=now)
+            for k, u, c in events
+        ]
     )
 
 
@@ -120,7 +127,9 @@ def test_staff_may_watch_a_private_guild(hub, guilds, django_user_model):
 
 
 @pytest.mark.parametrize("who", ["stranger", "viewer", "viewer of another guild"])
-def test_a_signed_in_user_watches_a_private_guild_only_when_granted(hub, guilds, django_user_model, who):
+def test_a_signed_in_user_watches_a_private_guild_only_when_granted(
+    hub, guilds, django_user_model, who
+):
     user = django_user_model.objects.create_user(who, password="x")  # signed in, not staff
     other = Guild.objects.create(id=8003, name="Elsewhere", visibility="private")
     if who == "viewer":
@@ -153,12 +162,17 @@ def test_tick_shape_and_new_events_arrive_in_the_feed(hub, guilds):
         await asyncio.sleep(0.3)  # the poller has started from the current last id
         await in_thread(add_events, ("message", 501, 31), ("member_join", 501, None))
         tick = await receive_until(comm, lambda m: m["type"] == "tick" and m["feed"])
-        assert [(f["kind"], f["user_id"], f["name"], f["channel_id"], f["channel"]) for f in tick["feed"]] == [
+        assert [
+            (f["kind"], f["user_id"], f["name"], f["channel_id"], f["channel"])
+            for f in tick["feed"]
+        ] == [
             ("message", "501", "Alice", "31", "general"),
             ("member_join", "501", "Alice", None, None),
         ]
         assert tick["rates"]["messages"] > 0 and tick["rates"]["member_joins"] > 0
-        quiet = await receive_until(comm, lambda m: m["type"] == "tick")  # ticks go on without traffic
+        quiet = await receive_until(
+            comm, lambda m: m["type"] == "tick"
+        )  # ticks go on without traffic
         assert quiet["feed"] == []
         await comm.disconnect()
 
@@ -186,8 +200,13 @@ def test_two_sockets_get_each_event_once(hub, guilds):
 
 def test_leaderboard_is_pushed_when_the_top_ten_changes(hub, guilds):
     def score(user_id: int, messages: int) -> None:
-        HourlyStat.objects.create(guild_id=PUBLIC, hour=hour_of(datetime.now(timezone.utc)), channel_id=31,
-                                  user_id=user_id, messages=messages)
+        HourlyStat.objects.create(
+            guild_id=PUBLIC,
+            hour=hour_of(datetime.now(UTC)),
+            channel_id=31,
+            user_id=user_id,
+            messages=messages,
+        )
         rollups.rebuild(PUBLIC)  # as the collector's flush would have
         from stats.cache import bump_versions
 
@@ -199,10 +218,14 @@ def test_leaderboard_is_pushed_when_the_top_ten_changes(hub, guilds):
         await comm.receive_from(timeout=2)
         await asyncio.sleep(0.3)
         await in_thread(score, 501, 5)
-        board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
+        board = await receive_until(
+            comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages"
+        )
         assert [(e["user_id"], e["value"]) for e in board["entries"]] == [("501", 5)]
         await in_thread(score, 502, 9)
-        board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
+        board = await receive_until(
+            comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages"
+        )
         assert [(e["name"], e["value"]) for e in board["entries"]] == [("bob", 9), ("Alice", 5)]
         await comm.disconnect()
 
@@ -253,6 +276,10 @@ def test_a_tick_reaches_fifty_sockets_encoded_once(hub, guilds, monkeypatch):
 
     frames = run(scenario())
     assert encodes == ["Tick"]
-    assert all(f["type"] == "websocket.send" and json.loads(f["text"])["type"] == "tick" for f in frames)
-    assert all(f["text"] is frames[0]["text"] for f in frames)  # the very same string, not 50 encodes
+    assert all(
+        f["type"] == "websocket.send" and json.loads(f["text"])["type"] == "tick" for f in frames
+    )
+    assert all(
+        f["text"] is frames[0]["text"] for f in frames
+    )  # the very same string, not 50 encodes
     assert not hub.watchers

@@ -1,9 +1,10 @@
 """Each websocket frame type, received from a live socket, matches its schema in stats/frames.py."""
+
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -12,17 +13,31 @@ from stats import frames, rollups
 from stats.cache import bump_versions
 from stats.models import HourlyStat, MemberEvent, VoiceSession, hour_of
 from tests.stats.test_consumers import (  # noqa: F401 (hub and guilds are fixtures)
-    PUBLIC, add_events, connect, guilds, hub, in_thread, receive_until, run,
+    PUBLIC,
+    add_events,
+    connect,
+    guilds,
+    hub,
+    in_thread,
+    receive_until,
+    run,
 )
 
 
 @pytest.mark.usefixtures("hub", "guilds")
 def test_tick_frame_matches_its_schema_and_counts_rare_events_over_the_last_hour():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     MemberEvent.objects.create(guild_id=PUBLIC, user_id=501, kind=MemberEvent.Kind.JOIN, at=now)
-    MemberEvent.objects.create(guild_id=PUBLIC, user_id=503, kind=MemberEvent.Kind.JOIN, at=now - timedelta(hours=2))
-    VoiceSession.objects.create(guild_id=PUBLIC, user_id=502, channel_id=31, started_at=now - timedelta(minutes=5),
-                                credited_until=now)
+    MemberEvent.objects.create(
+        guild_id=PUBLIC, user_id=503, kind=MemberEvent.Kind.JOIN, at=now - timedelta(hours=2)
+    )
+    VoiceSession.objects.create(
+        guild_id=PUBLIC,
+        user_id=502,
+        channel_id=31,
+        started_at=now - timedelta(minutes=5),
+        credited_until=now,
+    )
 
     async def scenario():
         comm, _ = await connect(f"/ws/guilds/{PUBLIC}/live/")
@@ -45,8 +60,13 @@ def test_tick_frame_matches_its_schema_and_counts_rare_events_over_the_last_hour
 @pytest.mark.usefixtures("hub", "guilds")
 def test_leaderboard_frame_matches_its_schema():
     def score() -> None:
-        HourlyStat.objects.create(guild_id=PUBLIC, hour=hour_of(datetime.now(timezone.utc)), channel_id=31,
-                                  user_id=501, messages=4)
+        HourlyStat.objects.create(
+            guild_id=PUBLIC,
+            hour=hour_of(datetime.now(UTC)),
+            channel_id=31,
+            user_id=501,
+            messages=4,
+        )
         rollups.rebuild(PUBLIC)
         bump_versions([PUBLIC])
         add_events(("message", 501, 31))
@@ -56,7 +76,9 @@ def test_leaderboard_frame_matches_its_schema():
         await comm.receive_from(timeout=5)
         await asyncio.sleep(0.3)
         await in_thread(score)
-        board = await receive_until(comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages")
+        board = await receive_until(
+            comm, lambda m: m["type"] == "leaderboard" and m["metric"] == "messages"
+        )
         await comm.disconnect()
         return board
 

@@ -1,4 +1,5 @@
 """`manage.py guild`: JSON out, changes applied, bad input one line with exit code 2."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,18 @@ def test_new_guilds_start_private_and_config_is_printed(guild, capsys):
 
 def test_flags_change_the_configuration(guild, capsys):
     out = run_guild(
-        guild.id, "--visibility", "public", "--timezone", "Europe/Paris", "--exclude-channel", 11,
-        "--exclude-channel", 12, "--count-bots", "on", capsys=capsys,
+        guild.id,
+        "--visibility",
+        "public",
+        "--timezone",
+        "Europe/Paris",
+        "--exclude-channel",
+        11,
+        "--exclude-channel",
+        12,
+        "--count-bots",
+        "on",
+        capsys=capsys,
     )
     assert out["visibility"] == "public"
     assert out["timezone"] == "Europe/Paris"
@@ -64,7 +75,9 @@ def test_flags_change_the_configuration(guild, capsys):
 )
 def test_bad_input_is_one_line_and_exit_code_2(guild, args, subprocess_env, manage_py):
     before = Guild.objects.values().get(pk=guild.pk)
-    proc = subprocess.run([*manage_py, "guild", *args], env=subprocess_env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*manage_py, "guild", *args], env=subprocess_env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from stats.models import CollectorOutage, Guild
 
 pytestmark = pytest.mark.django_db
 GID = 730000000000000001  # shard (GID >> 22) % 2 == 0 of two
-NOW = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0)
+NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 
 
 def outage(start: datetime, end: datetime, shard: int = 0, count: int = 1) -> None:

@@ -1,9 +1,11 @@
-"""The live hub's reads: feed rows with names joined in bulk, rates from the collector or from feed rows."""
+"""The live hub's reads: feed rows with names joined in bulk, rates from the collector or from feed
+rows."""
+
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cachalot.api import cachalot_disabled
@@ -14,7 +16,7 @@ from stats import live
 from stats.models import Channel, CollectorState, Guild, Member, RecentEvent
 
 GID, OTHER = 7001, 7002
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -29,9 +31,16 @@ def live_guild(db) -> Guild:
     return guild
 
 
-def add_events(guild_id: int, n: int, kind: str = "message", channel_id: int | None = 11, user_id: int = 501) -> None:
+def add_events(
+    guild_id: int, n: int, kind: str = "message", channel_id: int | None = 11, user_id: int = 501
+) -> None:
     RecentEvent.objects.bulk_create(
-        [RecentEvent(guild_id=guild_id, kind=kind, channel_id=channel_id, user_id=user_id, at=NOW) for _ in range(n)]
+        [
+            RecentEvent(
+                guild_id=guild_id, kind=kind, channel_id=channel_id, user_id=user_id, at=NOW
+            )
+            for _ in range(n)
+        ]
     )
 
 
@@ -45,7 +54,11 @@ def test_feed_items_join_names_per_guild_and_keep_ids_as_strings(live_guild):
         ("voice_join", "bob", "Lounge"),
         ("member_join", "999", None),
     ]
-    assert items[0]["user_id"] == "501" and items[0]["channel_id"] == "11" and items[0]["t"].endswith("Z")
+    assert (
+        items[0]["user_id"] == "501"
+        and items[0]["channel_id"] == "11"
+        and items[0]["t"].endswith("Z")
+    )
     assert set(items[0]) >= {"kind", "user_id", "name", "channel_id", "channel", "t"}
 
 
@@ -56,7 +69,9 @@ def test_read_batch_query_count_does_not_grow_with_rows(live_guild):
     add_events(GID, 200, user_id=502)
     with cachalot_disabled(), CaptureQueriesContext(connection) as many:
         batch = live.read_batch([GID], 0)
-    assert len(many) == len(few) == 7  # collector state, last hour (2), counts, newest rows, members, channels
+    assert (
+        len(many) == len(few) == 7
+    )  # collector state, last hour (2), counts, newest rows, members, channels
     assert batch.counts[GID]["message"] == 203
     assert len(batch.feed[GID]) == live.FEED_MAX  # the newest ones only
     assert batch.feed[GID][-1]["id"] == batch.max_id
@@ -74,7 +89,9 @@ def test_read_batch_only_reads_watched_guilds_after_the_last_id(live_guild):
 
 def test_rates_use_the_collectors_exact_counts_when_it_reports(live_guild):
     CollectorState.objects.create(
-        shard_id=0, connected=True, updated_at=datetime.now(timezone.utc),
+        shard_id=0,
+        connected=True,
+        updated_at=datetime.now(UTC),
         rates={str(GID): {"messages": 120.0, "voice_joins": 0.5, "member_joins": 0}},
     )
     add_events(GID, 3)  # the feed is a sample; its row count must not be the rate
@@ -86,7 +103,9 @@ def test_rates_use_the_collectors_exact_counts_when_it_reports(live_guild):
 
 def test_rates_fall_back_to_feed_rows_when_the_collector_is_stale(live_guild):
     CollectorState.objects.create(
-        shard_id=0, connected=True, updated_at=datetime.now(timezone.utc) - timedelta(minutes=5),
+        shard_id=0,
+        connected=True,
+        updated_at=datetime.now(UTC) - timedelta(minutes=5),
         rates={str(GID): {"messages": 999.0}},
     )
     add_events(GID, 10)
@@ -94,7 +113,9 @@ def test_rates_fall_back_to_feed_rows_when_the_collector_is_stale(live_guild):
     hub = live.LiveHub()
     batch = live.read_batch([GID], 0)
     assert batch.rates is None
-    hub.windows[GID] = live.deque([(0.0, hub.sample(GID, batch, 2.0)), (1.0, hub.sample(GID, live.Batch(0), 2.0))])
+    hub.windows[GID] = live.deque(
+        [(0.0, hub.sample(GID, batch, 2.0)), (1.0, hub.sample(GID, live.Batch(0), 2.0))]
+    )
     assert hub.rates(GID, 1.0) == {"messages": 2.5, "voice_joins": 0.5, "member_joins": 0.0}
 
 
@@ -125,6 +146,10 @@ def test_a_stalled_socket_neither_delays_the_others_nor_grows_without_bound():
         return received, backlog
 
     received, backlog = asyncio.run(scenario())
-    assert received["fast"] == ["hello", "early", *[f"tick {i}" for i in range(live.OUTBOX_MAX + 10)]]
+    assert received["fast"] == [
+        "hello",
+        "early",
+        *[f"tick {i}" for i in range(live.OUTBOX_MAX + 10)],
+    ]
     assert received["stalled"] == ["hello"]
     assert backlog == live.OUTBOX_MAX  # the oldest frames were dropped

@@ -1,4 +1,6 @@
-"""Pages: visibility like the API (invisible = unknown = 404), safe rendering, header, health panels."""
+"""Pages: visibility like the API (invisible = unknown = 404), safe rendering, header, health
+panels."""
+
 from __future__ import annotations
 
 import json
@@ -15,16 +17,24 @@ PUBLIC, PRIVATE = 9001, 9002
 
 @pytest.fixture
 def site(db) -> None:
-    pub = Guild.objects.create(id=PUBLIC, name="Open <b>house</b>", visibility="public", member_count=1234)
-    priv = Guild.objects.create(id=PRIVATE, name="Secret club", visibility="private", member_count=5)
+    pub = Guild.objects.create(
+        id=PUBLIC, name="Open <b>house</b>", visibility="public", member_count=1234
+    )
+    priv = Guild.objects.create(
+        id=PRIVATE, name="Secret club", visibility="private", member_count=5
+    )
     Channel.objects.create(id=41, guild=pub, name="general")
     Channel.objects.create(id=42, guild=priv, name="hidden")
-    Member.objects.create(guild=pub, user_id=501, username="alice", nick="</script><script>alert(1)</script>")
+    Member.objects.create(
+        guild=pub, user_id=501, username="alice", nick="</script><script>alert(1)</script>"
+    )
     Member.objects.create(guild=priv, user_id=502, username="bob")
 
 
 def page_config(response) -> dict:
-    match = re.search(rb'<script id="page-config" type="application/json">(.*?)</script>', response.content)
+    match = re.search(
+        rb'<script id="page-config" type="application/json">(.*?)</script>', response.content
+    )
     return json.loads(match.group(1))
 
 
@@ -69,7 +79,12 @@ def test_dashboard_renders_with_config_for_the_scripts(client, site):
     config = page_config(response)
     assert config["guild_id"] == str(PUBLIC) and config["ws"] == f"/ws/guilds/{PUBLIC}/live/"
     assert config["days"] == 30 and config["lookbacks"] == [7, 30, 90, 365]
-    for hook in ('data-role="activity-chart"', 'data-role="feed"', 'data-role="heatmap"', 'data-role="top-voice"'):
+    for hook in (
+        'data-role="activity-chart"',
+        'data-role="feed"',
+        'data-role="heatmap"',
+        'data-role="top-voice"',
+    ):
         assert hook in body
 
 
@@ -94,7 +109,9 @@ def test_header_says_demo_without_a_token_and_offers_sign_in(client, site, setti
 def test_login_page_signs_in(client, site, django_user_model):
     django_user_model.objects.create_user("viewer", password="a-long-password")
     assert client.get("/accounts/login/").status_code == 200
-    response = client.post("/accounts/login/", {"username": "viewer", "password": "a-long-password", "next": "/"})
+    response = client.post(
+        "/accounts/login/", {"username": "viewer", "password": "a-long-password", "next": "/"}
+    )
     assert response.status_code == 302
     assert "Sign out" in client.get("/").content.decode()
 
@@ -106,20 +123,41 @@ def test_health_page_renders_every_configured_panel(admin_client, site):
 
 
 def test_cache_panel_warns_under_80_percent_and_not_above():
-    low = health_document({"cache_hits": 70, "cache_misses": 30, "cache_hit_rate": 0.7, "cache": {"default": 12}})
-    high = health_document({"cache_hits": 90, "cache_misses": 10, "cache_hit_rate": 0.9, "cache": {"default": 12}})
+    low = health_document(
+        {"cache_hits": 70, "cache_misses": 30, "cache_hit_rate": 0.7, "cache": {"default": 12}}
+    )
+    high = health_document(
+        {"cache_hits": 90, "cache_misses": 10, "cache_hit_rate": 0.9, "cache": {"default": 12}}
+    )
     cache_low = next(p for p in low["panels"] if p["id"] == "cache")
     cache_high = next(p for p in high["panels"] if p["id"] == "cache")
-    assert cache_low["warnings"] and cache_low["stats"][0] == {"label": "Hit rate", "value": "70.0 %", "warn": True}
+    assert cache_low["warnings"] and cache_low["stats"][0] == {
+        "label": "Hit rate",
+        "value": "70.0 %",
+        "warn": True,
+    }
     assert not cache_high["warnings"] and not cache_high["stats"][0]["warn"]
 
 
 def test_collector_panel_lists_shards_and_warns_when_down():
-    snap = {"collector": {"connected": False, "shards": [
-        {"shard_id": 0, "connected": True, "latency_ms": 41.2, "events_per_sec": 1500, "events_processed": 2_500_000,
-         "queue_depth": 3, "last_flush_ms": 4.25, "last_flush_at": None},
-        {"shard_id": 1, "connected": False},
-    ]}}
+    snap = {
+        "collector": {
+            "connected": False,
+            "shards": [
+                {
+                    "shard_id": 0,
+                    "connected": True,
+                    "latency_ms": 41.2,
+                    "events_per_sec": 1500,
+                    "events_processed": 2_500_000,
+                    "queue_depth": 3,
+                    "last_flush_ms": 4.25,
+                    "last_flush_at": None,
+                },
+                {"shard_id": 1, "connected": False},
+            ],
+        }
+    }
     panel = next(p for p in health_document(snap)["panels"] if p["id"] == "collector")
     assert panel["table"]["rows"][0][:5] == ["0", "connected", "41 ms", "1.5k/s", "2.5M"]
     assert panel["table"]["rows"][1][1] == "down"
@@ -127,8 +165,13 @@ def test_collector_panel_lists_shards_and_warns_when_down():
 
 
 def test_memory_panel_reads_rss_per_process():
-    panel = next(p for p in health_document({"memory": {"rss_bytes": {"web-1": 80_000_000, "collector-0": 60_500_000}}})["panels"]
-                 if p["id"] == "memory")
+    panel = next(
+        p
+        for p in health_document(
+            {"memory": {"rss_bytes": {"web-1": 80_000_000, "collector-0": 60_500_000}}}
+        )["panels"]
+        if p["id"] == "memory"
+    )
     assert panel["table"]["rows"] == [["collector-0", "60.5 MB"], ["web-1", "80.0 MB"]]
     assert panel["summary"] == "140.5 MB"
 
@@ -146,4 +189,9 @@ def test_a_failing_panel_reports_itself_instead_of_breaking_the_page():
 def test_formatting_for_people():
     assert [fmt_count(n) for n in (7, 1234, 1_250_000, 3.25)] == ["7", "1.2k", "1.2M", "3.2"]
     assert fmt_bytes(1_500_000) == "1.5 MB"
-    assert [fmt_duration(s) for s in (45, 12000, 3600, 200000)] == ["45 s", "3 h 20 min", "1 h", "2 d 7 h"]
+    assert [fmt_duration(s) for s in (45, 12000, 3600, 200000)] == [
+        "45 s",
+        "3 h 20 min",
+        "1 h",
+        "2 d 7 h",
+    ]

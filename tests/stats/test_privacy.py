@@ -6,13 +6,14 @@ row of every table, the SQLite files and the shared cache, looking for them.
 A control string that Mocha does store (a member's display name) proves the
 search would find a leak.
 """
+
 from __future__ import annotations
 
 import json
 import pickle
 import uuid
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member
 from tests.collector import payloads as p
 
-SECRETS = [f"SECRET-{kind}-{uuid.uuid4().hex}" for kind in ("content", "embed", "file", "edit", "reply")]
+SECRETS = [
+    f"SECRET-{kind}-{uuid.uuid4().hex}" for kind in ("content", "embed", "file", "edit", "reply")
+]
 CONTROL = f"CONTROL{uuid.uuid4().hex[:12]}"  # a display name: stored on purpose
 GENERAL, SECRET_CHANNEL, VOICE = 11, 12, 51
 
@@ -35,18 +38,36 @@ GENERAL, SECRET_CHANNEL, VOICE = 11, 12, 51
 def leaky_message(uid: int, channel: int, ts: str) -> dict:
     d = p.message(uid, channel, ts=ts, content=f"hello {SECRETS[0]} there")
     d["embeds"] = [{"type": "rich", "title": "t", "description": SECRETS[1]}]
-    d["attachments"] = [{"id": "1", "filename": f"{SECRETS[2]}.png", "size": 10, "url": f"https://cdn/{SECRETS[2]}.png"}]
+    d["attachments"] = [
+        {
+            "id": "1",
+            "filename": f"{SECRETS[2]}.png",
+            "size": 10,
+            "url": f"https://cdn/{SECRETS[2]}.png",
+        }
+    ]
     d["referenced_message"] = {"id": "5", "content": SECRETS[4], "author": p.user(uid)}
     d["author"]["global_name"] = CONTROL
     return d
 
 
 def scenario_lines() -> list[str]:
-    ts = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    lines = [json.dumps({"t": "GUILD_CREATE", "d": p.guild_create(
-        channels=[p.channel(GENERAL, "general"), p.channel(VOICE, "voice", 2)], members=[1, 2])})]
+    ts = datetime.now(UTC).replace(microsecond=0).isoformat()
+    lines = [
+        json.dumps(
+            {
+                "t": "GUILD_CREATE",
+                "d": p.guild_create(
+                    channels=[p.channel(GENERAL, "general"), p.channel(VOICE, "voice", 2)],
+                    members=[1, 2],
+                ),
+            }
+        )
+    ]
     for i in range(20):
-        lines.append(json.dumps({"t": "MESSAGE_CREATE", "d": leaky_message(1 + i % 2, GENERAL, ts)}))
+        lines.append(
+            json.dumps({"t": "MESSAGE_CREATE", "d": leaky_message(1 + i % 2, GENERAL, ts)})
+        )
     edit = p.message(1, GENERAL, ts=ts, content=SECRETS[3])
     lines.append(json.dumps({"t": "MESSAGE_UPDATE", "d": edit}))
     return lines
@@ -90,7 +111,9 @@ def cache_containing(strings: list[str]) -> set[str]:
 
 
 def assert_no_content_anywhere() -> None:
-    assert (Member._meta.db_table, CONTROL) in rows_containing([CONTROL]), "the search cannot see stored text"
+    assert (Member._meta.db_table, CONTROL) in rows_containing([CONTROL]), (
+        "the search cannot see stored text"
+    )
     assert rows_containing(SECRETS) == set()
     if connection.vendor == "sqlite":
         connection.cursor().execute("PRAGMA wal_checkpoint(FULL)")
@@ -106,13 +129,14 @@ def read_everything(client) -> None:
         assert client.get(f"/api/guilds/{p.GUILD}/{path}").status_code == 200
 
 
-# --- tests -----------------------------------------------------------------------------------------
+# --- tests
+# -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
 def test_no_message_content_is_stored_by_the_collector_pipeline(client):
     agg, writer = Aggregator(), Writer()
-    now = datetime.now(timezone.utc).timestamp()
+    now = datetime.now(UTC).timestamp()
     for line in scenario_lines():
         event = json.loads(line)
         if event["t"] == "GUILD_CREATE":
@@ -120,7 +144,9 @@ def test_no_message_content_is_stored_by_the_collector_pipeline(client):
         elif event["t"] == "MESSAGE_CREATE":
             agg.message(event["d"])
     writer.write(agg.take_batch(now), {0: {"connected": True}})
-    assert HourlyStat.objects.filter(guild_id=p.GUILD).values_list("messages", flat=True).count() == 2
+    assert (
+        HourlyStat.objects.filter(guild_id=p.GUILD).values_list("messages", flat=True).count() == 2
+    )
     read_everything(client)
     assert_no_content_anywhere()
 
@@ -139,21 +165,39 @@ def test_no_message_content_is_stored_through_the_gateway(client):
 @pytest.mark.django_db
 def test_excluded_channels_are_hidden_from_viewers(client, admin_client):
     guild = Guild.objects.create(id=p.GUILD, name="g", visibility="public")
-    Channel.objects.bulk_create([Channel(id=GENERAL, guild=guild, name="general"),
-                                 Channel(id=SECRET_CHANNEL, guild=guild, name="hush-hush")])
-    Member.objects.bulk_create([Member(guild=guild, user_id=1, username="a"), Member(guild=guild, user_id=2, username="b")])
-    hour = int(datetime.now(timezone.utc).timestamp()) // 3600
-    HourlyStat.objects.bulk_create([
-        HourlyStat(guild_id=p.GUILD, hour=hour, channel_id=GENERAL, user_id=1, messages=3),
-        HourlyStat(guild_id=p.GUILD, hour=hour, channel_id=SECRET_CHANNEL, user_id=2, messages=50),
-    ])
+    Channel.objects.bulk_create(
+        [
+            Channel(id=GENERAL, guild=guild, name="general"),
+            Channel(id=SECRET_CHANNEL, guild=guild, name="hush-hush"),
+        ]
+    )
+    Member.objects.bulk_create(
+        [Member(guild=guild, user_id=1, username="a"), Member(guild=guild, user_id=2, username="b")]
+    )
+    hour = int(datetime.now(UTC).timestamp()) // 3600
+    HourlyStat.objects.bulk_create(
+        [
+            HourlyStat(guild_id=p.GUILD, hour=hour, channel_id=GENERAL, user_id=1, messages=3),
+            HourlyStat(
+                guild_id=p.GUILD, hour=hour, channel_id=SECRET_CHANNEL, user_id=2, messages=50
+            ),
+        ]
+    )
     rollups.rebuild(p.GUILD)  # as the collector would have written them
     base = f"/api/guilds/{p.GUILD}"
     assert "hush-hush" in client.get(f"{base}/channels").content.decode()  # visible before
-    response = admin_client.post(reverse("admin:stats_guild_change", args=[p.GUILD]), {
-        "tracking": "on", "track_voice": "on", "excluded_channels": [str(SECRET_CHANNEL)], "timezone": "UTC",
-        "default_days": "30", "visibility": "public", "retention_days": "30",
-    })
+    response = admin_client.post(
+        reverse("admin:stats_guild_change", args=[p.GUILD]),
+        {
+            "tracking": "on",
+            "track_voice": "on",
+            "excluded_channels": [str(SECRET_CHANNEL)],
+            "timezone": "UTC",
+            "default_days": "30",
+            "visibility": "public",
+            "retention_days": "30",
+        },
+    )
     assert response.status_code == 302
     channels = client.get(f"{base}/channels").json()["channels"]
     assert [c["channel_id"] for c in channels] == [str(GENERAL)]

@@ -1,9 +1,9 @@
 """`manage.py prune`: each guild's retention applied to the live feed and ended voice sessions."""
+
 from __future__ import annotations
 
 import io
-from datetime import timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,18 +24,42 @@ def events(db):
     rows = []
     for gid in (SHORT, LONG, UNKNOWN):
         for age in (1, 10, 45, 90):  # days
-            rows.append(RecentEvent(guild_id=gid, kind="message", channel_id=1, user_id=age, at=now - timedelta(days=age)))
-            VoiceSession.objects.create(guild_id=gid, user_id=age, channel_id=2, started_at=now - timedelta(days=age, hours=1),
-                                        credited_until=now - timedelta(days=age), ended_at=now - timedelta(days=age))
-        VoiceSession.objects.create(guild_id=gid, user_id=500, channel_id=2, started_at=now - timedelta(days=100),
-                                    credited_until=now, ended_at=None)  # still open: kept whatever its age
+            rows.append(
+                RecentEvent(
+                    guild_id=gid,
+                    kind="message",
+                    channel_id=1,
+                    user_id=age,
+                    at=now - timedelta(days=age),
+                )
+            )
+            VoiceSession.objects.create(
+                guild_id=gid,
+                user_id=age,
+                channel_id=2,
+                started_at=now - timedelta(days=age, hours=1),
+                credited_until=now - timedelta(days=age),
+                ended_at=now - timedelta(days=age),
+            )
+        VoiceSession.objects.create(
+            guild_id=gid,
+            user_id=500,
+            channel_id=2,
+            started_at=now - timedelta(days=100),
+            credited_until=now,
+            ended_at=None,
+        )  # still open: kept whatever its age
     RecentEvent.objects.bulk_create(rows)
     HourlyStat.objects.create(guild_id=SHORT, hour=1, channel_id=1, user_id=1, messages=3)
     return now
 
 
 def ages(model, gid: int, field: str) -> list[int]:
-    return sorted(model.objects.filter(guild_id=gid, **{f"{field}__isnull": False}).values_list("user_id", flat=True))
+    return sorted(
+        model.objects.filter(guild_id=gid, **{f"{field}__isnull": False}).values_list(
+            "user_id", flat=True
+        )
+    )
 
 
 def run(*args) -> str:
@@ -53,7 +77,9 @@ def test_each_guild_keeps_its_own_retention(events):
     assert ages(VoiceSession, LONG, "ended_at") == [1, 10, 45]
     assert VoiceSession.objects.filter(ended_at__isnull=True).count() == 3
     assert HourlyStat.objects.count() == 1  # totals are never pruned
-    assert out.strip().splitlines() == ["pruned 6 recent events and 6 voice sessions across 2 guild(s)"]
+    assert out.strip().splitlines() == [
+        "pruned 6 recent events and 6 voice sessions across 2 guild(s)"
+    ]
 
 
 def test_dry_run_deletes_nothing(events):
@@ -64,7 +90,12 @@ def test_dry_run_deletes_nothing(events):
 
 def test_one_guild(events):
     out = run("--guild", str(SHORT))
-    assert ages(RecentEvent, SHORT, "at") == [1] and ages(RecentEvent, LONG, "at") == [1, 10, 45, 90]
+    assert ages(RecentEvent, SHORT, "at") == [1] and ages(RecentEvent, LONG, "at") == [
+        1,
+        10,
+        45,
+        90,
+    ]
     assert ages(RecentEvent, UNKNOWN, "at") == [1, 10, 45, 90]
     assert out.strip() == "pruned 3 recent events and 3 voice sessions across 1 guild(s)"
 
@@ -74,10 +105,17 @@ def test_a_second_run_finds_nothing(events):
     assert run().strip() == "pruned 0 recent events and 0 voice sessions across 2 guild(s)"
 
 
-@pytest.mark.parametrize("args", [
-    ["--guild", "nope"], ["--guild", "99"], ["--guild", "99999999999999999999"], ["--bogus"],
-    ["--daily", "--dry-run"], ["--daily", "--guild", str(SHORT)],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--guild", "nope"],
+        ["--guild", "99"],
+        ["--guild", "99999999999999999999"],
+        ["--bogus"],
+        ["--daily", "--dry-run"],
+        ["--daily", "--guild", str(SHORT)],
+    ],
+)
 def test_bad_arguments_exit_2(events, args):
     with pytest.raises(CommandError) as err:
         call_command("prune", *args)
@@ -89,7 +127,7 @@ def test_bad_arguments_exit_2(events, args):
 def test_daily_prunes_once_per_utc_day(events):
     assert run("--daily").strip() == "pruned 6 recent events and 6 voice sessions across 2 guild(s)"
     task = ScheduledTask.objects.get(name=RETENTION)
-    assert task.last_day == events.astimezone(dt_timezone.utc).date()
+    assert task.last_day == events.astimezone(UTC).date()
     assert task.last_result["recent events"] == 6
     old = events - timedelta(days=50)
     RecentEvent.objects.create(guild_id=SHORT, kind="message", channel_id=1, user_id=50, at=old)

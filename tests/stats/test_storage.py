@@ -1,4 +1,5 @@
 """The storage layer: SQLite pragmas in force, indexes used by the queries the endpoints run."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,6 +16,7 @@ def test_sqlite_pragmas_are_in_force_on_a_real_connection():
         pytest.skip("SQLite only")
     connection.ensure_connection()
     with connection.cursor() as cur:
+
         def pragma(name: str):
             cur.execute(f"PRAGMA {name}")
             return cur.fetchone()[0]
@@ -35,8 +37,13 @@ def test_sqlite_transactions_are_immediate():
 
 
 ENDPOINTS = [
-    "stats?days=30&interval=day", "stats?days=7&interval=hour", "leaderboard?metric=messages&days=30",
-    "leaderboard?metric=voice&days=30", "channels?days=30", "heatmap?days=30", "members/{user}?days=30",
+    "stats?days=30&interval=day",
+    "stats?days=7&interval=hour",
+    "leaderboard?metric=messages&days=30",
+    "leaderboard?metric=voice&days=30",
+    "channels?days=30",
+    "heatmap?days=30",
+    "members/{user}?days=30",
 ]
 
 

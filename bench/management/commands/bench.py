@@ -1,4 +1,6 @@
-"""`manage.py bench [--quick] [--json PATH]`: run every benchmark phase in isolation, print and write the figures."""
+"""`manage.py bench [--quick] [--json PATH]`: run every benchmark phase in isolation, print and
+write the figures."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +8,7 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import isolation, report
@@ -22,15 +24,37 @@ class Command(MochaCommand):
     help = "Benchmark ingestion, API, websockets and memory (BENCHMARKS.md); --quick takes under a minute."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--quick", action="store_true", help="small dataset and short runs (< 60 s)")
-        parser.add_argument("--json", dest="json_path", metavar="PATH", help="write the merged result document here")
-        parser.add_argument("--phases", metavar="A,B", help=f"run only these phases (of {', '.join(isolation.PHASES)})")
-        parser.add_argument("--phase", choices=sorted(isolation.PHASES), help="internal: run one phase in this process")
+        parser.add_argument(
+            "--quick", action="store_true", help="small dataset and short runs (< 60 s)"
+        )
+        parser.add_argument(
+            "--json", dest="json_path", metavar="PATH", help="write the merged result document here"
+        )
+        parser.add_argument(
+            "--phases",
+            metavar="A,B",
+            help=f"run only these phases (of {', '.join(isolation.PHASES)})",
+        )
+        parser.add_argument(
+            "--phase",
+            choices=sorted(isolation.PHASES),
+            help="internal: run one phase in this process",
+        )
 
-    def handle(self, *args, quick: bool, json_path: str | None, phases: str | None, phase: str | None, **options) -> None:
+    def handle(
+        self,
+        *args,
+        quick: bool,
+        json_path: str | None,
+        phases: str | None,
+        phase: str | None,
+        **options,
+    ) -> None:
         if phase:
             if json_path or phases:
-                raise self.fail("--phase runs one phase and prints its JSON; it takes no --json or --phases")
+                raise self.fail(
+                    "--phase runs one phase and prints its JSON; it takes no --json or --phases"
+                )
             return self.run_phase(phase, quick)
         selected = self.selected(phases)
         target = Path(json_path) if json_path else None
@@ -53,7 +77,9 @@ class Command(MochaCommand):
         names = [p.strip() for p in phases.split(",") if p.strip()]
         unknown = [p for p in names if p not in isolation.PHASES]
         if unknown or not names:
-            raise self.fail(f"--phases: unknown phase {', '.join(unknown) or '(none)'}; choose from {', '.join(isolation.PHASES)}")
+            raise self.fail(
+                f"--phases: unknown phase {', '.join(unknown) or '(none)'}; choose from {', '.join(isolation.PHASES)}"
+            )
         return names
 
     def run_phase(self, name: str, quick: bool) -> None:
@@ -73,7 +99,7 @@ class Command(MochaCommand):
         started = time.monotonic()
         doc: dict = {
             "quick": quick,
-            "started_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "started_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "command": "manage.py bench" + (" --quick" if quick else ""),
             "machine": report.machine(),
             "phases": {},
@@ -97,14 +123,17 @@ class Command(MochaCommand):
                         doc["phases"][name]["error"] = error
                     merge(doc, name, result)
                     status = f"error: {error}" if error else "ok"
-                    self.stderr.write(f"bench: [{time.monotonic() - started:6.1f} s] {name:<9} {elapsed:5.1f} s  {status}")
+                    self.stderr.write(
+                        f"bench: [{time.monotonic() - started:6.1f} s] {name:<9} {elapsed:5.1f} s  {status}"
+                    )
         doc["duration_s"] = round(time.monotonic() - started, 1)
         doc["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
         return doc
 
 
 def merge(doc: dict, phase: str, result: dict) -> None:
-    """Phase fields go to the top level (the documented names); a clash is kept under "<phase>.<field>"."""
+    """Phase fields go to the top level (the documented names); a clash is kept under
+    "<phase>.<field>"."""
     for key, value in result.items():
         doc[f"{phase}.{key}" if key in doc or key in RESERVED else key] = value
 

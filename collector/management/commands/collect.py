@@ -1,4 +1,5 @@
 """`manage.py collect`: run the discord.py collector until SIGTERM/SIGINT."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,12 @@ class Command(MochaCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--shard-count", type=int, metavar="N")
         parser.add_argument("--shard-ids", type=shard_list, metavar="0,1")
-        parser.add_argument("--simulate", action="store_true", help="run the gateway simulator in-process")
-        parser.add_argument("--public", action="store_true", help="guilds first seen become public (demo)")
+        parser.add_argument(
+            "--simulate", action="store_true", help="run the gateway simulator in-process"
+        )
+        parser.add_argument(
+            "--public", action="store_true", help="guilds first seen become public (demo)"
+        )
         parser.add_argument("--scenario", help="with --simulate: play this scenario file")
 
     def handle(self, *args, shard_count, shard_ids, simulate, public, scenario, **options) -> None:
@@ -42,9 +47,15 @@ class Command(MochaCommand):
             raise self.fail("--scenario needs --simulate")
         token = settings.DISCORD_TOKEN
         if not token and not simulate:
-            raise self.fail("DISCORD_TOKEN is not set (or use --simulate for the built-in simulator)")
+            raise self.fail(
+                "DISCORD_TOKEN is not set (or use --simulate for the built-in simulator)"
+            )
         try:
-            asyncio.run(self.collect(token or "simulated-token", shard_ids, shard_count, simulate, public, scenario))
+            asyncio.run(
+                self.collect(
+                    token or "simulated-token", shard_ids, shard_count, simulate, public, scenario
+                )
+            )
         except KeyboardInterrupt:
             pass
 
@@ -65,11 +76,18 @@ class Command(MochaCommand):
             gateway = await asyncio.to_thread(configure_discord, api_base)
         except Exception as exc:
             raise self.fail(f"cannot reach the Discord API at {api_base}: {exc}") from None
-        collector = Collector(token, shard_ids=shard_ids, shard_count=shard_count, public_new_guilds=public or simulate)
+        collector = Collector(
+            token,
+            shard_ids=shard_ids,
+            shard_count=shard_count,
+            public_new_guilds=public or simulate,
+        )
 
         def started() -> None:
             where = gateway or "Discord"
-            self.stdout.write(f"collecting from {where} (shards {collector.shard_ids} of {collector.shard_count}); Ctrl-C stops")
+            self.stdout.write(
+                f"collecting from {where} (shards {collector.shard_ids} of {collector.shard_count}); Ctrl-C stops"
+            )
 
         import discord
 
@@ -82,4 +100,6 @@ class Command(MochaCommand):
         finally:
             if simulator is not None:
                 await simulator.stop()
-        self.stdout.write(f"stopped; {collector.received + collector.other_events} events processed")
+        self.stdout.write(
+            f"stopped; {collector.received + collector.other_events} events processed"
+        )

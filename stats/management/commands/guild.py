@@ -1,4 +1,6 @@
-"""`manage.py guild GID [flags]`: show a guild's configuration as JSON, changing what the flags say."""
+"""`manage.py guild GID [flags]`: show a guild's configuration as JSON, changing what the flags
+say."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +8,9 @@ import json
 from django.core.exceptions import ValidationError
 
 from mocha.management.base import MochaCommand
-from stats.models import Guild
 from signin.rules import parse_role_ids
 from stats import guild_config
+from stats.models import Guild
 
 
 def on_off(value: str) -> bool:
@@ -34,15 +36,33 @@ class Command(MochaCommand):
         parser.add_argument("guild_id", type=int, help="guild snowflake")
         parser.add_argument("--visibility", choices=[v.value for v in Guild.Visibility])
         parser.add_argument("--timezone")
-        parser.add_argument("--exclude-channel", dest="exclude", type=int, action="append", default=[], metavar="CID")
-        parser.add_argument("--include-channel", dest="include", type=int, action="append", default=[], metavar="CID")
+        parser.add_argument(
+            "--exclude-channel",
+            dest="exclude",
+            type=int,
+            action="append",
+            default=[],
+            metavar="CID",
+        )
+        parser.add_argument(
+            "--include-channel",
+            dest="include",
+            type=int,
+            action="append",
+            default=[],
+            metavar="CID",
+        )
         parser.add_argument("--count-bots", type=on_off, metavar="on|off")
         parser.add_argument("--tracking", type=on_off, metavar="on|off")
         parser.add_argument("--track-voice", type=on_off, metavar="on|off")
         parser.add_argument("--default-days", type=int, metavar="DAYS")
         parser.add_argument("--retention-days", type=int, metavar="DAYS")
-        parser.add_argument("--manager-roles", type=role_ids, metavar="RID,RID",
-                            help="role ids whose holders see a `managers` guild ('' for none)")
+        parser.add_argument(
+            "--manager-roles",
+            type=role_ids,
+            metavar="RID,RID",
+            help="role ids whose holders see a `managers` guild ('' for none)",
+        )
 
     def handle(self, *args, guild_id: int, **options) -> None:
         try:

@@ -1,12 +1,14 @@
-"""`manage.py warm_cache [--guild ID]`: compute the dashboard's default queries into the result cache."""
+"""`manage.py warm_cache [--guild ID]`: compute the dashboard's default queries into the result
+cache."""
+
 from __future__ import annotations
 
 import time
 
 from django.utils import timezone
 
-from stats import api_results
 from mocha.management.base import MochaCommand
+from stats import api_results
 from stats.models import Guild
 
 
@@ -28,5 +30,7 @@ class Command(MochaCommand):
         for i, g in enumerate(guilds, 1):
             t0 = time.perf_counter()
             n = api_results.warm(g, now)
-            self.stdout.write(f"[{i}/{len(guilds)}] {g.id} {g.name}: {n} queries in {(time.perf_counter() - t0) * 1000:.0f} ms")
+            self.stdout.write(
+                f"[{i}/{len(guilds)}] {g.id} {g.name}: {n} queries in {(time.perf_counter() - t0) * 1000:.0f} ms"
+            )
         self.stdout.write(f"warmed {len(guilds)} guild(s) in {time.perf_counter() - started:.2f} s")
