@@ -29,7 +29,8 @@ MIN_SAMPLES = 5
 
 
 def bench_guild() -> Guild:
-    """The dataset's guild: the one with the most members (the dataset phase builds one big guild)."""
+    """The dataset's guild: the one with the most members (the dataset phase builds one big
+    guild)."""
     guild = Guild.objects.annotate(n=Count("members")).order_by("-n", "-member_count").first()
     if guild is None:
         raise RuntimeError("no guild in the database: run the dataset phase first")

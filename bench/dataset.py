@@ -102,7 +102,7 @@ def build(quick: bool = False, seed: int = 7) -> dict:
         authors = rng.choices(range(members), cum_weights=None, weights=weights, k=n)
         picks = rng.choices(channel_pick, k=n)
         count = agg.count_message
-        for author, pick in zip(authors, picks):
+        for author, pick in zip(authors, picks, strict=False):
             cid = CHANNEL_BASE + favourite[author][pick]
             count(GUILD_ID, cid, USER_BASE + author, hour, next(mid), cid, ts)
         events += n

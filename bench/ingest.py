@@ -54,7 +54,7 @@ def _events(n: int, seed: int = 3) -> list[tuple]:
     mid = itertools.count(((int(now.timestamp() * 1000) - 1420070400000) << 22) - (n << 1))
     out = []
     last: dict[int, int] = {}  # per channel, the previous id: one gateway session covers the span
-    for i, (u, c) in enumerate(zip(users, channels)):
+    for i, (u, c) in enumerate(zip(users, channels, strict=False)):
         hour = (
             base_hour + i * 4 // n
         )  # at these rates a whole flush falls in one hour; the stream spans four
@@ -97,7 +97,7 @@ def pipeline(quick: bool = False) -> dict:
 
     naive_n = 3_000 if quick else 20_000
     started = time.perf_counter()
-    for gid, cid, uid, hour, mid, source, ts, _ in events[:naive_n]:
+    for gid, cid, uid, hour, _mid, _source, _ts, _ in events[:naive_n]:
         RecentEvent.objects.create(
             guild_id=gid, kind="message", channel_id=cid, user_id=uid, at=from_epoch(hour * 3600)
         )
@@ -118,13 +118,15 @@ def pipeline(quick: bool = False) -> dict:
 
 
 def _sqlite_floor(events: list[tuple]) -> float:
-    """Raw executemany of one row per event into a table with the same pragmas: the storage floor."""
+    """Raw executemany of one row per event into a table with the same pragmas: the storage
+    floor."""
     with tempfile.TemporaryDirectory() as tmp:
         db = sqlite3.connect(Path(tmp) / "floor.sqlite3", isolation_level=None)
         for name, value in settings.SQLITE_PRAGMAS.items():
             db.execute(f"PRAGMA {name}={value}")
         db.execute(
-            "CREATE TABLE event (guild_id INTEGER, channel_id INTEGER, user_id INTEGER, hour INTEGER)"
+            "CREATE TABLE event"
+            " (guild_id INTEGER, channel_id INTEGER, user_id INTEGER, hour INTEGER)"
         )
         rows = [(g, c, u, h) for g, c, u, h, *_ in events]
         started = time.perf_counter()
@@ -197,7 +199,7 @@ async def _collector_rate(burst: int) -> tuple[float, float]:
     before = await asyncio.to_thread(_committed_messages)  # an earlier burst in the same database
     collector = Collector("bench-token")
     run = asyncio.create_task(collector.run())
-    while collector.received == 0:
+    while collector.received == 0:  # noqa: ASYNC110 - polls a counter nothing signals
         await asyncio.sleep(0.005)
     first = time.perf_counter()
     while True:

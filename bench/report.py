@@ -1,4 +1,5 @@
-"""Summaries of measurements, the machine description, and the readable table of a bench document."""
+"""Summaries of measurements, the machine description, and the readable table of a bench
+document."""
 
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ def table(doc: dict) -> str:
     lines = [f"{'figure':<32} {'measured':>12}  {'goal':>12}  verdict"]
     for field, op, goal, unit in GOALS:
         lines.append(
-            f"{field:<32} {fmt(doc.get(field)):>12}  {op + ' ' + fmt(goal) + ' ' + unit:>12}  {verdict(doc, field, op, goal)}"
+            f"{field:<32} {fmt(doc.get(field)):>12}  "
+            f"{op + ' ' + fmt(goal) + ' ' + unit:>12}  {verdict(doc, field, op, goal)}"
         )
     for field in EXTRAS:
         if field in doc:

@@ -1,4 +1,5 @@
-"""The real web stack for a benchmark phase: gunicorn + one uvicorn worker on a free loopback port."""
+"""The real web stack for a benchmark phase: gunicorn + one uvicorn worker on a free loopback
+port."""
 
 from __future__ import annotations
 

@@ -350,7 +350,7 @@ class Aggregator:
         self._guild(created.guild, now)
         for info in created.channels:
             self._channel(info)
-        for info, m in created.members:
+        for info, _m in created.members:
             self._note_user(gid, info, True)
         # Sessions we believed open but Discord no longer lists ended while we were away.
         for (g, uid), sess in list(self.voice.items()):
@@ -431,7 +431,8 @@ class Aggregator:
             self.batch.events += 1
 
     def past_join(self, gid: int, member: dict, at: datetime) -> None:
-        """A join read from the member list (`joined_at`); the writer keeps one per (member, time)."""
+        """A join read from the member list (`joined_at`); the writer keeps one per (member,
+        time)."""
         info = events.user_info(member["user"], member, "member")
         self._note_user(gid, info, True, joined_at=at)
         if self._cfg(gid).tracking:

@@ -179,7 +179,8 @@ class Importer:
         while True:
             try:
                 page = await fetch_with_retries(
-                    lambda: self.http.get_members(gid, MEMBERS_PAGE, after), "listing members"
+                    lambda after=after: self.http.get_members(gid, MEMBERS_PAGE, after),
+                    "listing members",
                 )
             except discord.Forbidden:
                 self.progress.note(

@@ -49,7 +49,8 @@ class CountingMixin:
     collector: Collector
 
     def _also_discord(self, parse, data: dict) -> None:
-        """Let discord.py update its own caches; a payload it cannot parse must not stop counting."""
+        """Let discord.py update its own caches; a payload it cannot parse must not stop
+        counting."""
         try:
             parse(data)
         except Exception as exc:

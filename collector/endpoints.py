@@ -32,7 +32,8 @@ def configure_discord(api_base: str | None) -> str | None:
 
 
 class ZlibStream:
-    """discord.py's zlib-stream decoder (its own is defined only when zstandard is not installed)."""
+    """discord.py's zlib-stream decoder (its own is defined only when zstandard is not
+    installed)."""
 
     COMPRESSION_TYPE = "zlib-stream"
 

@@ -230,7 +230,8 @@ def guild_create(d: dict) -> GuildCreate:
 
 
 def member(d: dict) -> tuple[int, UserInfo]:
-    """GUILD_MEMBER_ADD / _UPDATE / _REMOVE: the guild and the user (with the nickname when sent)."""
+    """GUILD_MEMBER_ADD / _UPDATE / _REMOVE: the guild and the user (with the nickname when
+    sent)."""
     gid = snowflake(d.get("guild_id"), "guild_id")
     return gid, user_info(obj(d.get("user"), "user"), d)
 

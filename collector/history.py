@@ -71,7 +71,7 @@ async def read_channel(
         result.pages += 1
         ids = [int(m["id"]) for m in page]
         batch_events = agg.batch.events
-        for message, mid in zip(page, ids):
+        for message, mid in zip(page, ids, strict=False):
             if mid > floor:
                 message["guild_id"] = str(gid)  # REST messages do not always say
                 message["channel_id"] = str(source)
@@ -144,7 +144,9 @@ async def guild_sources(http: discord.http.HTTPClient, gid: int, agg: Aggregator
             while True:
                 try:
                     data = await fetch_with_retries(
-                        lambda: listing(int(channel["id"]), before=before, limit=100),
+                        lambda listing=listing, channel=channel, before=before: listing(
+                            int(channel["id"]), before=before, limit=100
+                        ),
                         "listing archived threads",
                     )
                 except (discord.Forbidden, discord.NotFound):

@@ -31,7 +31,7 @@ class Ranges:
         return i >= 0 and x <= self.his[i]
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return zip(self.los, self.his)
+        return zip(self.los, self.his, strict=False)
 
     def __len__(self) -> int:
         return len(self.los)

@@ -50,7 +50,7 @@ class Histogram:
 def counted_in(batch: Batch) -> Counter:
     """Events of each kind the aggregator counted into a fresh batch."""
     counted = Counter()
-    for messages, voice_joins, member_joins in batch.guild_counts.values():
+    for messages, voice_joins, _member_joins in batch.guild_counts.values():
         counted["message"] += messages
         counted["voice_join"] += voice_joins
     for kind, *_ in batch.member_events:

@@ -44,7 +44,8 @@ HOURLY = HourlyStat._meta.db_table
 CURSOR = MessageCursor._meta.db_table
 UPSERT_HOURLY = (
     f"INSERT INTO {HOURLY} (guild_id, hour, channel_id, user_id, messages, voice_seconds) "
-    f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (guild_id, hour, channel_id, user_id) DO UPDATE SET "
+    "VALUES (%s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (guild_id, hour, channel_id, user_id) DO UPDATE SET "
     f"messages = {HOURLY}.messages + excluded.messages, "
     f"voice_seconds = {HOURLY}.voice_seconds + excluded.voice_seconds"
 )
@@ -66,12 +67,15 @@ GUILD_HOURLY = HourlyGuildStat._meta.db_table
 CHANNEL_MEMBER = ChannelMember._meta.db_table
 UPSERT_GUILD_HOURLY = (
     f"INSERT INTO {GUILD_HOURLY} (guild_id, hour, active_members) VALUES (%s, %s, %s) "
-    f"ON CONFLICT (guild_id, hour) DO UPDATE SET active_members = {GUILD_HOURLY}.active_members + excluded.active_members"
+    "ON CONFLICT (guild_id, hour) DO UPDATE SET "
+    f"active_members = {GUILD_HOURLY}.active_members + excluded.active_members"
 )
 UPSERT_CHANNEL_MEMBER = (
-    f"INSERT INTO {CHANNEL_MEMBER} (guild_id, channel_id, user_id, last_day) VALUES (%s, %s, %s, %s) "
+    f"INSERT INTO {CHANNEL_MEMBER} (guild_id, channel_id, user_id, last_day) "
+    "VALUES (%s, %s, %s, %s) "
     f"ON CONFLICT (guild_id, channel_id, user_id) DO UPDATE SET last_day = CASE "
-    f"WHEN excluded.last_day > {CHANNEL_MEMBER}.last_day THEN excluded.last_day ELSE {CHANNEL_MEMBER}.last_day END"
+    f"WHEN excluded.last_day > {CHANNEL_MEMBER}.last_day THEN excluded.last_day "
+    f"ELSE {CHANNEL_MEMBER}.last_day END"
 )
 IN_CHUNK = 500  # members per IN (...) list
 INSERT_CURSOR = (

@@ -45,7 +45,8 @@ def prepare(var_dir: Path, server_pid: int) -> Path:
 
 
 def worker_exited(pid: int) -> None:
-    """Drop a dead worker's live gauges (its counters and histograms keep counting in the totals)."""
+    """Drop a dead worker's live gauges (its counters and histograms keep counting in the
+    totals)."""
     from prometheus_client import multiprocess
 
     if os.environ.get(ENV):

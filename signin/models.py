@@ -40,3 +40,6 @@ class DiscordMembership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["link", "guild_id"], name="membership_link_guild")
         ]
+
+    def __str__(self) -> str:
+        return f"link {self.link_id} in guild {self.guild_id}"

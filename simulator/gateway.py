@@ -161,7 +161,7 @@ class Session:
         self.seq += 1
         self.log.append(tail)
         if self.link is not None:
-            self.link.queue('{"op":0,"s":%d%s' % (self.seq, tail))
+            self.link.queue(f'{{"op":0,"s":{self.seq:d}{tail}')
 
     def offer(self, dispatch: Dispatch) -> None:
         """Dispatch it if this session identified with the intent it needs."""
@@ -177,6 +177,6 @@ class Session:
         count = self.seq - seq
         start = len(self.log) - count
         return [
-            '{"op":0,"s":%d%s' % (seq + 1 + i, tail)
+            f'{{"op":0,"s":{seq + 1 + i:d}{tail}'
             for i, tail in enumerate(itertools.islice(self.log, start, None))
         ]

@@ -51,7 +51,8 @@ HOURLY_RHYTHM = (
     4.5,
 )
 LOREM = (
-    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt "
+    "ut labore et "
     "dolore magna aliqua gg lol ok nice yes no maybe tonight anyone later"
 ).split()
 MESSAGE = (
@@ -68,13 +69,14 @@ def snowflake(ms: int, increment: int) -> int:
 
 def iso(ms: int) -> str:
     """Discord's timestamp format, e.g. 2026-01-02T03:04:05.678000+00:00."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03d000+00:00" % (
-        ms % 1000
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}000+00:00"
     )
 
 
 class TrafficGenerator:
-    """Deterministic traffic for `guilds` guilds of `members` members and `channels` text channels."""
+    """Deterministic traffic for `guilds` guilds of `members` members and `channels` text
+    channels."""
 
     def __init__(
         self,
@@ -179,7 +181,7 @@ class TrafficGenerator:
         end = int(self.start.timestamp() * 1000)
         for h_ms, counts in self._hours():
             hour_end = min(h_ms + 3_600_000, end)
-            for g, count in zip(self.guilds, counts):
+            for g, count in zip(self.guilds, counts, strict=False):
                 msgs: list = []
                 while len(msgs) < count:
                     msgs += self._conversation(g, self.rng.randrange(h_ms, hour_end), hour_end)
@@ -201,7 +203,10 @@ class TrafficGenerator:
             channels = rng.choices(g.text_channels, weights=g.channel_weights, k=4096)
             people = rng.choices(g.humans, weights=g.human_weights, k=4096)
             table.append(
-                [(g.id, c, g.author_json[m], g.member_json[m]) for c, m in zip(channels, people)]
+                [
+                    (g.id, c, g.author_json[m], g.member_json[m])
+                    for c, m in zip(channels, people, strict=False)
+                ]
             )
         guilds = len(self.guilds)
         stamp, stamp_ms = "", -1
@@ -316,7 +321,8 @@ class TrafficGenerator:
         return thread, talk
 
     def _voice_duration(self) -> float:
-        """Seconds in one channel: lognormal, median 20 minutes, between one minute and four hours."""
+        """Seconds in one channel: lognormal, median 20 minutes, between one minute and four
+        hours."""
         return min(max(self.rng.lognormvariate(math.log(1200), 1.0), 60.0), 4 * 3600.0)
 
     def _scheduled(self, g: GuildModel, kind: str, member: int, channel: int, ms: int) -> list:

@@ -246,7 +246,7 @@ def build_guild(
         _role(mods, "Moderators", 0, 1),
     ]
     model.staff = {humans[0]: []} | {
-        uid: [str(rid)] for uid, rid in zip(humans[1:4], (managers, admins, mods))
+        uid: [str(rid)] for uid, rid in zip(humans[1:4], (managers, admins, mods), strict=False)
     }
     # Discord sends at most large_threshold members; staff always among them
     shown_ids = [*model.staff, *(u for u in uids if u not in model.staff)][:250]

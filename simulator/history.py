@@ -236,7 +236,7 @@ class HistoryApi:
         """The response for a history route, or None when `tail` is not one."""
         if request.method != "GET":
             return None
-        for pattern, template in ROUTES:
+        for pattern, template in ROUTES:  # noqa: B007 - `template` is used after the loop's break
             match = pattern.fullmatch(tail)
             if match:
                 break

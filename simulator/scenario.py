@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 import orjson
 
@@ -61,7 +60,7 @@ class Control:
     resumable: bool = False
 
 
-Step = Union[Dispatch, Control, HistoryOnly]
+Step = Dispatch | Control | HistoryOnly
 RECORDED = (
     "MESSAGE_CREATE",
     "THREAD_CREATE",

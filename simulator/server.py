@@ -246,7 +246,8 @@ class Simulator:
     # ---- routing
     # -----------------------------------------------------------------------------------
     def route(self, dispatch: Dispatch) -> None:
-        """Send a dispatch to the session of its guild's shard (lost if that shard has no session)."""
+        """Send a dispatch to the session of its guild's shard (lost if that shard has no
+        session)."""
         gid = dispatch.guild_id
         session = self.by_shard.get((gid >> 22) % self.shard_count if gid else 0)
         if session is not None:

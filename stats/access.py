@@ -87,7 +87,8 @@ def can_view_channel(user, channel: Channel) -> bool:
 
 
 def session_user(session_key: str | None):
-    """The user a session belongs to now: anonymous once it is signed out, expired or deactivated."""
+    """The user a session belongs to now: anonymous once it is signed out, expired or
+    deactivated."""
     if not session_key:
         return AnonymousUser()
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)

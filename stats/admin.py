@@ -45,7 +45,8 @@ from stats.models import (
 
 
 def snowflake(term: str) -> int | None:
-    """The search term as an id, if it is one (an out-of-range number must not reach the database)."""
+    """The search term as an id, if it is one (an out-of-range number must not reach the
+    database)."""
     term = term.strip()
     if term.isascii() and term.isdigit() and int(term) <= MAX_SNOWFLAKE:
         return int(term)
@@ -181,7 +182,9 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             "Counting",
             {
                 "fields": ["tracking", "count_bots", "track_voice", "excluded_channels"],
-                "description": "The collector picks up changes within a few seconds, without a restart.",
+                "description": (
+                    "The collector picks up changes within a few seconds, without a restart."
+                ),
             },
         ),
         (
@@ -192,8 +195,10 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             "Privacy",
             {
                 "fields": ["retention_days"],
-                "description": "Raw recent events (the live feed) and ended voice sessions older than "
-                "this are deleted by manage.py prune. Hourly totals are kept.",
+                "description": (
+                    "Raw recent events (the live feed) and ended voice sessions older than "
+                    "this are deleted by manage.py prune. Hourly totals are kept."
+                ),
             },
         ),
     ]
@@ -300,8 +305,11 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             action="purge_stats",
             title="Purge stats?",
             run=run,
-            intro="Every hourly total, voice session, join/leave event, live-feed event and message cursor of "
-            "these guilds will be deleted. Configuration, channels and members stay. This cannot be undone.",
+            intro=(
+                "Every hourly total, voice session, join/leave event, live-feed event and message "
+                "cursor of these guilds will be deleted. Configuration, channels and members stay. "
+                "This cannot be undone."
+            ),
             items=[(str(g), maintenance.guild_row_counts(g.id)) for g in guilds],
         )
 
@@ -340,10 +348,16 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             action="rebuild_voice",
             title="Rebuild rollups?",
             run=run,
-            intro="Voice seconds of the hourly rollups will be recomputed from the stored voice sessions, for the "
-            "hours within each guild's retention window (older sessions may have been pruned).",
-            note="Message counts cannot be rebuilt: Mocha stores no per-message rows (the live feed is capped "
-            "and pruned), so they are left as they are. Joins and leaves need no rebuild.",
+            intro=(
+                "Voice seconds of the hourly rollups will be recomputed from the stored voice "
+                "sessions, for the hours within each guild's retention window (older sessions may "
+                "have been pruned)."
+            ),
+            note=(
+                "Message counts cannot be rebuilt: Mocha stores no per-message rows (the live feed "
+                "is capped and pruned), so they are left as they are. Joins and leaves need no "
+                "rebuild."
+            ),
             items=items,
         )
 
@@ -368,8 +382,11 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             action="clear_caches",
             title="Clear caches?",
             run=run,
-            intro="The ORM query cache (cachalot) is invalidated and every cached stats result of every guild "
-            "becomes stale. Pages are slower until the caches warm up again; no data is lost.",
+            intro=(
+                "The ORM query cache (cachalot) is invalidated and every cached stats result of "
+                "every guild becomes stale. Pages are slower until the caches warm up again; no "
+                "data is lost."
+            ),
             items=[(str(g), {}) for g in guilds],
         )
 
@@ -451,9 +468,12 @@ class MemberAdmin(MaintenanceMixin, ReadOnlyAdmin):
             action="purge_member_data",
             title="Purge member data?",
             run=run,
-            intro="Every hourly total, voice session, join/leave event and live-feed event of these members in "
-            "these guilds will be deleted, and their names with them. Guild totals drop accordingly. "
-            "This cannot be undone. The collector counts their future activity again.",
+            intro=(
+                "Every hourly total, voice session, join/leave event and live-feed event of these "
+                "members in these guilds will be deleted, and their names with them. Guild totals "
+                "drop accordingly. This cannot be undone. The collector counts their future "
+                "activity again."
+            ),
             items=[
                 (
                     f"{m.display_name} ({m.user_id}) in {m.guild}",

@@ -166,7 +166,8 @@ def guild_stats(
         # An hour per point: 90 days is 2,160 points; ten years would be 87,600.
         raise HttpError(
             400,
-            f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; use interval=day",
+            f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; "
+            "use interval=day",
         )
     doc = results.stats(guild, days, interval)
     return respond(doc, format, f"mocha-{gid}-stats", series_table)

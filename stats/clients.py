@@ -33,7 +33,8 @@ def is_trusted_proxy(address: str) -> bool:
 
 
 def client_ip(peer: str, forwarded_for: str) -> str:
-    """The client's address from the peer's address and the X-Forwarded-For header (may be empty)."""
+    """The client's address from the peer's address and the X-Forwarded-For header (may be
+    empty)."""
     if not settings.MOCHA_BEHIND_PROXY or not is_trusted_proxy(peer):
         return peer
     client = peer

@@ -89,7 +89,8 @@ class GuildLiveConsumer(PassThroughConsumer):
 
 
 class HealthConsumer(PassThroughConsumer):
-    """/ws/health/: the /metrics document plus rendered panels, once a second; staff or token only."""
+    """/ws/health/: the /metrics document plus rendered panels, once a second; staff or token
+    only."""
 
     async def connect(self) -> None:
         if not await self.admit():

@@ -29,7 +29,8 @@ class Rates(BaseModel):
 
 
 class LastHour(BaseModel):
-    """Counts over the last 60 minutes, for events too rare for a per-second rate to mean anything."""
+    """Counts over the last 60 minutes, for events too rare for a per-second rate to mean
+    anything."""
 
     voice_joins: int
     member_joins: int

@@ -173,7 +173,8 @@ def collector_status() -> tuple[dict, dict[int, dict] | None]:
 
 @dataclass
 class Batch:
-    """What one poll found: counts per guild and kind, newest feed rows per guild, the highest id."""
+    """What one poll found: counts per guild and kind, newest feed rows per guild, the highest
+    id."""
 
     max_id: int
     counts: dict[int, Counter] = field(default_factory=dict)
@@ -333,7 +334,8 @@ class LiveHub:
 
     @staticmethod
     def _ensure(task: asyncio.Task | None, factory) -> asyncio.Task:
-        """Start a loop lazily; restart it if it ended or belongs to another (finished) event loop."""
+        """Start a loop lazily; restart it if it ended or belongs to another (finished) event
+        loop."""
         loop = asyncio.get_running_loop()
         if task is None or task.done() or task.get_loop() is not loop:
             task = loop.create_task(factory())

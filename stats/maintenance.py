@@ -83,7 +83,8 @@ def _lock_rollups() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(
-                f"LOCK TABLE {HourlyStat._meta.db_table}, {VoiceSession._meta.db_table} IN SHARE ROW EXCLUSIVE MODE"
+                f"LOCK TABLE {HourlyStat._meta.db_table}, {VoiceSession._meta.db_table} "
+                "IN SHARE ROW EXCLUSIVE MODE"
             )
 
 

@@ -34,7 +34,8 @@ class ProcessCounters:
 
 
 def count_query(execute, sql, params, many, context):
-    """A connection execute wrapper: one increment per statement (cheaper than DEBUG's query log)."""
+    """A connection execute wrapper: one increment per statement (cheaper than DEBUG's query
+    log)."""
     ProcessCounters.queries += 1
     instruments.QUERIES.inc()
     return execute(sql, params, many, context)

@@ -174,6 +174,11 @@ class HourlyStat(models.Model):
             models.Index(fields=["guild_id", "user_id", "hour"], name="hourly_user"),
         ]
 
+    def __str__(self) -> str:
+        return (
+            f"guild {self.guild_id} hour {self.hour} channel {self.channel_id} user {self.user_id}"
+        )
+
 
 class HourlyChannelStat(models.Model):
     """Messages and voice seconds of one channel in one UTC hour: series, heatmap and channel
@@ -191,6 +196,9 @@ class HourlyChannelStat(models.Model):
                 fields=["guild_id", "hour", "channel_id"], name="channel_hour_key"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"guild {self.guild_id} hour {self.hour} channel {self.channel_id}"
 
 
 class DailyMemberStat(models.Model):
@@ -222,6 +230,9 @@ class DailyMemberStat(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"guild {self.guild_id} day {self.day} user {self.user_id}"
+
 
 class HourlyGuildStat(models.Model):
     """Distinct active members of a guild per UTC hour (excluded channels left out).
@@ -237,6 +248,9 @@ class HourlyGuildStat(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["guild_id", "hour"], name="guild_hour_key")]
+
+    def __str__(self) -> str:
+        return f"guild {self.guild_id} hour {self.hour}"
 
 
 class ChannelMember(models.Model):
@@ -261,6 +275,9 @@ class ChannelMember(models.Model):
         indexes = [
             models.Index(fields=["guild_id", "last_day", "channel_id"], name="channel_member_day")
         ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} in channel {self.channel_id}"
 
 
 class VoiceSession(models.Model):
@@ -287,6 +304,9 @@ class VoiceSession(models.Model):
             ),  # the live "last hour"
         ]
 
+    def __str__(self) -> str:
+        return f"user {self.user_id} in voice channel {self.channel_id} from {self.started_at}"
+
 
 class MemberEvent(models.Model):
     class Kind(models.IntegerChoices):
@@ -305,6 +325,11 @@ class MemberEvent(models.Model):
             )
         ]
         indexes = [models.Index(fields=["guild_id", "at"], name="member_event_time")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()}: user {self.user_id} in guild {self.guild_id} at {self.at}"
+        )
 
 
 class RecentEvent(models.Model):
@@ -326,6 +351,11 @@ class RecentEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["guild_id", "id"], name="recent_guild")]
 
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()}: user {self.user_id} in guild {self.guild_id} at {self.at}"
+        )
+
 
 class MessageCursor(models.Model):
     """Per channel, the message ids already processed: no message is ever counted twice.
@@ -339,6 +369,9 @@ class MessageCursor(models.Model):
     last_message_id = models.BigIntegerField(help_text="Highest id processed (the top of `ranges`)")
     ranges = models.TextField(default="[]")
 
+    def __str__(self) -> str:
+        return f"channel {self.channel_id} up to message {self.last_message_id}"
+
 
 class OptOut(models.Model):
     """A member who asked not to be counted in a guild: their stats are erased and the collector
@@ -350,6 +383,9 @@ class OptOut(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["guild_id", "user_id"], name="opt_out_key")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} opted out of guild {self.guild_id}"
 
 
 class CollectorState(models.Model):
@@ -382,18 +418,29 @@ class CollectorState(models.Model):
     gaps_open = models.IntegerField(default=0, help_text="Of those, still to read or unreadable")
     rates = models.JSONField(
         default=dict,
-        help_text='Per guild over the last flush: {"gid": {"messages": per_s, "voice_joins": …, "member_joins": …}}',
+        help_text=(
+            'Per guild over the last flush: {"gid": {"messages": per_s, '
+            '"voice_joins": …, "member_joins": …}}'
+        ),
     )
     missing_intents = models.JSONField(
         default=list,
-        help_text='Privileged intents Discord refused and the collector runs without, e.g. ["members"]',
+        help_text=(
+            'Privileged intents Discord refused and the collector runs without, e.g. ["members"]'
+        ),
     )
     telemetry = models.JSONField(
         default=dict,
-        help_text="Cumulative flush histograms and events by type, for Prometheus (collector/telemetry.py)",
+        help_text=(
+            "Cumulative flush histograms and events by type, "
+            "for Prometheus (collector/telemetry.py)"
+        ),
     )
     started_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"shard {self.shard_id}/{self.shard_count}"
 
 
 class QuarantinedRow(models.Model):
@@ -413,6 +460,9 @@ class QuarantinedRow(models.Model):
     class Meta:
         ordering = ["-id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} row quarantined at {self.created_at}"
+
 
 class CollectorOutage(models.Model):
     """A time the collector of a shard was away (stopped, or its session lost): voice and joins of
@@ -426,6 +476,9 @@ class CollectorOutage(models.Model):
     class Meta:
         indexes = [models.Index(fields=["end"], name="outage_end")]
 
+    def __str__(self) -> str:
+        return f"shard {self.shard_id}/{self.shard_count} down {self.start} to {self.end}"
+
 
 class ScheduledTask(models.Model):
     """The last UTC day a once-a-day task ran: the process whose UPDATE moves it on runs it."""
@@ -434,3 +487,6 @@ class ScheduledTask(models.Model):
     last_day = models.DateField(null=True)
     last_run_at = models.DateTimeField(null=True)
     last_result = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return self.name

@@ -37,7 +37,7 @@ def histogram(
         return None
     family = HistogramMetricFamily(name, doc, labels=list(labels))
     buckets, running = [], 0
-    for bound, count in zip([*data["bounds"], float("inf")], data["counts"]):
+    for bound, count in zip([*data["bounds"], float("inf")], data["counts"], strict=False):
         running += count
         buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
     family.add_metric(list(labels.values()), buckets, data["sum"])
@@ -168,7 +168,8 @@ class DatabaseCollector(Collector):
             ),
             "skipped": CounterMetricFamily(
                 "mocha_collector_events_skipped",
-                "Payloads received but not counted (bots, excluded channels, replays, untracked guilds), by kind",
+                "Payloads received but not counted "
+                "(bots, excluded channels, replays, untracked guilds), by kind",
                 labels=[*label, "kind"],
             ),
         }

@@ -104,7 +104,8 @@ def member_events(guild: Guild, windows: list[Window]) -> list[dict]:
 
 
 def period_totals(guild: Guild, windows: list[Window]) -> list[tuple[int, int, int]]:
-    """(messages, voice seconds, active members) per window, for consecutive windows, in one query."""
+    """(messages, voice seconds, active members) per window, for consecutive windows, in one
+    query."""
     first, last = windows[0], windows[-1]
     hours, hour_params = scope_sql(guild, first.first, last.last)
     days, day_params = days_sql(guild, first.first_day, last.last_day)
@@ -213,7 +214,8 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     days, day_params = days_sql(guild, win.first_day, win.last_day)
     sums = fetch(
-        f"SELECT {local} / 86400 AS d, SUM(messages), SUM(voice_seconds) FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d",
+        f"SELECT {local} / 86400 AS d, SUM(messages), SUM(voice_seconds) "
+        f"FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d",
         local_params + hour_params,
     )
     active = dict(
@@ -233,9 +235,13 @@ def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[i
     """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members
     from HourlyStat."""
     where, params = scope_sql(guild, win.first, win.last, user_id)
-    active = "COUNT(DISTINCT user_id)"  # rows are never empty: index-only on (guild, hour, channel, user)
+    # rows are never empty: index-only on (guild, hour, channel, user)
+    active = "COUNT(DISTINCT user_id)"
     if user_id is not None:
-        sql = f"SELECT hour, SUM(messages), SUM(voice_seconds), {active} FROM {TABLE} WHERE {where} GROUP BY hour"
+        sql = (
+            f"SELECT hour, SUM(messages), SUM(voice_seconds), {active} "
+            f"FROM {TABLE} WHERE {where} GROUP BY hour"
+        )
     else:
         # Distinct members per hour are counted by the collector as it writes (HourlyGuildStat).
         sql = (
@@ -329,7 +335,8 @@ def member_ranks(
     ahead_m, ahead_v = fetch(
         "SELECT SUM(CASE WHEN m > %s OR (m = %s AND user_id < %s) THEN 1 ELSE 0 END),"
         " SUM(CASE WHEN v > %s OR (v = %s AND user_id < %s) THEN 1 ELSE 0 END)"
-        f" FROM (SELECT user_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {MEMBER_DAYS} WHERE {where}"
+        " FROM (SELECT user_id, SUM(messages) AS m, SUM(voice_seconds) AS v"
+        f" FROM {MEMBER_DAYS} WHERE {where}"
         " GROUP BY user_id) AS per_user",
         [messages, messages, user_id, voice_seconds, voice_seconds, user_id] + params,
     )[0]
@@ -387,7 +394,8 @@ def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
     win = window(guild, days, now)
     where, params = scope_sql(guild, win.first, win.last)
     rows = fetch(
-        f"SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {CHANNEL_HOURS} WHERE {where}"
+        "SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v"
+        f" FROM {CHANNEL_HOURS} WHERE {where}"
         " GROUP BY channel_id HAVING SUM(messages) > 0 OR SUM(voice_seconds) > 0"
         " ORDER BY m DESC, v DESC, channel_id ASC",
         params,
@@ -418,7 +426,10 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
     ending today, which every API window does.
     """
     not_in, ids = channels_not_in(excluded_channel_ids(guild))
-    sql = f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} WHERE guild_id = %s AND last_day >= %s{not_in}"
+    sql = (
+        f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} "
+        f"WHERE guild_id = %s AND last_day >= %s{not_in}"
+    )
     return {
         cid: n for cid, n in fetch(sql + " GROUP BY channel_id", [guild.id, win.first_day, *ids])
     }

@@ -56,7 +56,10 @@ def rebuild_daily(guild_id: int) -> int:
     exclusions."""
     guild = Guild.objects.get(pk=guild_id)
     where, params = _hourly_where(guild)
-    sql = f"SELECT hour, user_id, SUM(messages), SUM(voice_seconds) FROM {HOURLY} WHERE {where} GROUP BY hour, user_id"
+    sql = (
+        "SELECT hour, user_id, SUM(messages), SUM(voice_seconds) "
+        f"FROM {HOURLY} WHERE {where} GROUP BY hour, user_id"
+    )
     days: dict[tuple[int, int], list[int]] = {}
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -103,7 +106,8 @@ def rebuild_guild_hours(guild_id: int) -> int:
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {HourlyGuildStat._meta.db_table} (guild_id, hour, active_members) "
-            f"SELECT guild_id, hour, COUNT(DISTINCT user_id) FROM {HOURLY} WHERE {where} GROUP BY guild_id, hour",
+            "SELECT guild_id, hour, COUNT(DISTINCT user_id) "
+            f"FROM {HOURLY} WHERE {where} GROUP BY guild_id, hour",
             params,
         )
         return cur.rowcount
@@ -115,7 +119,8 @@ def rebuild_channel_members(guild_id: int) -> int:
     guild = Guild.objects.get(pk=guild_id)
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT channel_id, user_id, MAX(hour) FROM {HOURLY} WHERE guild_id = %s GROUP BY channel_id, user_id",
+            f"SELECT channel_id, user_id, MAX(hour) FROM {HOURLY} "
+            "WHERE guild_id = %s GROUP BY channel_id, user_id",
             [guild_id],
         )
         rows = cur.fetchall()

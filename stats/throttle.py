@@ -70,7 +70,8 @@ def refill(tokens: float, at: float, now: float, rate: float, burst: int) -> flo
 
 
 def ttl(rate: float, burst: int, debt: float = 0.0) -> int:
-    """Long enough to refill completely (debt included); an idle client costs no entry after that."""
+    """Long enough to refill completely (debt included); an idle client costs no entry after
+    that."""
     return max(1, math.ceil((burst + debt) / rate)) + 1
 
 

@@ -149,7 +149,7 @@ def local_seconds_sql(tz: zoneinfo.ZoneInfo, win: Window) -> tuple[str, list]:
     if len(segments) == 1:
         return "(CAST(hour AS BIGINT) * 3600 + %s)", [segments[0][1]]
     parts, params = [], []
-    for (_, offset), (until, _) in zip(segments, segments[1:]):
+    for (_, offset), (until, _) in zip(segments, segments[1:], strict=False):
         parts.append("WHEN hour < %s THEN CAST(hour AS BIGINT) * 3600 + %s")
         params += [until, offset]
     params.append(segments[-1][1])

@@ -33,7 +33,8 @@ def explain(sql: str, params: list) -> str:
 
 
 def full_scans(plan: str) -> list[str]:
-    """The growing tables a plan reads whole (SQLite: SCAN without an index; PostgreSQL: Seq Scan)."""
+    """The growing tables a plan reads whole (SQLite: SCAN without an index; PostgreSQL: Seq
+    Scan)."""
     if connection.vendor == "sqlite":
         scanned = re.findall(r"\bSCAN (\w+)(?! USING (?:COVERING )?INDEX)", plan)
     else:

@@ -32,7 +32,8 @@ def write_lock() -> Iterator[None]:
 
 @contextmanager
 def short_lock_waits() -> Iterator[None]:
-    """Connections opened inside give up on a held lock after 0.3 s instead of the configured wait."""
+    """Connections opened inside give up on a held lock after 0.3 s instead of the configured
+    wait."""
     options = connections.settings["default"].setdefault("OPTIONS", {})
     saved = dict(options)
     if connection.vendor == "sqlite":

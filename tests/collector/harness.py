@@ -78,7 +78,7 @@ class ScenarioClock:
             if step.op != "sleep":
                 return await original(sim, step)
             wanted = self._read_before.popleft()
-            while (
+            while (  # noqa: ASYNC110 - polls the collector's counters; nothing signals them
                 self.collector is None
                 or self.collector.received + self.collector.other_events < wanted
             ):
@@ -93,13 +93,13 @@ async def collect(
     *,
     flush_ms: int = 100,
     sleep_scale: float = 1.0,
-    timeout: float = 60,
+    backstop_s: float = 60,
     until: Callable[[Collector], bool] | None = None,
     **collector_options,
 ) -> Collector:
     """Play a scenario into a fresh collector; stop it (as SIGTERM would) once everything was sent
     and `until` holds: by default, once the collector has read every dispatch the scenario sent.
-    `timeout` is only a backstop for a hung run (generous: the suite shares 2-core machines)."""
+    `backstop_s` is only a backstop for a hung run (generous: the suite shares 2-core machines)."""
     sim = Simulator(lines, sleep_scale=sleep_scale, start_delay=0.1)
     await sim.start()
     await asyncio.to_thread(configure_discord, sim.api_base)
@@ -108,7 +108,7 @@ async def collect(
         collector.now.collector = collector
     run = asyncio.create_task(collector.run())
     until = until or read_everything(lines)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + backstop_s
     try:
         while not (sim.status()["done"] and until(collector)):
             if run.done():

@@ -157,7 +157,8 @@ def test_an_import_while_live_traffic_arrives_and_429s_mid_import():
             async def importing():
                 sim.rate_limits.inject(6, 0.05)
                 reports, _ = await backfill(sim)
-                while not sim.status()["done"]:  # the live part goes on after the import
+                while not sim.status()["done"]:  # noqa: ASYNC110 - polls the simulator's status; no event
+                    # the live part goes on after the import
                     await asyncio.sleep(0.05)
                 return reports
 

@@ -17,7 +17,7 @@ def totals(agg: Aggregator, now: float = T0) -> tuple[dict, dict]:
     """Messages and voice seconds per (channel, user) in the current batch."""
     batch = agg.take_batch(now)
     messages, voice = {}, {}
-    for (gid, hour, cid, uid), (m, v) in batch.counters.items():
+    for (_gid, _hour, cid, uid), (m, v) in batch.counters.items():
         if m:
             messages[(cid, uid)] = messages.get((cid, uid), 0) + m
         if v:

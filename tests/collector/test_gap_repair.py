@@ -33,8 +33,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHANNELS = (GENERAL, RANDOM, THREAD)
 
 
-async def until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+async def until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
     while not await asyncio.to_thread(condition):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.1)

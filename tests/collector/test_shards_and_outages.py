@@ -85,7 +85,7 @@ def test_two_collector_processes_split_the_guilds_by_shard(subprocess_env, manag
         [["--shard-count", "2", "--shard-ids", "0"], ["--shard-count", "2", "--shard-ids", "1"]],
         {SHARD0_GUILD: 300, SHARD1_GUILD: 300},
     )
-    for out, err, code in results:
+    for _out, err, code in results:
         assert code == 0, err
     assert messages_of(SHARD0_GUILD) == 300
     assert messages_of(SHARD1_GUILD) == 300

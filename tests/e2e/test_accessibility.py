@@ -34,7 +34,8 @@ def violations(page) -> list[str]:
     """axe-core's findings, one readable line per rule and element."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
-        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations",
+        "async (tags) => "
+        "(await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations",
         WCAG,
     )
     return [

@@ -77,7 +77,8 @@ def test_live_feed_and_rate_move_while_events_arrive(server, page, demo_guild):
                 )
                 time.sleep(0.5)
         finally:
-            connection.close()  # this thread's own connection; the test database is dropped at the end
+            # this thread's own connection; the test database is dropped at the end
+            connection.close()
 
     writer = threading.Thread(target=traffic)
     writer.start()

@@ -126,7 +126,9 @@ def socket_close_code(base: str, context, gid: int) -> int | None:
 def plain_member(model) -> int:
     """The busiest member without a role: they post often, so their messages keep coming."""
     plain = [
-        (w, uid) for uid, w in zip(model.humans, model.human_weights) if uid not in model.staff
+        (w, uid)
+        for uid, w in zip(model.humans, model.human_weights, strict=False)
+        if uid not in model.staff
     ]
     return max(plain)[1]
 

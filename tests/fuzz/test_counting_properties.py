@@ -139,7 +139,8 @@ def message_payload(mid: int, uid: int, channel: int, kind: str, seconds: int) -
 
 
 def guild_create(ref: Reference) -> dict:
-    """GUILD_CREATE as Discord sends it on (re)connect: channels, active threads, who is in voice."""
+    """GUILD_CREATE as Discord sends it on (re)connect: channels, active threads, who is in
+    voice."""
     threads = [p.channel(THREAD, "thread", 11, parent=GENERAL)]
     if ref.late_thread:
         threads.append(p.channel(LATE_THREAD, "late thread", 11, parent=GENERAL))

@@ -36,7 +36,7 @@ def test_ranges_hold_exactly_the_union_of_what_was_added(pairs, probes):
             )
     # Sorted, disjoint and never touching: a channel read without holes is one range.
     listed = list(ranges)
-    assert all(a[1] + 1 < b[0] for a, b in zip(listed, listed[1:]))
+    assert all(a[1] + 1 < b[0] for a, b in zip(listed, listed[1:], strict=False))
     assert ranges.top == (max(covered) if covered else 0)
 
 
@@ -47,7 +47,7 @@ def test_holes_are_the_complement_within_a_window(pairs, lo, width):
     hi = lo + width
     holes = ranges.holes(lo, hi)
     assert as_set(holes) == set(range(lo, hi + 1)) - as_set(pairs)
-    assert all(a[1] + 1 < b[0] for a, b in zip(holes, holes[1:]))
+    assert all(a[1] + 1 < b[0] for a, b in zip(holes, holes[1:], strict=False))
 
 
 @RANGE_SETTINGS

@@ -34,7 +34,8 @@ def load_schema():
 
 @pytest.fixture
 def keep_test_connection():
-    """As django.test.Client does: a request's start and end must not close this test's connection."""
+    """As django.test.Client does: a request's start and end must not close this test's
+    connection."""
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 

@@ -62,7 +62,8 @@ HANDLER_ATTR = re.compile(r"\son[a-z]+\s*=", re.I)
 
 
 def test_templates_have_no_inline_script_the_policy_would_block():
-    """The CSP forbids inline scripts and event-handler attributes: none may appear in templates/."""
+    """The CSP forbids inline scripts and event-handler attributes: none may appear in
+    templates/."""
     offenders = []
     for path in Path(ROOT / "templates").rglob("*.html"):
         text = path.read_text()

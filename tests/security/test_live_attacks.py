@@ -399,7 +399,10 @@ def test_var_is_private_and_the_secret_key_is_written_atomically(tmp_path, subpr
         MOCHA_LOG_LEVEL="warning",
     )
     # Eight processes start at once (as workers do): each must read the one whole key.
-    read_key = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"
+    read_key = (
+        "import django; django.setup(); "
+        "from django.conf import settings; print(settings.SECRET_KEY)"
+    )
     starting = [
         subprocess.Popen(
             [sys.executable, "-c", read_key], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True

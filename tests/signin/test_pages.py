@@ -18,7 +18,8 @@ ME, MANAGER = 5001, 5002
 
 
 def discord_user(uid: int, guilds: dict[int, int], owner: bool = False):
-    """A user signed in with Discord, memberships fresh (no refresh call): {guild id: permissions}."""
+    """A user signed in with Discord, memberships fresh (no refresh call): {guild id:
+    permissions}."""
     user = get_user_model().objects.create_user(f"d{uid}")
     link = DiscordLink.objects.create(
         user=user, discord_id=uid, name=f"User {uid}", refreshed_at=timezone.now()

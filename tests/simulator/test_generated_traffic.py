@@ -1,4 +1,5 @@
-"""Generated traffic: repeatable for a seed, shaped like a real guild, delivered to a stock Client."""
+"""Generated traffic: repeatable for a seed, shaped like a real guild, delivered to a stock
+Client."""
 
 from __future__ import annotations
 

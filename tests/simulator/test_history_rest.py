@@ -1,4 +1,5 @@
-"""The simulator's history over REST: pagination as Discord's, threads, 403, rate limits and 429s."""
+"""The simulator's history over REST: pagination as Discord's, threads, 403, rate limits and
+429s."""
 
 from __future__ import annotations
 

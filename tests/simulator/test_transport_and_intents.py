@@ -36,7 +36,8 @@ EVERY = {
 
 @pytest.fixture(autouse=True)
 def restore_discord(monkeypatch):
-    """configure_discord and use_transport_compression change discord.py's globals: put them back."""
+    """configure_discord and use_transport_compression change discord.py's globals: put them
+    back."""
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
     ws = discord.gateway.DiscordWebSocket
     monkeypatch.setattr(ws, "DEFAULT_GATEWAY", ws.DEFAULT_GATEWAY)
@@ -47,7 +48,8 @@ def restore_discord(monkeypatch):
 
 
 class Decoder:
-    """Decodes one connection's frames as a Discord client must: one stream, one message per frame."""
+    """Decodes one connection's frames as a Discord client must: one stream, one message per
+    frame."""
 
     def __init__(self, compression: str | None) -> None:
         self.compression = compression
@@ -75,8 +77,8 @@ async def raw_session(
     payloads, frames = [], []
     async with aiohttp.ClientSession() as http, http.ws_connect(sim.gateway_url + query) as ws:
 
-        async def read(timeout: float) -> None:
-            msg = await ws.receive(timeout=timeout)
+        async def read(wait_s: float) -> None:
+            msg = await ws.receive(timeout=wait_s)
             frames.append(msg.data)
             payloads.append(decode(msg))
 
@@ -193,7 +195,7 @@ async def identify_closes(sim: Simulator, intents: object) -> int | None:
     async with aiohttp.ClientSession() as http, http.ws_connect(sim.gateway_url + "?v=10") as ws:
         await ws.receive(timeout=10)
         await ws.send_json({"op": 2, "d": {"token": "t", "intents": intents, "properties": {}}})
-        while (msg := await ws.receive(timeout=10)).type not in (
+        while (await ws.receive(timeout=10)).type not in (
             aiohttp.WSMsgType.CLOSE,
             aiohttp.WSMsgType.CLOSED,
         ):

@@ -140,7 +140,7 @@ def test_channel_choices_are_this_guilds_channels_by_name(admin_client, guilds):
     response = admin_client.get(change_url(GID))
     assert response.status_code == 200
     field = response.context["adminform"].form.fields["excluded_channels"]
-    labels = {cid: label for cid, label in ((c.value, l) for c, l in field.choices)}
+    labels = {cid: label for cid, label in ((c.value, lbl) for c, lbl in field.choices)}
     assert set(labels) == {11, 12, 51}  # not the deleted one, not the other guild's
     assert labels[11] == "#general (text)" and labels[51] == "#Lounge (voice)"
 

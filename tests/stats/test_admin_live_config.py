@@ -110,7 +110,8 @@ def test_exclusion_visibility_and_viewers_apply_to_a_running_collector(
         client.force_login(viewer)
         assert client.get(f"/api/guilds/{p.GUILD}/stats").status_code == 200  # granted
 
-        samples = []  # (seconds since the change, general, noisy) until the scenario has been played
+        # (seconds since the change, general, noisy) until the scenario has been played
+        samples = []
         while True:
             assert proc.poll() is None
             general, noisy = counts()

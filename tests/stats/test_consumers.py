@@ -67,9 +67,9 @@ async def connect(path: str, user=None) -> tuple[WebsocketCommunicator, bool]:
     return comm, connected
 
 
-async def receive_until(comm: WebsocketCommunicator, predicate, timeout: float = 10.0) -> dict:
+async def receive_until(comm: WebsocketCommunicator, predicate, wait_s: float = 10.0) -> dict:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + wait_s
     while True:
         msg = json.loads(await comm.receive_from(timeout=max(0.1, deadline - loop.time())))
         if predicate(msg):

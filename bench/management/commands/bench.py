@@ -21,7 +21,10 @@ TIMEOUT_QUICK_S, TIMEOUT_FULL_S = 180, 1800
 
 
 class Command(MochaCommand):
-    help = "Benchmark ingestion, API, websockets and memory (BENCHMARKS.md); --quick takes under a minute."
+    help = (
+        "Benchmark ingestion, API, websockets and memory (BENCHMARKS.md); "
+        "--quick takes under a minute."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
@@ -78,7 +81,8 @@ class Command(MochaCommand):
         unknown = [p for p in names if p not in isolation.PHASES]
         if unknown or not names:
             raise self.fail(
-                f"--phases: unknown phase {', '.join(unknown) or '(none)'}; choose from {', '.join(isolation.PHASES)}"
+                f"--phases: unknown phase {', '.join(unknown) or '(none)'}; "
+                f"choose from {', '.join(isolation.PHASES)}"
             )
         return names
 
@@ -124,7 +128,8 @@ class Command(MochaCommand):
                     merge(doc, name, result)
                     status = f"error: {error}" if error else "ok"
                     self.stderr.write(
-                        f"bench: [{time.monotonic() - started:6.1f} s] {name:<9} {elapsed:5.1f} s  {status}"
+                        f"bench: [{time.monotonic() - started:6.1f} s] "
+                        f"{name:<9} {elapsed:5.1f} s  {status}"
                     )
         doc["duration_s"] = round(time.monotonic() - started, 1)
         doc["machine"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)

@@ -86,7 +86,8 @@ class Command(MochaCommand):
         def started() -> None:
             where = gateway or "Discord"
             self.stdout.write(
-                f"collecting from {where} (shards {collector.shard_ids} of {collector.shard_count}); Ctrl-C stops"
+                f"collecting from {where} "
+                f"(shards {collector.shard_ids} of {collector.shard_count}); Ctrl-C stops"
             )
 
         import discord

@@ -118,7 +118,10 @@ class Supervisor:
 
 
 class Command(MochaCommand):
-    help = "Run Mocha: web server and collector (plus the simulator in demo mode, without DISCORD_TOKEN)."
+    help = (
+        "Run Mocha: web server and collector "
+        "(plus the simulator in demo mode, without DISCORD_TOKEN)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")

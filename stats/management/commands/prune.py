@@ -42,7 +42,8 @@ class Command(MochaCommand):
             totals = self.prune(guild, dry_run)
         verb = "would prune" if dry_run else "pruned"
         self.stdout.write(
-            f"{verb} {totals['recent events']} recent events and {totals['voice sessions']} voice sessions "
+            f"{verb} {totals['recent events']} recent events and "
+            f"{totals['voice sessions']} voice sessions "
             f"across {totals['guilds']} guild(s)"
         )
 

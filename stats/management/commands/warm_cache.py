@@ -31,6 +31,7 @@ class Command(MochaCommand):
             t0 = time.perf_counter()
             n = api_results.warm(g, now)
             self.stdout.write(
-                f"[{i}/{len(guilds)}] {g.id} {g.name}: {n} queries in {(time.perf_counter() - t0) * 1000:.0f} ms"
+                f"[{i}/{len(guilds)}] {g.id} {g.name}: "
+                f"{n} queries in {(time.perf_counter() - t0) * 1000:.0f} ms"
             )
         self.stdout.write(f"warmed {len(guilds)} guild(s) in {time.perf_counter() - started:.2f} s")
