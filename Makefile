@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://root@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres install install-dev browser bench clean
+
+.PHONY: run test lint test-sqlite test-postgres install install-dev browser bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,7 +33,12 @@ browser:
 run: install
 	$(PY) manage.py run
 
-test: install-dev browser test-sqlite test-postgres
+test: install-dev browser lint test-sqlite test-postgres
+
+# ruff (ruff.toml): the same checks as the pre-commit hooks.
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-sqlite:
 	$(PY) -m pytest -q
