@@ -9,7 +9,7 @@ import pytest
 
 from mocha.utc import iso
 from stats import queries, rollups
-from stats.models import Channel, Guild, HourlyStat
+from stats.models import Channel, Guild, HourlyStat, hour_of
 from stats.rollups import local_day
 from tests.stats.conftest import ALICE, BOB, CAROL, DAVE, GENERAL, GID, NOW, RANDOM, VOICE, h
 
@@ -47,7 +47,7 @@ def test_window_is_local_calendar_days_ending_today():
 def test_window_starts_with_the_first_whole_hour_of_the_local_day(tz_name, start):
     win = queries.Window.ending(2, tz_name, NOW)
     first = iso(win.start)
-    expected = queries.hour_of(
+    expected = hour_of(
         datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=59)
     )
     assert win.first == expected, (tz_name, first)
