@@ -47,9 +47,7 @@ def test_window_is_local_calendar_days_ending_today():
 def test_window_starts_with_the_first_whole_hour_of_the_local_day(tz_name, start):
     win = queries.Window.ending(2, tz_name, NOW)
     first = iso(win.start)
-    expected = hour_of(
-        datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=59)
-    )
+    expected = hour_of(datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=59))
     assert win.first == expected, (tz_name, first)
     assert (
         local_day(tz_name, win.first) == win.first_day
