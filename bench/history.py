@@ -24,7 +24,7 @@ CONCURRENCY = 4  # channels at once, as the import reads them
 
 
 def _simulator(days: int, guilds: int):
-    from mocha_site.loopback import free_port, simulator_status, wait_for
+    from mocha_site.loopback import free_port, simulator_answers, simulator_status, wait_for
 
     port = free_port()
     proc = subprocess.Popen(
@@ -49,14 +49,7 @@ def _simulator(days: int, guilds: int):
         env=os.environ.copy(),
     )
 
-    def up() -> bool:
-        try:
-            simulator_status(port)
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, 60, "the simulator")
+    wait_for(lambda: simulator_answers(port), 60, "the simulator")
     return proc, port, simulator_status(port)["history"]
 
 

@@ -146,7 +146,7 @@ def _burst_simulator(burst: int, compression: str | None):
     """A fresh simulator process sending `burst` messages, with discord.py pointed at it and asking
     for `compression`; afterwards, check that the simulator served exactly that."""
     from collector.endpoints import configure_discord, use_transport_compression
-    from mocha_site.loopback import free_port, simulator_status, wait_for
+    from mocha_site.loopback import free_port, simulator_answers, simulator_status, wait_for
 
     port = free_port()
     proc = subprocess.Popen(
@@ -170,15 +170,8 @@ def _burst_simulator(burst: int, compression: str | None):
         env=os.environ.copy(),
     )
 
-    def up() -> bool:
-        try:
-            simulator_status(port)
-            return True
-        except OSError:
-            return False
-
     try:
-        wait_for(up, 30, "the simulator")
+        wait_for(lambda: simulator_answers(port), 30, "the simulator")
         configure_discord(f"http://127.0.0.1:{port}/api/v10")
         use_transport_compression(compression)
         yield

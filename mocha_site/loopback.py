@@ -29,3 +29,12 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "co
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def simulator_answers(port: int) -> bool:
+    """True once a simulator on this machine answers its status endpoint."""
+    try:
+        simulator_status(port)
+        return True
+    except OSError:
+        return False

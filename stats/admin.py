@@ -30,7 +30,7 @@ from django.utils import formats, timezone
 
 from mocha.discord_types import CHANNEL_KINDS, MAX_SNOWFLAKE
 from stats import guild_config, maintenance, rollups
-from stats.forms import GuildConfigForm, RoleIdsField, channel_choices
+from stats.forms import GuildConfigForm, GuildSettingsForm, RoleIdsField, channel_choices
 from stats.models import (
     Channel,
     CollectorState,
@@ -124,18 +124,7 @@ class GuildAdminForm(GuildConfigForm):
 
     class Meta:
         model = Guild
-        fields = [
-            "tracking",
-            "count_bots",
-            "track_voice",
-            "excluded_channels",
-            "timezone",
-            "default_days",
-            "visibility",
-            "manager_roles",
-            "viewers",
-            "retention_days",
-        ]
+        fields = [*GuildSettingsForm.Meta.fields, "viewers"]  # staff also grant viewers
 
 
 @admin.register(Guild)
