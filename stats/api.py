@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Literal
 
 import orjson
@@ -36,6 +37,7 @@ from stats.schemas import (
     MemberOut,
     StatsOut,
 )
+from stats.windows import Period, PeriodError, parse_date, window
 
 WHOLE = re.compile(r"[0-9]{1,19}")
 
@@ -54,6 +56,9 @@ Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
 Limit = Annotated[int, Field(ge=1, le=100), BeforeValidator(whole_number)]
 Offset = Annotated[int, Field(ge=0, le=10**9), BeforeValidator(whole_number)]
 Format = Literal["json", "csv"]
+# A guild-local date: `start` and `end` (inclusive) replace `days` (stats.windows.Period).
+LocalDate = Annotated[date, BeforeValidator(parse_date)]
+Compare = Literal["previous"]
 
 api = NinjaAPI(title="Mocha API", version="1", urls_namespace="api")
 ERRORS = {400: Error, 404: Error, 429: Error}  # 429: stats.throttle, a client over its budget
@@ -129,6 +134,18 @@ def series_table(doc: dict) -> tuple[list, list]:
     return keys, [[p[k] for k in keys] for p in doc["series"]]
 
 
+def period_of(
+    guild: Guild, days: int | None, start: date | None, end: date | None, default: int
+) -> Period:
+    """The request's period (`days`, or `start` and `end`), checked against the guild's today."""
+    try:
+        period = Period.parse(days, start, end, default)
+        window(guild, period)
+    except PeriodError as exc:
+        raise HttpError(400, str(exc)) from None
+    return period
+
+
 # --- Endpoints ------------------------------------------------------------------------
 
 
@@ -157,19 +174,22 @@ def guild_stats(
     request,
     gid: Snowflake,
     days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
     interval: Literal["day", "hour"] = "day",
+    compare: Compare | None = None,
     format: Format = "json",
 ):
     guild = visible_guild(request, gid)
-    days = days or results.default_days(guild)
-    if interval == "hour" and days > settings.MOCHA_API_HOURLY_MAX_DAYS:
+    period = period_of(guild, days, start, end, results.default_days(guild))
+    if interval == "hour" and period.days > settings.MOCHA_API_HOURLY_MAX_DAYS:
         # An hour per point: 90 days is 2,160 points; ten years would be 87,600.
         raise HttpError(
             400,
             f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; "
             "use interval=day",
         )
-    doc = results.stats(guild, days, interval)
+    doc = results.stats(guild, period, interval, compare=compare is not None)
     return respond(doc, format, f"mocha-{gid}-stats", series_table)
 
 
@@ -178,9 +198,16 @@ def guild_stats(
     response={200: IncompleteOut, **ERRORS},
     summary="Hours the collector was away (their voice and joins are not recoverable)",
 )
-def incomplete(request, gid: Snowflake, days: Days | None = None, format: Format = "json"):
+def incomplete(
+    request,
+    gid: Snowflake,
+    days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
+    format: Format = "json",
+):
     guild = visible_guild(request, gid)
-    doc = incomplete_doc(guild, days or results.default_days(guild))
+    doc = incomplete_doc(guild, period_of(guild, days, start, end, results.default_days(guild)))
     return respond(
         doc,
         format,
@@ -197,13 +224,17 @@ def leaderboard(
     gid: Snowflake,
     metric: Literal["messages", "voice"] = "messages",
     days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
     limit: Limit = 10,
     offset: Offset = 0,
+    compare: Compare | None = None,
     format: Format = "json",
 ):
     guild = visible_guild(request, gid)
-    doc = results.leaderboard(guild, metric, days or results.default_days(guild), limit, offset)
-    keys = ["rank", "user_id", "name", "value"]
+    period = period_of(guild, days, start, end, results.default_days(guild))
+    doc = results.leaderboard(guild, metric, period, limit, offset, compare=compare is not None)
+    keys = ["rank", "user_id", "name", "value"] + (["previous_rank"] if compare else [])
     return respond(
         doc,
         format,
@@ -218,10 +249,18 @@ def leaderboard(
     summary="One member's activity",
 )
 def member(
-    request, gid: Snowflake, uid: Snowflake, days: Days | None = None, format: Format = "json"
+    request,
+    gid: Snowflake,
+    uid: Snowflake,
+    days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
+    format: Format = "json",
 ):
     guild = visible_guild(request, gid)
-    doc = results.member(guild, uid, days or results.default_days(guild))
+    doc = results.member(
+        guild, uid, period_of(guild, days, start, end, results.default_days(guild))
+    )
     if doc is None:
         raise Http404("unknown member")
     keys = ["channel_id", "name", "messages", "voice_minutes"]
@@ -236,9 +275,16 @@ def member(
 @api.get(
     "/guilds/{gid}/channels", response={200: ChannelsOut, **ERRORS}, summary="Channels by activity"
 )
-def channels(request, gid: Snowflake, days: Days | None = None, format: Format = "json"):
+def channels(
+    request,
+    gid: Snowflake,
+    days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
+    format: Format = "json",
+):
     guild = visible_guild(request, gid)
-    doc = results.channels(guild, days or results.default_days(guild))
+    doc = results.channels(guild, period_of(guild, days, start, end, results.default_days(guild)))
     keys = ["channel_id", "name", "messages", "voice_minutes", "active_members"]
     return respond(
         doc,
@@ -256,9 +302,16 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
     response={200: HeatmapOut, **ERRORS},
     summary="Messages by weekday and hour",
 )
-def heatmap(request, gid: Snowflake, days: Days = results.HEATMAP_DAYS, format: Format = "json"):
+def heatmap(
+    request,
+    gid: Snowflake,
+    days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
+    format: Format = "json",
+):
     guild = visible_guild(request, gid)
-    doc = results.heatmap(guild, days)
+    doc = results.heatmap(guild, period_of(guild, days, start, end, results.HEATMAP_DAYS))
     header = ["weekday", *(f"{h:02d}" for h in range(24))]
     return respond(
         doc,

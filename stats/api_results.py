@@ -14,6 +14,7 @@ from django.utils import timezone
 from stats import queries
 from stats.cache import cached
 from stats.models import Guild, hour_of
+from stats.windows import Period
 
 HEATMAP_DAYS = 28
 
@@ -23,14 +24,27 @@ def default_days(guild: Guild) -> int:
     return guild.default_days or 30
 
 
-def stats(guild: Guild, days: int, interval: str = "day", now: datetime | None = None) -> dict:
+def with_compare(params: dict, compare: bool) -> dict:
+    """Key parameters; `compare` only when asked, so plain keys stay as they were."""
+    return {**params, "compare": 1} if compare else params
+
+
+def stats(
+    guild: Guild,
+    days: int | Period,
+    interval: str = "day",
+    now: datetime | None = None,
+    compare: bool = False,
+) -> dict:
     """Cached /stats document."""
     now = now or timezone.now()
-    params = {"days": days, "interval": interval, "hour": hour_of(now)}
-    return cached(guild, "stats", params, lambda: queries.guild_stats(guild, days, interval, now))
+    params = with_compare({"days": days, "interval": interval, "hour": hour_of(now)}, compare)
+    return cached(
+        guild, "stats", params, lambda: queries.guild_stats(guild, days, interval, now, compare)
+    )
 
 
-def totals_compared(guild: Guild, days: int, now: datetime | None = None) -> dict:
+def totals_compared(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Cached headline cards (this window beside the previous one)."""
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}
@@ -40,10 +54,11 @@ def totals_compared(guild: Guild, days: int, now: datetime | None = None) -> dic
 def leaderboard(
     guild: Guild,
     metric: str,
-    days: int,
+    days: int | Period,
     limit: int = 10,
     offset: int = 0,
     now: datetime | None = None,
+    compare: bool = False,
 ) -> dict:
     """Cached /leaderboard document."""
     now = now or timezone.now()
@@ -57,26 +72,28 @@ def leaderboard(
     return cached(
         guild,
         "leaderboard",
-        params,
-        lambda: queries.leaderboard(guild, metric, days, limit, offset, now),
+        with_compare(params, compare),
+        lambda: queries.leaderboard(guild, metric, days, limit, offset, now, compare),
     )
 
 
-def member(guild: Guild, user_id: int, days: int, now: datetime | None = None) -> dict | None:
+def member(
+    guild: Guild, user_id: int, days: int | Period, now: datetime | None = None
+) -> dict | None:
     """Cached /members/{uid} document (None for an unknown member)."""
     now = now or timezone.now()
     params = {"user": user_id, "days": days, "hour": hour_of(now)}
     return cached(guild, "member", params, lambda: queries.member_stats(guild, user_id, days, now))
 
 
-def channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
+def channels(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Cached /channels document."""
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}
     return cached(guild, "channels", params, lambda: queries.top_channels(guild, days, now))
 
 
-def heatmap(guild: Guild, days: int = HEATMAP_DAYS, now: datetime | None = None) -> dict:
+def heatmap(guild: Guild, days: int | Period = HEATMAP_DAYS, now: datetime | None = None) -> dict:
     """Cached /heatmap document."""
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from mocha.utc import iso
 from stats.models import CollectorOutage, Guild, hour_of, hour_start
-from stats.windows import Window, window
+from stats.windows import Period, Window, window
 
 
 def incomplete_hours(guild: Guild, win: Window) -> list[dict]:
@@ -29,10 +29,7 @@ def incomplete_hours(guild: Guild, win: Window) -> list[dict]:
     return [{"start": iso(hour_start(a)), "end": iso(hour_start(b + 1))} for a, b in spans]
 
 
-def incomplete_doc(guild: Guild, days: int, now: datetime | None = None) -> dict:
+def incomplete_doc(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """The /incomplete document."""
-    return {
-        "guild_id": str(guild.id),
-        "days": days,
-        "incomplete": incomplete_hours(guild, window(guild, days, now)),
-    }
+    win = window(guild, days, now)
+    return {"guild_id": str(guild.id), "days": win.days, "incomplete": incomplete_hours(guild, win)}

@@ -56,6 +56,7 @@ from stats.models import (
 from stats.rollups import channels_not_in
 from stats.windows import (  # noqa: F401 (Window and offset_segments are part of this module's API)
     EPOCH,
+    Period,
     Window,
     days_sql,
     excluded_channel_ids,
@@ -140,25 +141,28 @@ def totals_doc(messages: int, voice_seconds: int, active: int, events: dict) -> 
     }
 
 
-def guild_totals(guild: Guild, days: int, now: datetime | None = None) -> dict:
+def compared_totals(guild: Guild, win: Window, compare: bool = False) -> list[dict]:
+    """Totals documents of the window, preceded by the previous window's when comparing."""
+    windows = [win.previous(), win] if compare else [win]
+    totals = period_totals(guild, windows)
+    events = member_events(guild, windows)
+    return [totals_doc(*t, e) for t, e in zip(totals, events, strict=True)]
+
+
+def guild_totals(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Messages, voice minutes, active members, joins and leaves in the window."""
-    win = window(guild, days, now)
-    (totals,) = period_totals(guild, [win])
-    return totals_doc(*totals, member_events(guild, [win])[0])
+    return compared_totals(guild, window(guild, days, now))[0]
 
 
-def guild_totals_compared(guild: Guild, days: int, now: datetime | None = None) -> dict:
+def guild_totals_compared(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Headline cards: the window's totals beside the previous window's, with relative change."""
     win = window(guild, days, now)
-    prev = win.previous()
-    old, cur = period_totals(guild, [prev, win])
-    events_cur, events_old = member_events(guild, [win, prev])
-    current, previous = totals_doc(*cur, events_cur), totals_doc(*old, events_old)
+    previous, current = compared_totals(guild, win, compare=True)
     change = {
         k: (None if previous[k] == 0 else (current[k] - previous[k]) / previous[k]) for k in current
     }
     return {
-        "days": days,
+        "days": win.days,
         "start": iso(win.start),
         "end": iso(win.end),
         "current": current,
@@ -254,19 +258,28 @@ def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[i
 
 
 def guild_stats(
-    guild: Guild, days: int, interval: str = "day", now: datetime | None = None
+    guild: Guild,
+    days: int | Period,
+    interval: str = "day",
+    now: datetime | None = None,
+    compare: bool = False,
 ) -> dict:
-    """The /stats document: window, totals and a series by hour or local day."""
+    """The /stats document: window, totals and a series by hour or local day; with `compare`,
+    the previous period's totals too."""
     win = window(guild, days, now)
-    return {
+    totals = compared_totals(guild, win, compare)
+    doc = {
         "guild_id": str(guild.id),
-        "days": days,
+        "days": win.days,
         "start": iso(win.start),
         "end": iso(win.end),
         "interval": interval,
-        "totals": guild_totals(guild, days, now),
+        "totals": totals[-1],
         "series": series(guild, win, interval),
     }
+    if compare:
+        doc["previous"] = totals[0]
+    return doc
 
 
 # --- Leaderboards and members -----------------------------------------------------
@@ -300,12 +313,14 @@ def metric_value(metric: str, raw: int) -> int | float:
 def leaderboard(
     guild: Guild,
     metric: str,
-    days: int,
+    days: int | Period,
     limit: int = 10,
     offset: int = 0,
     now: datetime | None = None,
+    compare: bool = False,
 ) -> dict:
-    """Top members by messages or voice; ties broken by user id ascending."""
+    """Top members by messages or voice; ties broken by user id ascending. With `compare`, each
+    entry has its rank in the previous period (None: not ranked then)."""
     column = "voice_seconds" if metric == "voice" else "messages"
     win = window(guild, days, now)
     where, params = days_sql(guild, win.first_day, win.last_day)
@@ -324,7 +339,26 @@ def leaderboard(
         }
         for i, (uid, v) in enumerate(rows)
     ]
-    return {"guild_id": str(guild.id), "metric": metric, "days": days, "entries": entries}
+    if compare:
+        before = ranks_among(guild, win.previous(), column, [uid for uid, _ in rows])
+        for entry, (uid, _) in zip(entries, rows, strict=True):
+            entry["previous_rank"] = before.get(uid)
+    return {"guild_id": str(guild.id), "metric": metric, "days": win.days, "entries": entries}
+
+
+def ranks_among(guild: Guild, win: Window, column: str, user_ids: list[int]) -> dict[int, int]:
+    """Leaderboard ranks of these users in the window (users without activity are left out)."""
+    if not user_ids:
+        return {}
+    where, params = days_sql(guild, win.first_day, win.last_day)
+    marks = ", ".join(["%s"] * len(user_ids))
+    rows = fetch(
+        f"SELECT user_id, r FROM (SELECT user_id, ROW_NUMBER() OVER"
+        f" (ORDER BY SUM({column}) DESC, user_id ASC) AS r FROM {MEMBER_DAYS} WHERE {where}"
+        f" GROUP BY user_id HAVING SUM({column}) > 0) AS ranked WHERE user_id IN ({marks})",
+        params + list(user_ids),
+    )
+    return {uid: r for uid, r in rows}
 
 
 def member_ranks(
@@ -346,7 +380,9 @@ def member_ranks(
     }
 
 
-def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = None) -> dict | None:
+def member_stats(
+    guild: Guild, user_id: int, days: int | Period, now: datetime | None = None
+) -> dict | None:
     """One member's totals, ranks, per-channel breakdown and daily series; None if unknown."""
     win = window(guild, days, now)
     member = Member.objects.filter(guild_id=guild.id, user_id=user_id).first()
@@ -368,7 +404,7 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
         "guild_id": str(guild.id),
         "user_id": str(user_id),
         "name": member.display_name if member else str(user_id),
-        "days": days,
+        "days": win.days,
         "messages": messages,
         "voice_minutes": voice / 60,
         "rank": member_ranks(guild, win, user_id, messages, voice),
@@ -389,7 +425,7 @@ def member_stats(guild: Guild, user_id: int, days: int, now: datetime | None = N
 # --- Channels and heatmap ------------------------------------------------------------
 
 
-def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
+def top_channels(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Channels with activity in the window, busiest first (messages, then voice, then id)."""
     win = window(guild, days, now)
     where, params = scope_sql(guild, win.first, win.last)
@@ -404,7 +440,7 @@ def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
     active = channel_members(guild, win) if rows else {}
     return {
         "guild_id": str(guild.id),
-        "days": days,
+        "days": win.days,
         "channels": [
             {
                 "channel_id": str(cid),
@@ -420,11 +456,15 @@ def top_channels(guild: Guild, days: int, now: datetime | None = None) -> dict:
 
 
 def channel_members(guild: Guild, win: Window) -> dict[int, int]:
-    """Distinct active members per channel since the window's first day.
+    """Distinct active members per channel in the window.
 
-    Reads each (channel, member)'s last active day (ChannelMember), so it is exact for windows
-    ending today, which every API window does.
+    A window ending today reads each (channel, member)'s last active day (ChannelMember); a
+    range wholly in the past counts distinct members of its HourlyStat rows.
     """
+    if not win.ends_now:
+        where, params = scope_sql(guild, win.first, win.last)
+        sql = f"SELECT channel_id, COUNT(DISTINCT user_id) FROM {TABLE} WHERE {where}"
+        return {cid: n for cid, n in fetch(sql + " GROUP BY channel_id", params)}
     not_in, ids = channels_not_in(excluded_channel_ids(guild))
     sql = (
         f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} "
@@ -435,7 +475,7 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
     }
 
 
-def heatmap(guild: Guild, days: int = 28, now: datetime | None = None) -> dict:
+def heatmap(guild: Guild, days: int | Period = 28, now: datetime | None = None) -> dict:
     """Messages by local weekday (Monday first) and local hour: 7 rows of 24 counts."""
     win = window(guild, days, now)
     where, params = scope_sql(guild, win.first, win.last)
@@ -449,4 +489,4 @@ def heatmap(guild: Guild, days: int = 28, now: datetime | None = None) -> dict:
     cells = [[0] * 24 for _ in range(7)]
     for wd, hr, m in rows:
         cells[int(wd)][int(hr)] += m or 0
-    return {"guild_id": str(guild.id), "days": days, "timezone": guild.timezone, "cells": cells}
+    return {"guild_id": str(guild.id), "days": win.days, "timezone": guild.timezone, "cells": cells}

@@ -47,6 +47,7 @@ class StatsOut(Schema):
     end: str
     interval: str
     totals: Totals
+    previous: Totals | None = None  # with compare=previous: the period just before
     series: list[Point]
 
 
@@ -63,6 +64,7 @@ class Entry(Schema):
     user_id: str
     name: str
     value: float
+    previous_rank: int | None = None  # with compare=previous (null: not ranked then)
 
 
 class LeaderboardOut(Schema):

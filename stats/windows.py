@@ -6,10 +6,11 @@ local day of its first instant (stats.rollups.local_day).
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone as dj_timezone
@@ -18,6 +19,58 @@ from stats.models import Guild, hour_of, hour_start
 from stats.rollups import channels_not_in, local_day
 
 EPOCH = date(1970, 1, 1)
+MAX_DAYS = 3650
+FIRST_DATE = date(2015, 1, 1)  # Discord's epoch: nothing to count before it
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class PeriodError(ValueError):
+    """A period the API refuses (400): its message says why."""
+
+
+def parse_date(value) -> date:
+    """A local date written YYYY-MM-DD (nothing else: no times, no week dates)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise PeriodError("must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PeriodError("must be a date YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class Period:
+    """What a request asks for: the last `days` local days, or local dates start..end
+    (inclusive). Its text is part of result cache keys."""
+
+    days: int
+    start: date | None = None
+    end: date | None = None
+
+    @classmethod
+    def parse(
+        cls, days: int | None, start: date | None, end: date | None, default_days: int
+    ) -> Period:
+        """The period of a request's `days`, `start` and `end`; PeriodError when they clash."""
+        if start is None and end is None:
+            return cls(days or default_days)
+        if days is not None:
+            raise PeriodError("give either days or start and end, not both")
+        if start is None or end is None:
+            raise PeriodError("start and end go together")
+        if end < start:
+            raise PeriodError("end is before start")
+        if start < FIRST_DATE:
+            raise PeriodError(f"start is before {FIRST_DATE.isoformat()}")
+        length = (end - start).days + 1
+        if length > MAX_DAYS:
+            raise PeriodError(f"a range is at most {MAX_DAYS} days (this one has {length})")
+        return cls(length, start, end)
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}" if self.start else str(self.days)
 
 
 def utc_offset(tz: zoneinfo.ZoneInfo, hour: int) -> int:
@@ -49,6 +102,7 @@ class Window:
     last_day: int
     first: int
     last: int
+    ends_now: bool = True  # last is the current hour (else the window lies wholly in the past)
 
     @classmethod
     def ending(cls, days: int, tz_name: str = "UTC", now: datetime | None = None) -> Window:
@@ -57,6 +111,23 @@ class Window:
         last_day = local_day(tz_name, last)
         first_day = last_day - days + 1
         return cls(days, tz_name, first_day, last_day, first_hour_of_day(tz_name, first_day), last)
+
+    @classmethod
+    def between(
+        cls, start: date, end: date, tz_name: str = "UTC", now: datetime | None = None
+    ) -> Window:
+        """Local dates start..end (inclusive); through the current hour when end is today."""
+        now_hour = hour_of(now or dj_timezone.now())
+        today = local_day(tz_name, now_hour)
+        first_day, last_day = (start - EPOCH).days, (end - EPOCH).days
+        if last_day > today:
+            today_text = (EPOCH + timedelta(days=today)).isoformat()
+            raise PeriodError(f"end is after today ({today_text} in the guild's timezone)")
+        first = first_hour_of_day(tz_name, first_day)
+        if last_day == today:
+            return cls(last_day - first_day + 1, tz_name, first_day, last_day, first, now_hour)
+        last = first_hour_of_day(tz_name, last_day + 1) - 1
+        return cls(last_day - first_day + 1, tz_name, first_day, last_day, first, last, False)
 
     def previous(self) -> Window:
         """The same number of local days just before this window."""
@@ -68,6 +139,7 @@ class Window:
             self.first_day - 1,
             first_hour_of_day(self.tz_name, first_day),
             self.first - 1,
+            False,
         )
 
     @property
@@ -79,8 +151,12 @@ class Window:
         return hour_start(self.last + 1)
 
 
-def window(guild: Guild, days: int, now: datetime | None = None) -> Window:
-    """The guild's window of `days` local days ending today."""
+def window(guild: Guild, period: int | Period, now: datetime | None = None) -> Window:
+    """The guild's window: `days` local days ending today, or a Period's (PeriodError when its
+    end is after the guild's today)."""
+    if isinstance(period, Period) and period.start is not None:
+        return Window.between(period.start, period.end, guild.timezone, now)
+    days = period.days if isinstance(period, Period) else period
     return Window.ending(days, guild.timezone, now)
 
 
