@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -35,6 +35,8 @@ from stats.models import (
     OptOut,
     RecentEvent,
     VoiceSession,
+    hour_of,
+    hour_start,
 )
 from stats.rollups import local_day
 
@@ -86,6 +88,7 @@ INSERT_CURSOR = (
 UPDATE_CURSOR = f"UPDATE {CURSOR} SET ranges = %s, last_message_id = %s WHERE channel_id = %s"
 FEED_KEEP_PER_GUILD = 5000
 PRUNE_EVERY = 60  # flushes
+ACTIVATION = timedelta(days=7)  # a join's first activity is kept when it comes within this
 
 
 class Writer:
@@ -97,6 +100,9 @@ class Writer:
         self.timezones: dict[int, str] = {}
         self.excluded: dict[int, frozenset[int]] = {}
         self.flushes = 0
+        # Joins still waiting for their first activity: (guild, user) -> joined at. Loaded on the
+        # first write, then kept as joins and activity are committed.
+        self.awaiting: dict[tuple[int, int], datetime] | None = None
 
     # --- start-up -----------------------------------------------------------
     def load_cursors(self, channel_ids: list[int] | None = None) -> dict[int, Ranges]:
@@ -160,6 +166,7 @@ class Writer:
     def write(self, batch: Batch, health: dict[int, dict]) -> dict[int, Ranges]:
         """Commit the batch; returns the committed ranges of the channels it touched."""
         committed: dict[int, Ranges] = {}
+        awaiting = self._awaiting_joins()
         with self._known_guilds_kept_on_failure(), transaction.atomic():
             self._write_dimensions(batch)
             counters = batch.counters
@@ -167,7 +174,8 @@ class Writer:
                 committed, counters = self._write_ranges(batch)
             if counters:
                 self._write_rollups(counters)
-            self._write_member_events(batch)
+            activated = self._write_first_activity(counters, awaiting)
+            joined = self._write_member_events(batch)
             if batch.outages:
                 CollectorOutage.objects.bulk_create(
                     [
@@ -183,6 +191,13 @@ class Writer:
             self.flushes += 1
             if self.flushes % PRUNE_EVERY == 0:
                 self._prune_feed()
+        # Committed: only now does the in-memory list of waiting joins follow.
+        for key in activated:
+            awaiting.pop(key, None)
+        awaiting.update(joined)
+        if self.flushes % PRUNE_EVERY == 0:
+            cutoff = datetime.now(UTC) - ACTIVATION
+            self.awaiting = {k: at for k, at in awaiting.items() if at >= cutoff}
         try:
             bump_versions_of(
                 {k[0] for k in batch.counters}
@@ -369,11 +384,13 @@ class Writer:
                     update_fields=fields,
                 )
 
-    def _write_member_events(self, batch: Batch) -> None:
+    def _write_member_events(self, batch: Batch) -> dict[tuple[int, int], datetime]:
         """A join is unique by its joined_at; a leave counts only for a member still present.
 
-        Both make a replayed or re-sent event a no-op, across restarts too.
+        Both make a replayed or re-sent event a no-op, across restarts too. Returns the new joins
+        that have no activity yet.
         """
+        waiting: dict[tuple[int, int], datetime] = {}
         for kind, gid, uid, at in batch.member_events:
             if gid not in self.known_guilds:
                 continue
@@ -382,9 +399,74 @@ class Writer:
                 if MemberEvent.objects.filter(guild_id=gid, user_id=uid, kind=kind, at=at).exists():
                     continue
                 members.update(present=True)
-            elif not members.filter(present=True).update(present=False):
+                # Activity may be committed before its join (a history import reads messages
+                # before the member list): look for it once, here, on the user index.
+                first = self._first_active_hour(gid, uid, at)
+                first_active = None if first is None else max(hour_start(first), at)
+                if first_active is None and datetime.now(UTC) - at < ACTIVATION:
+                    waiting[(gid, uid)] = at
+                MemberEvent.objects.create(
+                    guild_id=gid, user_id=uid, kind=kind, at=at, first_active_at=first_active
+                )
+                continue
+            if not members.filter(present=True).update(present=False):
                 continue
             MemberEvent.objects.create(guild_id=gid, user_id=uid, kind=kind, at=at)
+        return waiting
+
+    def _first_active_hour(self, gid: int, uid: int, at: datetime) -> int | None:
+        """The member's first counted hour within ACTIVATION of joining at `at`, if any."""
+        first = hour_of(at)
+        rows = HourlyStat.objects.filter(
+            guild_id=gid,
+            user_id=uid,
+            hour__gte=first,
+            hour__lte=hour_of(at + ACTIVATION),
+        )
+        excluded = self.excluded.get(gid)
+        if excluded:
+            rows = rows.exclude(channel_id__in=excluded)
+        return rows.order_by("hour").values_list("hour", flat=True).first()
+
+    def _awaiting_joins(self) -> dict[tuple[int, int], datetime]:
+        if self.awaiting is None:
+            since = datetime.now(UTC) - ACTIVATION
+            rows = MemberEvent.objects.filter(
+                kind=MemberEvent.Kind.JOIN, first_active_at__isnull=True, at__gte=since
+            ).order_by("at")
+            self.awaiting = {
+                (g, u): at for g, u, at in rows.values_list("guild_id", "user_id", "at")
+            }
+        return self.awaiting
+
+    def _write_first_activity(
+        self, counters: dict, awaiting: dict[tuple[int, int], datetime]
+    ) -> list[tuple[int, int]]:
+        """Record the first activity of waiting joins found in this flush's counters."""
+        if not awaiting or not counters:
+            return []
+        first: dict[tuple[int, int], int] = {}
+        for (gid, hour, cid, uid), (m, v) in counters.items():
+            at = awaiting.get((gid, uid))
+            if (
+                at is None
+                or not (m or v)
+                or cid in self.excluded.get(gid, ())
+                or not hour_of(at) <= hour <= hour_of(at + ACTIVATION)
+            ):
+                continue
+            if first.get((gid, uid), hour + 1) > hour:
+                first[(gid, uid)] = hour
+        for (gid, uid), hour in first.items():
+            at = awaiting[(gid, uid)]
+            MemberEvent.objects.filter(
+                guild_id=gid,
+                user_id=uid,
+                kind=MemberEvent.Kind.JOIN,
+                at=at,
+                first_active_at__isnull=True,
+            ).update(first_active_at=max(hour_start(hour), at))
+        return list(first)
 
     def _write_voice(self, batch: Batch) -> None:
         if not batch.voice:

@@ -35,6 +35,7 @@ from stats.schemas import (
     IncompleteOut,
     LeaderboardOut,
     MemberOut,
+    RetentionOut,
     StatsOut,
 )
 from stats.windows import Period, PeriodError, parse_date, window
@@ -54,6 +55,7 @@ def whole_number(value):
 Snowflake = Annotated[int, Field(ge=0, le=MAX_SNOWFLAKE), BeforeValidator(whole_number)]
 Days = Annotated[int, Field(ge=1, le=3650), BeforeValidator(whole_number)]
 Limit = Annotated[int, Field(ge=1, le=100), BeforeValidator(whole_number)]
+Weeks = Annotated[int, Field(ge=1, le=52), BeforeValidator(whole_number)]
 Offset = Annotated[int, Field(ge=0, le=10**9), BeforeValidator(whole_number)]
 Format = Literal["json", "csv"]
 # A guild-local date: `start` and `end` (inclusive) replace `days` (stats.windows.Period).
@@ -318,4 +320,27 @@ def heatmap(
         format,
         f"mocha-{gid}-heatmap",
         lambda d: (header, [[WEEKDAYS[i], *row] for i, row in enumerate(d["cells"])]),
+    )
+
+
+@api.get(
+    "/guilds/{gid}/retention",
+    response={200: RetentionOut, **ERRORS},
+    summary="New members per join week: active within a day, a week; still members after 30 days",
+)
+def retention(request, gid: Snowflake, weeks: Weeks = 8, format: Format = "json"):
+    guild = visible_guild(request, gid)
+    doc = results.retention(guild, weeks)
+    keys = [
+        "week_start",
+        "joined",
+        "active_first_day",
+        "active_first_week",
+        "still_member_after_30_days",
+    ]
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-retention",
+        lambda d: (keys, [[c[k] for k in keys] for c in d["cohorts"]]),
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from stats import queries
+from stats import cohorts, queries
 from stats.cache import cached
 from stats.models import Guild, hour_of
 from stats.windows import Period
@@ -98,6 +98,13 @@ def heatmap(guild: Guild, days: int | Period = HEATMAP_DAYS, now: datetime | Non
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}
     return cached(guild, "heatmap", params, lambda: queries.heatmap(guild, days, now))
+
+
+def retention(guild: Guild, weeks: int, now: datetime | None = None) -> dict:
+    """Cached /retention document."""
+    now = now or timezone.now()
+    params = {"weeks": weeks, "hour": hour_of(now)}
+    return cached(guild, "retention", params, lambda: cohorts.cohorts(guild, weeks, now))
 
 
 def warm(guild: Guild, now: datetime | None = None) -> int:

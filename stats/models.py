@@ -317,6 +317,12 @@ class MemberEvent(models.Model):
     user_id = models.BigIntegerField()
     kind = models.PositiveSmallIntegerField(choices=Kind.choices)
     at = models.DateTimeField()
+    first_active_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A join's first counted message or voice minute, to the hour, when it came "
+        "within a week (written by the collector)",
+    )
 
     class Meta:
         constraints = [

@@ -121,6 +121,21 @@ class HeatmapOut(Schema):
     cells: list[list[int]]
 
 
+class Cohort(Schema):
+    week_start: str
+    joined: int
+    active_first_day: int
+    active_first_week: int
+    still_member_after_30_days: int | None
+
+
+class RetentionOut(Schema):
+    guild_id: str
+    weeks: int
+    timezone: str
+    cohorts: list[Cohort]
+
+
 # --- /metrics ------------------------------------------------------------------------
 # Open to extra fields: the document grows (a new collector figure needs no schema change
 # to reach /metrics), while the fields listed here are checked.
