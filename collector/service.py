@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from collector import quarantine
-from collector.aggregate import Aggregator, Batch
+from collector.aggregate import DEFAULT_CONFIG, Aggregator, Batch
 from collector.client import (
     MEMBERS,
     REFUSED_MEMBERS,
@@ -64,7 +64,8 @@ class Collector:
         self.pending: Batch | None = None
         self.to_erase: set[tuple[int, int]] = (
             set()
-        )  # (guild, user) to erase once counted events are in
+        )  # (guild, user): erase once counted events are in
+        self.to_rebuild: set[int] = set()  # guilds whose timezone or exclusions changed
         self.received = 0  # MESSAGE_CREATE payloads seen
         self.other_events = 0
         self.telemetry = Telemetry()
@@ -218,25 +219,28 @@ class Collector:
         before = self.agg.config
         configs = await self.in_db(self.writer.load_configs)
         self.agg.set_config(configs, self.now())
-        changed = [
+        # A guild first seen since the last load was counted under the default configuration.
+        was = {gid: before.get(gid, DEFAULT_CONFIG) for gid in configs}
+        self.to_rebuild |= {
             gid
             for gid, c in configs.items()
-            if gid in before
-            and (before[gid].timezone, before[gid].excluded) != (c.timezone, c.excluded)
-        ]
+            if self.owns_guild(gid)
+            and (was[gid].timezone, was[gid].excluded) != (c.timezone, c.excluded)
+        }
         # Members who opted out since the last load: the web erased their rows, but what this
-        # process
-        # counted of them until now may have been committed since (or still be in memory).
+        # process counted of them until now may have been committed since (or still be in memory).
         self.to_erase |= {
             (gid, uid)
             for gid, c in configs.items()
-            if gid in before and self.owns_guild(gid)
-            for uid in c.opted_out - before[gid].opted_out
+            if self.owns_guild(gid)
+            for uid in c.opted_out - was[gid].opted_out
         }
-        if (changed or self.to_erase) and await self.flush():
-            for gid in changed:
+        # Kept until done: a flush that fails now leaves the work for the next reload.
+        if (self.to_rebuild or self.to_erase) and await self.flush():
+            for gid in sorted(self.to_rebuild):
                 await self.in_db(rollups.rebuild_config_dependent, gid)
-            await self.in_db(bump_versions_of, changed)
+            await self.in_db(bump_versions_of, sorted(self.to_rebuild))
+            self.to_rebuild.clear()
             for gid, uid in sorted(self.to_erase):
                 await self.in_db(maintenance.purge_member, gid, uid)
             self.to_erase.clear()

@@ -377,9 +377,9 @@ def test_operational_endpoints_are_for_staff_and_the_scraper_token(
         ws = ws_connect(url, f"/ws/guilds/{GID}/live/")
         tick = first_json(ws)
         ws.close()
-    # The dashboard's own tick: this guild's rates and feed, and whether the collector is up; no
-    # global figure.
-    assert set(tick) == {"type", "t", "rates", "feed", "collector"}
+    # The dashboard's own tick: this guild's rates, feed and last-hour counts, and whether the
+    # collector is up; no global figure.
+    assert set(tick) == {"type", "t", "rates", "feed", "last_hour", "collector"}
     assert set(tick["collector"]) == {"connected"}
 
 
