@@ -167,13 +167,14 @@ class Writer:
         """Commit the batch; returns the committed ranges of the channels it touched."""
         committed: dict[int, Ranges] = {}
         awaiting = self._awaiting_joins()
+        hours: set[tuple[int, int]] = set()
         with self._known_guilds_kept_on_failure(), transaction.atomic():
             self._write_dimensions(batch)
             counters = batch.counters
             if batch.claims:
                 committed, counters = self._write_ranges(batch)
             if counters:
-                self._write_rollups(counters)
+                hours = self._write_rollups(counters)
             activated = self._write_first_activity(counters, awaiting)
             joined = self._write_member_events(batch)
             if batch.outages:
@@ -202,7 +203,8 @@ class Writer:
             bump_versions_of(
                 {k[0] for k in batch.counters}
                 | {e[1] for e in batch.member_events}
-                | set(batch.guilds)
+                | set(batch.guilds),
+                self._closed_days_written(hours, batch.member_events),
             )
         except (
             Exception
@@ -263,8 +265,30 @@ class Writer:
             cur.executemany(UPDATE_CURSOR, rows)
         return committed, counters
 
-    def _write_rollups(self, counters: dict) -> None:
-        """The hourly truth, plus the rollups the queries read, all from the same counters."""
+    def _closed_days_written(self, hours: set[tuple[int, int]], member_events: list) -> set[int]:
+        """Guilds this flush wrote into a local day before today: a late message, history, voice
+        credited across midnight. Their cached closed days (stats.periods) are stale.
+
+        Today is read after the commit: a reader that already counted a new day as today either
+        saw these rows or gets its closed part made stale here.
+        """
+        now = hour_of(datetime.now(UTC))
+        today: dict[int, int] = {}
+        written = set(hours)
+        written.update((gid, hour_of(at)) for _, gid, _, at in member_events)
+        stale = set()
+        for gid, hour in written:
+            tz = self.timezones.get(gid, "UTC")
+            if gid not in today:
+                today[gid] = local_day(tz, now)
+            if local_day(tz, hour) < today[gid]:
+                stale.add(gid)
+        return stale
+
+    def _write_rollups(self, counters: dict) -> set[tuple[int, int]]:
+        """The hourly truth, plus the rollups the queries read, all from the same counters.
+
+        Returns the (guild, hour) pairs written."""
         channel_hours: dict[tuple[int, int, int], list[int]] = {}
         days: dict[tuple[int, int, int], list[int]] = {}
         channel_members: dict[tuple[int, int, int], int] = {}
@@ -290,6 +314,7 @@ class Writer:
             cur.executemany(UPSERT_DAILY, [(*k, v[0], v[1]) for k, v in days.items()])
             cur.executemany(UPSERT_CHANNEL_MEMBER, [(*k, d) for k, d in channel_members.items()])
             cur.executemany(UPSERT_GUILD_HOURLY, [row for row in new_members if row[2]])
+        return set(hour_users)
 
     def _already_active(self, gid: int, hour: int, users: set[int]) -> set[int]:
         """Members of `users` with a counted row in that hour before this flush (outside excluded
@@ -524,8 +549,8 @@ class Writer:
         CollectorState.objects.filter(shard_id__in=shard_ids).update(connected=False)
 
 
-def bump_versions_of(guild_ids) -> None:
+def bump_versions_of(guild_ids, closed=None) -> None:
     """Cached stats results of these guilds go stale (the web's result cache keys on a data
-    version)."""
+    version); so do their cached closed days for the guilds in `closed` (default: all)."""
     if guild_ids:
-        bump_versions(guild_ids)
+        bump_versions(guild_ids, closed)

@@ -2,7 +2,8 @@
 API, the pages and `warm_cache`, so that all of them hit the same keys.
 
 The current hour is part of every key: the window moves each hour even when no
-new data arrives.
+new data arrives. A miss is computed by stats.periods: cached closed days plus
+today, read again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from stats import cohorts, queries
+from stats import cohorts, periods
 from stats.cache import cached
 from stats.models import Guild, hour_of
 from stats.windows import Period
@@ -40,7 +41,7 @@ def stats(
     now = now or timezone.now()
     params = with_compare({"days": days, "interval": interval, "hour": hour_of(now)}, compare)
     return cached(
-        guild, "stats", params, lambda: queries.guild_stats(guild, days, interval, now, compare)
+        guild, "stats", params, lambda: periods.stats(guild, days, interval, now, compare)
     )
 
 
@@ -48,7 +49,7 @@ def totals_compared(guild: Guild, days: int | Period, now: datetime | None = Non
     """Cached headline cards (this window beside the previous one)."""
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}
-    return cached(guild, "compare", params, lambda: queries.guild_totals_compared(guild, days, now))
+    return cached(guild, "compare", params, lambda: periods.totals_compared(guild, days, now))
 
 
 def leaderboard(
@@ -73,7 +74,7 @@ def leaderboard(
         guild,
         "leaderboard",
         with_compare(params, compare),
-        lambda: queries.leaderboard(guild, metric, days, limit, offset, now, compare),
+        lambda: periods.leaderboard(guild, metric, days, limit, offset, now, compare),
     )
 
 
@@ -83,21 +84,21 @@ def member(
     """Cached /members/{uid} document (None for an unknown member)."""
     now = now or timezone.now()
     params = {"user": user_id, "days": days, "hour": hour_of(now)}
-    return cached(guild, "member", params, lambda: queries.member_stats(guild, user_id, days, now))
+    return cached(guild, "member", params, lambda: periods.member(guild, user_id, days, now))
 
 
 def channels(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Cached /channels document."""
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}
-    return cached(guild, "channels", params, lambda: queries.top_channels(guild, days, now))
+    return cached(guild, "channels", params, lambda: periods.channels(guild, days, now))
 
 
 def heatmap(guild: Guild, days: int | Period = HEATMAP_DAYS, now: datetime | None = None) -> dict:
     """Cached /heatmap document."""
     now = now or timezone.now()
     params = {"days": days, "hour": hour_of(now)}
-    return cached(guild, "heatmap", params, lambda: queries.heatmap(guild, days, now))
+    return cached(guild, "heatmap", params, lambda: periods.heatmap(guild, days, now))
 
 
 def retention(guild: Guild, weeks: int, now: datetime | None = None) -> dict:

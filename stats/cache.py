@@ -1,9 +1,14 @@
 """The result cache of stats queries: keyed by guild, data version, query and parameters.
 
 A guild's data version lives in the shared cache (the collector, another
-process, bumps it after each committed flush). Versions are nanosecond clock
-readings, not counters: if a version key is ever evicted, the next one is
-still new, so an evicted version can never bring old entries back to life.
+process, bumps it after each committed flush). A second version, the closed
+version, changes only when committed data lands in a local day before today
+(a late message, a history import, voice credited across midnight) or when
+the guild's data is purged, rebuilt or reconfigured: cached parts of closed
+days (stats.periods) key on it and so survive the flushes of a busy guild.
+Versions are nanosecond clock readings, not counters: if a version key is
+ever evicted, the next one is still new, so an evicted version can never
+bring old entries back to life.
 Entries also carry a TTL backstop (MOCHA_RESULT_CACHE_TTL). Hits and misses
 are counted per process (cheap; /metrics reports the serving process).
 """
@@ -60,18 +65,37 @@ def version_key(guild_id: int) -> str:
     return f"stats:v:{guild_id}"
 
 
-def bump_versions(guild_ids: Iterable[int]) -> None:
-    """Make every cached result of these guilds stale (called by the collector after each flush)."""
+def closed_version_key(guild_id: int) -> str:
+    return f"stats:cv:{guild_id}"
+
+
+def bump_versions(guild_ids: Iterable[int], closed: Iterable[int] | None = None) -> None:
+    """Make every cached result of these guilds stale (called by the collector after each flush).
+
+    `closed`: the guilds whose closed days changed too; by default all of them (purge, rebuild,
+    configuration). A flush that only wrote into today passes the guilds it wrote before today.
+    """
     now = time.time_ns()
-    keys = {version_key(int(gid)): now for gid in set(guild_ids)}
+    ids = {int(gid) for gid in guild_ids}
+    keys = {version_key(gid): now for gid in ids}
+    for gid in ids if closed is None else {int(gid) for gid in closed}:
+        keys[closed_version_key(gid)] = now
     if keys:
         result_cache().set_many(keys, timeout=None)
 
 
 def data_version(guild_id: int) -> int:
     """The guild's current data version, starting one if none is stored."""
+    return _version(version_key(guild_id))
+
+
+def closed_version(guild_id: int) -> int:
+    """The version of the guild's closed days, starting one if none is stored."""
+    return _version(closed_version_key(guild_id))
+
+
+def _version(key: str) -> int:
     c = result_cache()
-    key = version_key(guild_id)
     version = c.get(key)
     if version is None:
         version = time.time_ns()
@@ -80,11 +104,31 @@ def data_version(guild_id: int) -> int:
     return version
 
 
+def config_stamp(guild) -> int:
+    """Changes with every save of the guild's configuration."""
+    return int(guild.updated_at.timestamp() * 1e6) if getattr(guild, "updated_at", None) else 0
+
+
 def result_key(guild, name: str, params: dict) -> str:
     """Key of one result: guild, its config stamp, data version, query name, sorted parameters."""
-    config = int(guild.updated_at.timestamp() * 1e6) if getattr(guild, "updated_at", None) else 0
     args = "&".join(f"{k}={params[k]}" for k in sorted(params))
-    return f"stats:r:{guild.id}:{config}:{data_version(guild.id)}:{name}:{args}"
+    return f"stats:r:{guild.id}:{config_stamp(guild)}:{data_version(guild.id)}:{name}:{args}"
+
+
+def cached_closed(guild, name: str, args: tuple, compute: Callable[[], T]) -> T:
+    """A part of a result that covers closed days only: kept until those days change.
+
+    Not counted as a hit or miss: the counters describe whole results.
+    """
+    c = result_cache()
+    key = f"stats:c:{guild.id}:{config_stamp(guild)}:{closed_version(guild.id)}:{name}:" + ":".join(
+        map(str, args)
+    )
+    value = c.get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        c.set(key, value, timeout=settings.MOCHA_CLOSED_CACHE_TTL)
+    return value
 
 
 def cached(guild, name: str, params: dict, compute: Callable[[], T]) -> T:

@@ -158,6 +158,11 @@ def guild_totals_compared(guild: Guild, days: int | Period, now: datetime | None
     """Headline cards: the window's totals beside the previous window's, with relative change."""
     win = window(guild, days, now)
     previous, current = compared_totals(guild, win, compare=True)
+    return compared_doc(win, current, previous)
+
+
+def compared_doc(win: Window, current: dict, previous: dict) -> dict:
+    """The headline cards' document: both periods' totals and the relative change."""
     change = {
         k: (None if previous[k] == 0 else (current[k] - previous[k]) / previous[k]) for k in current
     }
@@ -176,16 +181,27 @@ def guild_totals_compared(guild: Guild, days: int | Period, now: datetime | None
 
 def series(guild: Guild, win: Window, interval: str, user_id: int | None = None) -> list[dict]:
     """Messages, voice minutes, active members per hour or per local day, zero-filled."""
+    return series_points(guild, win, interval, series_rows(guild, win, interval, user_id))
+
+
+def series_rows(
+    guild: Guild, win: Window, interval: str, user_id: int | None = None
+) -> dict[int, tuple]:
+    """hour or local day → (messages, voice seconds, active members), days or hours without
+    activity left out."""
     if interval == "hour":
-        found = hourly_rows(guild, win, user_id)
+        return hourly_rows(guild, win, user_id)
+    if user_id is not None:
+        return member_daily_rows(guild, win, user_id)
+    return daily_rows(guild, win)
+
+
+def series_points(guild: Guild, win: Window, interval: str, found: dict[int, tuple]) -> list[dict]:
+    """The zero-filled series of the window from series_rows' answer."""
+    if interval == "hour":
         keys: Iterable[int] = range(win.first, win.last + 1)
         start_of = hour_start
     else:
-        found = (
-            member_daily_rows(guild, win, user_id)
-            if user_id is not None
-            else daily_rows(guild, win)
-        )
         keys = range(win.first_day, win.last_day + 1)
         tz = guild.tzinfo
 
@@ -268,17 +284,30 @@ def guild_stats(
     the previous period's totals too."""
     win = window(guild, days, now)
     totals = compared_totals(guild, win, compare)
+    previous = totals[0] if compare else None
+    return stats_doc(guild, win, interval, totals[-1], series(guild, win, interval), previous)
+
+
+def stats_doc(
+    guild: Guild,
+    win: Window,
+    interval: str,
+    totals: dict,
+    points: list[dict],
+    previous: dict | None = None,
+) -> dict:
+    """The /stats document from its parts (`previous`: the previous period's totals, if asked)."""
     doc = {
         "guild_id": str(guild.id),
         "days": win.days,
         "start": iso(win.start),
         "end": iso(win.end),
         "interval": interval,
-        "totals": totals[-1],
-        "series": series(guild, win, interval),
+        "totals": totals,
+        "series": points,
     }
-    if compare:
-        doc["previous"] = totals[0]
+    if previous is not None:
+        doc["previous"] = previous
     return doc
 
 
@@ -329,6 +358,21 @@ def leaderboard(
         f" HAVING SUM({column}) > 0 ORDER BY v DESC, user_id ASC LIMIT %s OFFSET %s",
         params + [limit, offset],
     )
+    uids = [uid for uid, _ in rows]
+    before = ranks_among(guild, win.previous(), column, uids) if compare else None
+    return board_doc(guild, metric, win.days, offset, rows, before)
+
+
+def board_doc(
+    guild: Guild,
+    metric: str,
+    days: int,
+    offset: int,
+    rows: list[tuple[int, int]],
+    previous_ranks: dict[int, int] | None = None,
+) -> dict:
+    """The /leaderboard document of ranked (user id, raw value) rows starting at `offset`; with
+    the previous period's ranks when comparing."""
     names = member_names(guild, [uid for uid, _ in rows]) if rows else {}
     entries = [
         {
@@ -339,11 +383,10 @@ def leaderboard(
         }
         for i, (uid, v) in enumerate(rows)
     ]
-    if compare:
-        before = ranks_among(guild, win.previous(), column, [uid for uid, _ in rows])
+    if previous_ranks is not None:
         for entry, (uid, _) in zip(entries, rows, strict=True):
-            entry["previous_rank"] = before.get(uid)
-    return {"guild_id": str(guild.id), "metric": metric, "days": win.days, "entries": entries}
+            entry["previous_rank"] = previous_ranks.get(uid)
+    return {"guild_id": str(guild.id), "metric": metric, "days": days, "entries": entries}
 
 
 def ranks_among(guild: Guild, win: Window, column: str, user_ids: list[int]) -> dict[int, int]:
@@ -359,6 +402,17 @@ def ranks_among(guild: Guild, win: Window, column: str, user_ids: list[int]) -> 
         params + list(user_ids),
     )
     return {uid: r for uid, r in rows}
+
+
+def member_sums(guild: Guild, win: Window) -> dict[int, tuple[int, int]]:
+    """user id → (messages, voice seconds) of every member active in the window."""
+    where, params = days_sql(guild, win.first_day, win.last_day)
+    rows = fetch(
+        f"SELECT user_id, SUM(messages), SUM(voice_seconds) FROM {MEMBER_DAYS} WHERE {where}"
+        " GROUP BY user_id",
+        params,
+    )
+    return {uid: (m, v) for uid, m, v in rows}
 
 
 def member_ranks(
@@ -385,29 +439,63 @@ def member_stats(
 ) -> dict | None:
     """One member's totals, ranks, per-channel breakdown and daily series; None if unknown."""
     win = window(guild, days, now)
-    member = Member.objects.filter(guild_id=guild.id, user_id=user_id).first()
-    if (
-        member is None
-        and not HourlyStat.objects.filter(guild_id=guild.id, user_id=user_id).exists()
-    ):
+    name = member_name(guild, user_id)
+    if name is None:
         return None
+    rows = member_channel_rows(guild, win, user_id)
+    messages = sum(m for _, m, _ in rows)
+    voice = sum(v for _, _, v in rows)
+    return member_doc(
+        guild,
+        user_id,
+        name,
+        win.days,
+        rows,
+        member_ranks(guild, win, user_id, messages, voice),
+        series(guild, win, "day", user_id),
+    )
+
+
+def member_name(guild: Guild, user_id: int) -> str | None:
+    """The member's display name (the id as text without a Member row); None for a user with
+    neither a Member row nor any stats."""
+    member = Member.objects.filter(guild_id=guild.id, user_id=user_id).first()
+    if member is not None:
+        return member.display_name
+    if HourlyStat.objects.filter(guild_id=guild.id, user_id=user_id).exists():
+        return str(user_id)
+    return None
+
+
+def member_channel_rows(guild: Guild, win: Window, user_id: int) -> list[tuple[int, int, int]]:
+    """(channel id, messages, voice seconds) of one member, busiest channel first."""
     where, params = scope_sql(guild, win.first, win.last, user_id)
-    rows = fetch(
+    return fetch(
         f"SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {TABLE} WHERE {where}"
         " GROUP BY channel_id ORDER BY m DESC, v DESC, channel_id ASC",
         params,
     )
+
+
+def member_doc(
+    guild: Guild,
+    user_id: int,
+    name: str,
+    days: int,
+    rows: list[tuple[int, int, int]],
+    rank: dict,
+    points: list[dict],
+) -> dict:
+    """The /members/{uid} document from its parts."""
     labels = channel_labels(guild, [cid for cid, _, _ in rows]) if rows else {}
-    messages = sum(m for _, m, _ in rows)
-    voice = sum(v for _, _, v in rows)
     return {
         "guild_id": str(guild.id),
         "user_id": str(user_id),
-        "name": member.display_name if member else str(user_id),
-        "days": win.days,
-        "messages": messages,
-        "voice_minutes": voice / 60,
-        "rank": member_ranks(guild, win, user_id, messages, voice),
+        "name": name,
+        "days": days,
+        "messages": sum(m for _, m, _ in rows),
+        "voice_minutes": sum(v for _, _, v in rows) / 60,
+        "rank": rank,
         "channels": [
             {
                 "channel_id": str(cid),
@@ -418,7 +506,7 @@ def member_stats(
             }
             for cid, m, v in rows
         ],
-        "series": series(guild, win, "day", user_id),
+        "series": points,
     }
 
 
@@ -428,14 +516,23 @@ def member_stats(
 def top_channels(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
     """Channels with activity in the window, busiest first (messages, then voice, then id)."""
     win = window(guild, days, now)
+    return channels_doc(guild, win, channel_sums(guild, win))
+
+
+def channel_sums(guild: Guild, win: Window) -> list[tuple[int, int, int]]:
+    """(channel id, messages, voice seconds) of the channels with activity, busiest first."""
     where, params = scope_sql(guild, win.first, win.last)
-    rows = fetch(
+    return fetch(
         "SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v"
         f" FROM {CHANNEL_HOURS} WHERE {where}"
         " GROUP BY channel_id HAVING SUM(messages) > 0 OR SUM(voice_seconds) > 0"
         " ORDER BY m DESC, v DESC, channel_id ASC",
         params,
     )
+
+
+def channels_doc(guild: Guild, win: Window, rows: list[tuple[int, int, int]]) -> dict:
+    """The /channels document of channel_sums' rows (active members read here)."""
     labels = channel_labels(guild, [row[0] for row in rows]) if rows else {}
     active = channel_members(guild, win) if rows else {}
     return {
@@ -478,6 +575,15 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
 def heatmap(guild: Guild, days: int | Period = 28, now: datetime | None = None) -> dict:
     """Messages by local weekday (Monday first) and local hour: 7 rows of 24 counts."""
     win = window(guild, days, now)
+    return heatmap_doc(guild, win.days, heatmap_cells(guild, win))
+
+
+def heatmap_doc(guild: Guild, days: int, cells: list[list[int]]) -> dict:
+    return {"guild_id": str(guild.id), "days": days, "timezone": guild.timezone, "cells": cells}
+
+
+def heatmap_cells(guild: Guild, win: Window) -> list[list[int]]:
+    """Messages in the window by local weekday (Monday first) and local hour."""
     where, params = scope_sql(guild, win.first, win.last)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     # 1970-01-01 was a Thursday: +3 makes Monday 0. %% is a literal % in parametrised SQL.
@@ -489,4 +595,4 @@ def heatmap(guild: Guild, days: int | Period = 28, now: datetime | None = None) 
     cells = [[0] * 24 for _ in range(7)]
     for wd, hr, m in rows:
         cells[int(wd)][int(hr)] += m or 0
-    return {"guild_id": str(guild.id), "days": win.days, "timezone": guild.timezone, "cells": cells}
+    return cells

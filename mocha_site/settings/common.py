@@ -237,6 +237,9 @@ MOCHA_CONFIG_POLL_S = 5  # guild configuration changes reach the collector withi
 # How often each collector checks whether today's retention has run (once a day, by one process).
 MOCHA_RETENTION_CHECK_S = float(os.environ.get("MOCHA_RETENTION_CHECK_S") or 3600)
 MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data version
+# Parts covering closed days only: they go stale by the guild's closed version, which few writes
+# change.
+MOCHA_CLOSED_CACHE_TTL = 3600
 MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
 # Per-client budget of API work (stats.throttle): tokens per second, bucket size; 0 = off.
 MOCHA_API_RATE = float(os.environ.get("MOCHA_API_RATE") or 20)
