@@ -4,6 +4,7 @@ flushes, late messages (hours and days old), joins and leaves, and configuration
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -12,6 +13,8 @@ from collector.aggregate import Batch
 from collector.writer import Writer
 from stats import api_results, cache, guild_config, queries
 from stats.models import Channel, Guild, Member, MemberEvent, hour_of
+from stats.rollups import local_day
+from stats.windows import EPOCH, Period
 
 pytestmark = pytest.mark.django_db
 GID = 1515
@@ -46,7 +49,7 @@ def random_batch(rng: random.Random, now_hour: int, late: bool) -> Batch:
         row[1] += counts[1]
     if rng.random() < 0.3:
         kind = rng.choice([MemberEvent.Kind.JOIN, MemberEvent.Kind.LEAVE])
-        at = timezone.now() - timezone.timedelta(hours=rng.randint(0, 50) if late else 0)
+        at = timezone.now() - timedelta(hours=rng.randint(0, 50) if late else 0)
         batch.member_events.append((kind, GID, rng.choice(USERS), at))
     return batch
 
@@ -62,16 +65,29 @@ PAIRS = {
 }
 
 
+def periods(guild: Guild, now) -> list:
+    """Windows ending today, a date range ending today and one wholly in the past."""
+    today = EPOCH + timedelta(days=local_day(guild.timezone, hour_of(now)))
+    return [
+        1,
+        2,
+        3,
+        7,
+        Period(3, today - timedelta(days=2), today),
+        Period(2, today - timedelta(days=3), today - timedelta(days=2)),
+    ]
+
+
 def documents(guild: Guild, now, cached: bool) -> list:
     """Every endpoint's document for a few windows, through the cache or from scratch."""
     f = {name: pair[0 if cached else 1] for name, pair in PAIRS.items()}
     docs = []
-    for days in (1, 2, 3, 7):
+    for days in periods(guild, now):
         docs += [
             f["stats"](guild, days, "day", now),
-            f["stats"](guild, days, "hour", now),
+            f["stats"](guild, days, "hour", now, True),
             f["compare"](guild, days, now),
-            f["leaderboard"](guild, "messages", days, 5, 0, now),
+            f["leaderboard"](guild, "messages", days, 5, 0, now, True),
             f["leaderboard"](guild, "voice", days, 5, 2, now),
             f["channels"](guild, days, now),
             f["heatmap"](guild, days, now),
