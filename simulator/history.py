@@ -38,6 +38,14 @@ def body(data: object, status: int = 200, headers: dict | None = None) -> web.Re
     )
 
 
+def as_int(value: object) -> int:
+    """A recorded payload's number, or 0 where it holds something else."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def error(status: int, message: str, code: int) -> web.Response:
     return body({"message": message, "code": code}, status)
 
@@ -108,7 +116,17 @@ class History:
     def record(
         self, event: str, data: dict | bytes, channel_id: int = 0, message_id: int = 0
     ) -> None:
-        """A played (or history-only) dispatch: a message joins its channel, a thread the list."""
+        """A played (or history-only) dispatch: a message joins its channel, a thread the list.
+
+        A payload Discord would not keep (no usable id: scenarios hold such on purpose) is not
+        recorded, and never stops the playback.
+        """
+        try:
+            self._record(event, data, channel_id, message_id)
+        except (KeyError, TypeError, ValueError):
+            pass
+
+    def _record(self, event: str, data: dict | bytes, channel_id: int, message_id: int) -> None:
         if event == "MESSAGE_CREATE":
             if isinstance(data, dict):
                 channel_id, message_id, data = (
@@ -137,15 +155,18 @@ class History:
     def readable(self, cid: int) -> bool:
         """False when an overwrite denies @everyone or the bot View Channel or Read History."""
         channel = self.channels.get(cid) or self.threads.get(cid) or {}
-        if int(channel.get("type") or 0) in THREAD_TYPES and channel.get("parent_id"):
-            channel = self.channels.get(int(channel["parent_id"]), channel)
+        if as_int(channel.get("type")) in THREAD_TYPES and channel.get("parent_id"):
+            channel = self.channels.get(as_int(channel["parent_id"]), channel)
         needed = VIEW_CHANNEL | READ_MESSAGE_HISTORY
         denied = allowed = 0
-        for ow in channel.get("permission_overwrites") or []:
+        overwrites = channel.get("permission_overwrites")
+        for ow in overwrites if isinstance(overwrites, list) else []:
+            if not isinstance(ow, dict):
+                continue
             if str(ow.get("id")) in (str(channel.get("guild_id")), self.bot_id):
-                denied |= int(ow.get("deny") or 0)
+                denied |= as_int(ow.get("deny"))
                 if str(ow.get("id")) == self.bot_id:
-                    allowed |= int(ow.get("allow") or 0)
+                    allowed |= as_int(ow.get("allow"))
         return not (denied & needed & ~allowed)
 
     def known(self, cid: int) -> bool:

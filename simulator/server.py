@@ -33,6 +33,7 @@ next N history requests answer 429.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -48,6 +49,8 @@ from simulator.history import History, HistoryApi, inject_rate_limit
 from simulator.oauth import OAuthProvider
 from simulator.ratelimit import RateLimits
 from simulator.scenario import Dispatch, Scenario, dispatch_tail, load_scenario
+
+log = logging.getLogger("mocha.simulator")
 
 BOT_ID = "1100000000000000001"
 BOT_USER = {
@@ -82,6 +85,12 @@ APPLICATION = {
 }
 HEARTBEAT_MS = 41250
 ACK_DELAY_S = 0.02
+
+
+def _report_playback_failure(task: asyncio.Task) -> None:
+    """A playback that dies must say so at once: its status would otherwise just stop moving."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("playback stopped", exc_info=task.exception())
 
 
 def json_response(data: object, status: int = 200) -> web.Response:
@@ -210,6 +219,7 @@ class Simulator:
         self.host = host
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._player = asyncio.create_task(player.run(self), name="simulator-player")
+        self._player.add_done_callback(_report_playback_failure)
         return self.port
 
     async def stop(self) -> None:

@@ -131,3 +131,22 @@ def test_rate_limits_answer_429_with_retry_after_and_discord_py_honours_them(res
         )  # Discord's shared limits: 429s the headers did not announce
         assert asyncio.run(through_discord_py()) == 12 * 5
         assert sim.status()["rest"]["limited"] >= before + 2
+
+
+def test_payloads_without_usable_ids_are_not_recorded_and_do_not_stop_playback():
+    from simulator.history import History
+
+    history = History([], bot_id="1")
+    for event, data in [
+        ("THREAD_DELETE", {"id": None, "guild_id": "1"}),
+        ("THREAD_CREATE", {"id": "x", "guild_id": "1"}),
+        ("CHANNEL_UPDATE", {"id": None, "guild_id": "1"}),
+        ("MESSAGE_CREATE", {"id": "5", "channel_id": [1]}),
+    ]:
+        history.record(event, data)
+    history.record("THREAD_CREATE", {"id": "9", "type": "eleven", "parent_id": [], "guild_id": "1"})
+    history.record(
+        "CHANNEL_CREATE", {"id": "8", "guild_id": "1", "permission_overwrites": ["junk", {"id": 1}]}
+    )
+    assert history.count == 0 and set(history.threads) == {9} and set(history.channels) == {8}
+    assert history.readable(9) and history.readable(8)  # and reading them does not raise
