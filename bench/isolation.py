@@ -30,9 +30,11 @@ PHASES = {
     "dataset": "bench.dataset:build",
     "api": "bench.api:run",
     "ws": "bench.ws:run",
+    "api_busy": "bench.busy:run",
 }
-# Phases that share a workspace run in order in it: api and ws read the dataset phase's database.
-GROUPS = [["pipeline"], ["gateway"], ["backfill"], ["dataset", "api", "ws"]]
+# Phases that share a workspace run in order in it: api, ws and api_busy read the dataset phase's
+# database (api_busy last: it adds messages).
+GROUPS = [["pipeline"], ["gateway"], ["backfill"], ["dataset", "api", "ws", "api_busy"]]
 
 
 def run_inline(name: str, quick: bool) -> dict:

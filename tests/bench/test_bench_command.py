@@ -30,6 +30,14 @@ DOCUMENTED_FIELDS = [
     "web_rss_mb",
     "backfill_eps",
     "rest_ceiling_eps",
+    "page_quiet_per_s",
+    "page_busy_per_s",
+    "page_quiet_p50_ms",
+    "page_quiet_p99_ms",
+    "page_busy_p50_ms",
+    "page_busy_p99_ms",
+    "page_busy_vs_quiet",
+    "page_cold_p99_ms",
 ]
 ENDPOINTS = {
     "guilds",
@@ -83,13 +91,22 @@ def test_quick_run_writes_every_contract_field(tmp_path, manage_py):
     assert doc["ws_clients"] >= 100 and doc["ws_tick_p99_ms"] > 0
     assert doc["web_rss_mb"] > 10 and doc["collector_rss_mb"] > 10
     assert doc["machine"]["cpu_count"] >= 1 and doc["machine"]["python"]
-    assert set(doc["phases"]) == {"pipeline", "gateway", "backfill", "dataset", "api", "ws"}
+    assert set(doc["phases"]) == {
+        "pipeline",
+        "gateway",
+        "backfill",
+        "dataset",
+        "api",
+        "ws",
+        "api_busy",
+    }
+    assert doc["page_busy_flushes"] > 0 and doc["page_busy_100_per_s"] > 0
     assert (
         0 < doc["backfill_eps"] and 0 < doc["rest_ceiling_eps"] and doc["backfill_messages"] > 1000
     )
     assert doc["duration_s"] > 0
     # One progress line per phase on stderr, and the readable table on stdout.
-    assert sum(line.startswith("bench: [") for line in result.stderr.splitlines()) == 6
+    assert sum(line.startswith("bench: [") for line in result.stderr.splitlines()) == 7
     assert "api_p99_ms_max" in result.stdout
     assert not workspaces(str(tmp)), "temporary workspaces left behind"
 

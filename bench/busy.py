@@ -1,0 +1,170 @@
+"""The "api_busy" phase: dashboard page loads of the benchmark guild while it is quiet, and while a
+collector writes to it every second.
+
+A page load is what a browser does for /guilds/<gid>/: the HTML, then the API calls of
+static/js/guild.js (stats and incomplete for the chart, stats over twice the window for the
+cards, both leaderboards, channels, heatmap), here one after another on one keep-alive
+connection. Concurrent viewers load pages back to back for a while through gunicorn with its
+default two workers: first quiet, then while a thread of this process commits a flush of 100,
+then of 1,000 messages every second through the collector's own Aggregator and Writer (each
+flush makes the guild's cached documents stale, as in production). A cold page load (every
+cache made stale before it, one viewer) is timed too.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from django.core.management import call_command
+from django.db import connection
+
+from bench import dataset
+from bench.api import Client, bench_guild, make_cold
+from bench.report import ms, percentile
+from bench.webserver import WebServer
+from collector.aggregate import Aggregator
+from collector.writer import Writer
+from mocha.utc import from_epoch, iso
+from stats.models import Guild
+
+DAYS = 30
+RATES = (100, 1000)
+QUICK = {"viewers": 4, "seconds": 2.0, "cold": 5}
+FULL = {"viewers": 30, "seconds": 15.0, "cold": 30}
+DISCORD_EPOCH_MS = 1420070400000
+
+
+def page(gid: int, days: int = DAYS) -> list[str]:
+    """The requests of one dashboard page load."""
+    base = f"/api/guilds/{gid}"
+    return [
+        f"/guilds/{gid}/",
+        f"{base}/stats?days={days}&interval=day",
+        f"{base}/incomplete?days={days}",
+        f"{base}/stats?days={2 * days}&interval=day",
+        f"{base}/leaderboard?metric=messages&days={days}&limit=10",
+        f"{base}/leaderboard?metric=voice&days={days}&limit=10",
+        f"{base}/channels?days={days}",
+        f"{base}/heatmap?days={days}",
+    ]
+
+
+def load_pages(client: Client, paths: list[str]) -> float:
+    started = time.perf_counter()
+    for path in paths:
+        client.get(path)
+    return time.perf_counter() - started
+
+
+def viewers(port: int, paths: list[str], count: int, seconds: float) -> dict:
+    """`count` viewers loading pages back to back for `seconds`: pages/s and page latency."""
+    timings: list[float] = []
+    errors: list[BaseException] = []
+    stop_at = time.monotonic() + seconds
+
+    def view() -> None:
+        client = Client(port)
+        try:
+            while time.monotonic() < stop_at:
+                timings.append(load_pages(client, paths))  # list.append is atomic
+        except BaseException as exc:  # reported after the join
+            errors.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=view) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    elapsed = time.monotonic() - started
+    return {
+        "per_s": round(len(timings) / elapsed, 1),
+        "p50_ms": ms(percentile(timings, 50)),
+        "p99_ms": ms(percentile(timings, 99)),
+    }
+
+
+class Flusher(threading.Thread):
+    """Commits a flush of `rate` new messages every second, as a collector does."""
+
+    def __init__(self, guild_id: int, rate: int, spec: dict) -> None:
+        super().__init__(daemon=True)
+        self.guild_id, self.rate = guild_id, rate
+        self.channels = [dataset.CHANNEL_BASE + i for i in range(spec["channels"])]
+        self.users = [dataset.USER_BASE + u for u in range(spec["members"])]
+        self.weights = [1 / (u + 1) ** 1.1 for u in range(spec["members"])]
+        self.stopping = threading.Event()
+        self.flush_s: list[float] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        rng = random.Random(self.rate)
+        agg, writer = Aggregator(), Writer()
+        last_id: dict[int, int] = {}
+        try:
+            writer.load_configs()
+            due = time.monotonic()
+            while not self.stopping.is_set():
+                now = time.time()
+                hour, ts = int(now) // 3600, iso(from_epoch(now))
+                first_id = (int(now * 1000) - DISCORD_EPOCH_MS) << 22
+                authors = rng.choices(self.users, weights=self.weights, k=self.rate)
+                for i, uid in enumerate(authors):
+                    cid, mid = rng.choice(self.channels), first_id + i
+                    lo = last_id.get(cid, mid)  # one run per channel, as the gateway path covers
+                    agg.count_message(self.guild_id, cid, uid, hour, mid, cid, ts, lo)
+                    last_id[cid] = mid
+                started = time.perf_counter()
+                agg.adopt(writer.write(agg.take_batch(now), {}))
+                self.flush_s.append(time.perf_counter() - started)
+                due += 1.0
+                self.stopping.wait(max(0.0, due - time.monotonic()))
+        except BaseException as exc:  # reported by the phase
+            self.error = exc
+        finally:
+            connection.close()
+
+    def __enter__(self) -> Flusher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def run(quick: bool) -> dict:
+    knobs = QUICK if quick else FULL
+    spec = dataset.QUICK if quick else dataset.FULL
+    guild = bench_guild()
+    Guild.objects.filter(pk=guild.pk).update(visibility=Guild.Visibility.PUBLIC)
+    paths = page(guild.pk)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the page's {% static %} names
+    doc: dict = {"page_viewers": knobs["viewers"], "page_requests": len(paths)}
+    with WebServer(workers=2) as server:
+        client = Client(server.port)
+        cold = []
+        for _ in range(knobs["cold"]):
+            make_cold(guild.pk)
+            cold.append(load_pages(client, paths))
+        doc["page_cold_p50_ms"] = ms(percentile(cold, 50))
+        doc["page_cold_p99_ms"] = ms(percentile(cold, 99))
+        load_pages(client, paths)  # warm
+        quiet = viewers(server.port, paths, knobs["viewers"], knobs["seconds"])
+        doc.update({f"page_quiet_{k}": v for k, v in quiet.items()})
+        for rate in RATES:
+            with Flusher(guild.pk, rate, spec) as flusher:
+                busy = viewers(server.port, paths, knobs["viewers"], knobs["seconds"])
+            name = "page_busy" if rate == max(RATES) else f"page_busy_{rate}"
+            doc.update({f"{name}_{k}": v for k, v in busy.items()})
+            doc[f"{name}_flushes"] = len(flusher.flush_s)
+            doc[f"{name}_flush_p50_ms"] = ms(percentile(flusher.flush_s, 50))
+    doc["page_busy_vs_quiet"] = round(doc["page_busy_per_s"] / doc["page_quiet_per_s"], 2)
+    doc["page_busy_rate_mps"] = max(RATES)
+    return doc
