@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from collector import events
-from collector.events import ChannelInfo, UserInfo
+from collector.events import ChannelInfo, RoleInfo, UserInfo
 from collector.fields import Invalid, opt_snowflake
 from collector.ranges import Ranges
 from mocha.discord_types import THREAD_TYPES
@@ -84,6 +84,10 @@ class Batch:
     late: dict[int, set[int]] = field(default_factory=dict)
     voice: dict[tuple[int, int, float], tuple[int, int, float | None]] = field(default_factory=dict)
     deleted_channels: set[int] = field(default_factory=set)
+    roles: dict[int, RoleInfo] = field(default_factory=dict)
+    deleted_roles: set[int] = field(default_factory=set)
+    # (guild, user) -> every role the member holds now (replacing what was stored).
+    member_roles: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
     guild_counts: dict[int, list[int]] = field(
         default_factory=dict
     )  # messages, voice joins, member joins
@@ -114,6 +118,9 @@ class Batch:
             self.late.setdefault(source, set()).update(ids)
         self.voice.update(newer.voice)
         self.deleted_channels |= newer.deleted_channels
+        self.roles.update(newer.roles)
+        self.deleted_roles |= newer.deleted_roles
+        self.member_roles.update(newer.member_roles)
         for gid, counts in newer.guild_counts.items():
             mine = self.guild_counts.setdefault(gid, [0, 0, 0])
             for i, n in enumerate(counts):
@@ -352,6 +359,10 @@ class Aggregator:
             self._channel(info)
         for info, _m in created.members:
             self._note_user(gid, info, True)
+        for role in created.roles:
+            self.batch.roles[role.role_id] = role
+        for uid, roles in created.member_roles.items():
+            self._hold(gid, uid, roles)
         # Sessions we believed open but Discord no longer lists ended while we were away.
         for (g, uid), sess in list(self.voice.items()):
             if g == gid and created.voice.get(uid) != sess.channel_id:
@@ -420,10 +431,36 @@ class Aggregator:
                 self._close_voice(gid, uid, sess, now)
         self.batch.deleted_channels.add(cid)
 
+    def _hold(self, gid: int, uid: int, roles: frozenset[int]) -> None:
+        if uid not in self._cfg(gid).opted_out:
+            self.batch.member_roles[(gid, uid)] = roles
+
+    def _member_roles(self, event: str, gid: int, uid: int, d: dict) -> None:
+        """The member's roles from a member payload; bad roles are skipped, the event is not."""
+        try:
+            roles = events.member_roles(d)
+        except Invalid as problem:
+            self.skip(event, problem)
+            return
+        if roles is not None:
+            self._hold(gid, uid, roles)
+
+    def role_update(self, d: dict) -> None:
+        """GUILD_ROLE_CREATE / GUILD_ROLE_UPDATE."""
+        role = events.role_update(d)
+        self.batch.roles[role.role_id] = role
+
+    def role_delete(self, d: dict) -> None:
+        """GUILD_ROLE_DELETE: the role is marked deleted and nobody holds it any more."""
+        _gid, rid = events.role_delete(d)
+        self.batch.roles.pop(rid, None)
+        self.batch.deleted_roles.add(rid)
+
     def member_add(self, d: dict, now: float) -> None:
         gid, info = events.member(d)
         at = events.joined_at(d) or from_epoch(now)
         self._note_user(gid, info, True, joined_at=at)
+        self._member_roles("GUILD_MEMBER_ADD", gid, info.user_id, d)
         self._member_count(gid, +1)
         if self._cfg(gid).tracking and info.user_id not in self._cfg(gid).opted_out:
             self.batch.member_events.append((1, gid, info.user_id, at))
@@ -442,6 +479,7 @@ class Aggregator:
         gid, info = events.member(d)
         uid = info.user_id
         self._note_user(gid, info, False)  # so the leave is recorded even for a member never seen
+        self._hold(gid, uid, frozenset())  # a former member holds no role
         self._member_count(gid, -1)
         if self._cfg(gid).tracking and uid not in self._cfg(gid).opted_out:
             at = from_epoch(now)
@@ -455,6 +493,7 @@ class Aggregator:
     def member_update(self, d: dict) -> None:
         gid, info = events.member(d)
         self._note_user(gid, info, True)
+        self._member_roles("GUILD_MEMBER_UPDATE", gid, info.user_id, d)
 
     def _member_count(self, gid: int, delta: int) -> None:
         info = self.guild_info.get(gid)

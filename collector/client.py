@@ -101,6 +101,18 @@ class CountingMixin:
     def parse_guild_member_update(self, data: dict) -> None:
         self._count("GUILD_MEMBER_UPDATE", self.collector.agg.member_update, data)
 
+    def parse_guild_role_create(self, data: dict) -> None:
+        self._count("GUILD_ROLE_CREATE", self.collector.agg.role_update, data)
+        self._also_discord(super().parse_guild_role_create, data)
+
+    def parse_guild_role_update(self, data: dict) -> None:
+        self._count("GUILD_ROLE_UPDATE", self.collector.agg.role_update, data)
+        self._also_discord(super().parse_guild_role_update, data)
+
+    def parse_guild_role_delete(self, data: dict) -> None:
+        self._count("GUILD_ROLE_DELETE", self.collector.agg.role_delete, data)
+        self._also_discord(super().parse_guild_role_delete, data)
+
     def parse_guild_create(self, data: dict) -> None:
         self._count("GUILD_CREATE", self.collector.agg.guild_create, data, self.collector.now())
         self._also_discord(super().parse_guild_create, data)

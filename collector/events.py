@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from collector.fields import (
+    BAD_TYPE,
     MAX_SNOWFLAKE,
     Invalid,
     channel_type,
@@ -31,6 +32,8 @@ NAME_MAX = 64  # Member.username / global_name / nick
 CHANNEL_NAME_MAX = 100
 GUILD_NAME_MAX = 100
 ICON_MAX = 64
+ROLE_NAME_MAX = 100
+COLOR_MAX = 0xFFFFFF
 
 
 def parse_time(ts: str | None) -> datetime | None:
@@ -79,6 +82,14 @@ class GuildInfoRecord(NamedTuple):
     icon: str
 
 
+class RoleInfo(NamedTuple):
+    role_id: int
+    guild_id: int
+    name: str
+    color: int
+    position: int
+
+
 class VoiceState(NamedTuple):
     guild_id: int
     user_id: int
@@ -93,6 +104,8 @@ class GuildCreate(NamedTuple):
     members: list[tuple[UserInfo, dict]]
     voice: dict[int, int]  # user -> channel
     problems: list[Invalid]  # parts of the guild left out
+    roles: list[RoleInfo] = []
+    member_roles: dict[int, frozenset[int]] = {}  # user -> roles, for members that say
 
 
 def user_info(user: dict, member: dict | None = None, field: str = "user") -> UserInfo:
@@ -191,6 +204,39 @@ def _items(d: dict, key: str) -> list:
     return value if isinstance(value, list) else []
 
 
+def role_info(data: dict, guild_id: int, field: str = "role.") -> RoleInfo:
+    """A role object."""
+    return RoleInfo(
+        snowflake(data.get("id"), f"{field}id"),
+        guild_id,
+        text(data.get("name"), ROLE_NAME_MAX),
+        clamped_int(data.get("color"), 0, 0, COLOR_MAX),
+        clamped_int(data.get("position"), 0),
+    )
+
+
+def role_update(d: dict) -> RoleInfo:
+    """GUILD_ROLE_CREATE / GUILD_ROLE_UPDATE."""
+    gid = snowflake(d.get("guild_id"), "guild_id")
+    return role_info(obj(d.get("role"), "role"), gid)
+
+
+def role_delete(d: dict) -> tuple[int, int]:
+    """GUILD_ROLE_DELETE: (guild, role)."""
+    return snowflake(d.get("guild_id"), "guild_id"), snowflake(d.get("role_id"), "role_id")
+
+
+def member_roles(m: dict, field: str = "roles") -> frozenset[int] | None:
+    """The role ids of a member object; None when it does not list them. @everyone (the guild's
+    own id) is never listed by Discord and needs no row."""
+    roles = m.get("roles")
+    if roles is None:
+        return None
+    if not isinstance(roles, list):
+        raise Invalid(field, BAD_TYPE, roles)
+    return frozenset(snowflake(r, f"{field}[{i}]") for i, r in enumerate(roles))
+
+
 def guild_create(d: dict) -> GuildCreate:
     """A GUILD_CREATE; a bad channel, member or voice state is left out (and reported), not the
     guild."""
@@ -206,15 +252,29 @@ def guild_create(d: dict) -> GuildCreate:
             else:
                 if info is not None:
                     channels.append(info._replace(guild_id=guild.guild_id))
+    roles = []
+    for i, r in enumerate(_items(d, "roles")):
+        try:
+            roles.append(role_info(obj(r, f"roles[{i}]"), guild.guild_id, f"roles[{i}]."))
+        except Invalid as exc:
+            problems.append(exc)
     members = []
+    held: dict[int, frozenset[int]] = {}
     for i, m in enumerate(_items(d, "members")):
         try:
             m = obj(m, f"members[{i}]")
-            members.append(
-                (user_info(obj(m.get("user"), f"members[{i}].user"), m, f"members[{i}].user"), m)
-            )
+            info = user_info(obj(m.get("user"), f"members[{i}].user"), m, f"members[{i}].user")
         except Invalid as exc:
             problems.append(exc)
+            continue
+        members.append((info, m))
+        try:
+            ids = member_roles(m, f"members[{i}].roles")
+        except Invalid as exc:  # the member still counts; only their roles are left out
+            problems.append(exc)
+        else:
+            if ids is not None:
+                held[info.user_id] = ids
     voice = {}
     for i, vs in enumerate(_items(d, "voice_states")):
         try:
@@ -226,7 +286,7 @@ def guild_create(d: dict) -> GuildCreate:
         else:
             if cid is not None:
                 voice[uid] = cid
-    return GuildCreate(guild, channels, members, voice, problems)
+    return GuildCreate(guild, channels, members, voice, problems, roles, held)
 
 
 def member(d: dict) -> tuple[int, UserInfo]:

@@ -24,7 +24,7 @@ log = logging.getLogger("mocha.collector")
 
 TRANSIENT = (OperationalError, InterfaceError, InternalError)
 # In write order: a guild before its channels and members, so a half never waits for a later one.
-DICT_PARTS = ("guilds", "channels", "members", "counters", "voice")
+DICT_PARTS = ("guilds", "channels", "members", "counters", "voice", "roles", "member_roles")
 Atom = tuple[str, object]
 
 
@@ -41,6 +41,7 @@ def atoms(batch: Batch) -> list[Atom]:
         for s, c in batch.claims.items()
     ]
     out += [(part, item) for part in DICT_PARTS[4:] for item in getattr(batch, part).items()]
+    out += [("deleted_roles", rid) for rid in sorted(batch.deleted_roles)]
     out += [("member_events", e) for e in batch.member_events]
     out += [("feed", (gid, item)) for gid, items in batch.feed.items() for item in items]
     return out
@@ -63,6 +64,8 @@ def from_atoms(rows: list[Atom]) -> Batch:
                 batch.late[source] = late
         elif part == "deleted_channels":
             batch.deleted_channels.add(item)  # type: ignore[arg-type]
+        elif part == "deleted_roles":
+            batch.deleted_roles.add(item)  # type: ignore[arg-type]
         elif part == "member_events":
             batch.member_events.append(item)  # type: ignore[arg-type]
         else:

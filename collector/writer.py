@@ -31,9 +31,11 @@ from stats.models import (
     HourlyStat,
     Member,
     MemberEvent,
+    MemberRole,
     MessageCursor,
     OptOut,
     RecentEvent,
+    Role,
     VoiceSession,
     hour_of,
     hour_start,
@@ -175,6 +177,7 @@ class Writer:
                 committed, counters = self._write_ranges(batch)
             if counters:
                 hours = self._write_rollups(counters)
+            self._write_roles(batch)
             activated = self._write_first_activity(counters, awaiting)
             joined = self._write_member_events(batch)
             if batch.outages:
@@ -203,6 +206,8 @@ class Writer:
             bump_versions_of(
                 {k[0] for k in batch.counters}
                 | {e[1] for e in batch.member_events}
+                | {gid for gid, _ in batch.member_roles}
+                | {r.guild_id for r in batch.roles.values()}
                 | set(batch.guilds),
                 self._closed_days_written(hours, batch.member_events),
             )
@@ -363,21 +368,19 @@ class Writer:
             self.known_guilds = self.known_guilds | set(batch.guilds)
         channels = [c for c in batch.channels.values() if c.guild_id in self.known_guilds]
         if channels:
-            Channel.objects.bulk_create(
+            upsert_by_id(
+                Channel,
                 [
-                    Channel(
-                        id=c.channel_id,
-                        guild_id=c.guild_id,
-                        name=c.name,
-                        type=c.type,
-                        parent_id=c.parent_id,
-                        position=c.position,
-                    )
+                    {
+                        "id": c.channel_id,
+                        "guild_id": c.guild_id,
+                        "name": c.name,
+                        "type": c.type,
+                        "parent_id": c.parent_id,
+                        "position": c.position,
+                    }
                     for c in channels
                 ],
-                update_conflicts=True,
-                unique_fields=["id"],
-                update_fields=["name", "type", "parent_id", "position"],
             )
         if batch.deleted_channels:  # its counts stay; the pages say "deleted"
             Channel.objects.filter(id__in=batch.deleted_channels).update(deleted=True)
@@ -408,6 +411,46 @@ class Writer:
                     unique_fields=["guild", "user_id"],
                     update_fields=fields,
                 )
+
+    def _write_roles(self, batch: Batch) -> None:
+        """Roles, then who holds them: a member's stored roles are replaced by the batch's."""
+        roles = [r for r in batch.roles.values() if r.guild_id in self.known_guilds]
+        if roles:
+            upsert_by_id(
+                Role,
+                [
+                    {
+                        "id": r.role_id,
+                        "guild_id": r.guild_id,
+                        "name": r.name,
+                        "color": r.color,
+                        "position": r.position,
+                    }
+                    for r in roles
+                ],
+            )
+        held: dict[int, list[tuple[int, frozenset[int]]]] = {}
+        for (gid, uid), ids in batch.member_roles.items():
+            if gid in self.known_guilds:
+                held.setdefault(gid, []).append((uid, ids))
+        for gid, members in held.items():
+            for i in range(0, len(members), IN_CHUNK):
+                chunk = members[i : i + IN_CHUNK]
+                MemberRole.objects.filter(
+                    guild_id=gid, user_id__in=[uid for uid, _ in chunk]
+                ).delete()
+                MemberRole.objects.bulk_create(
+                    [
+                        MemberRole(guild_id=gid, user_id=uid, role_id=rid)
+                        for uid, ids in chunk
+                        for rid in sorted(ids)
+                    ],
+                    batch_size=500,
+                    ignore_conflicts=True,
+                )
+        if batch.deleted_roles:
+            Role.objects.filter(id__in=batch.deleted_roles).update(deleted=True)
+            MemberRole.objects.filter(role_id__in=batch.deleted_roles).delete()
 
     def _write_member_events(self, batch: Batch) -> dict[tuple[int, int], datetime]:
         """A join is unique by its joined_at; a leave counts only for a member still present.
@@ -547,6 +590,17 @@ class Writer:
 
     def mark_disconnected(self, shard_ids: list[int]) -> None:
         CollectorState.objects.filter(shard_id__in=shard_ids).update(connected=False)
+
+
+def upsert_by_id(model, rows: list[dict]) -> None:
+    """Insert rows of a dimension table keyed by Discord id, or update every field but the guild."""
+    fields = [f for f in rows[0] if f not in ("id", "guild_id")]
+    model.objects.bulk_create(
+        [model(**row) for row in rows],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=fields,
+    )
 
 
 def bump_versions_of(guild_ids, closed=None) -> None:

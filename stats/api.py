@@ -36,6 +36,7 @@ from stats.schemas import (
     LeaderboardOut,
     MemberOut,
     RetentionOut,
+    RolesOut,
     StatsOut,
 )
 from stats.windows import Period, PeriodError, parse_date, window
@@ -131,6 +132,11 @@ def respond(
     return response
 
 
+def rows_of(list_key: str, keys: list[str]) -> Callable[[dict], tuple[list, list]]:
+    """The CSV table of a document's list: one column per key."""
+    return lambda doc: (keys, [[item[k] for k in keys] for item in doc[list_key]])
+
+
 def series_table(doc: dict) -> tuple[list, list]:
     keys = ["t", "messages", "voice_minutes", "active_members"]
     return keys, [[p[k] for k in keys] for p in doc["series"]]
@@ -146,6 +152,13 @@ def period_of(
     except PeriodError as exc:
         raise HttpError(400, str(exc)) from None
     return period
+
+
+def role_of(guild: Guild, role: int | None) -> int | None:
+    """The `role` filter when the guild has that role now; 400 otherwise."""
+    if role is not None and not queries.is_role(guild, role):
+        raise HttpError(400, "role: not a current role of this guild")
+    return role
 
 
 # --- Endpoints ------------------------------------------------------------------------
@@ -180,10 +193,12 @@ def guild_stats(
     end: LocalDate | None = None,
     interval: Literal["day", "hour"] = "day",
     compare: Compare | None = None,
+    role: Snowflake | None = None,
     format: Format = "json",
 ):
     guild = visible_guild(request, gid)
     period = period_of(guild, days, start, end, results.default_days(guild))
+    role = role_of(guild, role)
     if interval == "hour" and period.days > settings.MOCHA_API_HOURLY_MAX_DAYS:
         # An hour per point: 90 days is 2,160 points; ten years would be 87,600.
         raise HttpError(
@@ -191,7 +206,7 @@ def guild_stats(
             f"interval=hour is limited to {settings.MOCHA_API_HOURLY_MAX_DAYS} days; "
             "use interval=day",
         )
-    doc = results.stats(guild, period, interval, compare=compare is not None)
+    doc = results.stats(guild, period, interval, compare=compare is not None, role=role)
     return respond(doc, format, f"mocha-{gid}-stats", series_table)
 
 
@@ -231,11 +246,20 @@ def leaderboard(
     limit: Limit = 10,
     offset: Offset = 0,
     compare: Compare | None = None,
+    role: Snowflake | None = None,
     format: Format = "json",
 ):
     guild = visible_guild(request, gid)
     period = period_of(guild, days, start, end, results.default_days(guild))
-    doc = results.leaderboard(guild, metric, period, limit, offset, compare=compare is not None)
+    doc = results.leaderboard(
+        guild,
+        metric,
+        period,
+        limit,
+        offset,
+        compare=compare is not None,
+        role=role_of(guild, role),
+    )
     keys = ["rank", "user_id", "name", "value"] + (["previous_rank"] if compare else [])
     return respond(
         doc,
@@ -283,10 +307,12 @@ def channels(
     days: Days | None = None,
     start: LocalDate | None = None,
     end: LocalDate | None = None,
+    role: Snowflake | None = None,
     format: Format = "json",
 ):
     guild = visible_guild(request, gid)
-    doc = results.channels(guild, period_of(guild, days, start, end, results.default_days(guild)))
+    period = period_of(guild, days, start, end, results.default_days(guild))
+    doc = results.channels(guild, period, role=role_of(guild, role))
     keys = ["channel_id", "name", "messages", "voice_minutes", "active_members"]
     return respond(
         doc,
@@ -310,10 +336,12 @@ def heatmap(
     days: Days | None = None,
     start: LocalDate | None = None,
     end: LocalDate | None = None,
+    role: Snowflake | None = None,
     format: Format = "json",
 ):
     guild = visible_guild(request, gid)
-    doc = results.heatmap(guild, period_of(guild, days, start, end, results.HEATMAP_DAYS))
+    period = period_of(guild, days, start, end, results.HEATMAP_DAYS)
+    doc = results.heatmap(guild, period, role=role_of(guild, role))
     header = ["weekday", *(f"{h:02d}" for h in range(24))]
     return respond(
         doc,
@@ -338,9 +366,15 @@ def retention(request, gid: Snowflake, weeks: Weeks = 8, format: Format = "json"
         "active_first_week",
         "still_member_after_30_days",
     ]
-    return respond(
-        doc,
-        format,
-        f"mocha-{gid}-retention",
-        lambda d: (keys, [[c[k] for k in keys] for c in d["cohorts"]]),
-    )
+    return respond(doc, format, f"mocha-{gid}-retention", rows_of("cohorts", keys))
+
+
+@api.get(
+    "/guilds/{gid}/roles",
+    response={200: RolesOut, **ERRORS},
+    summary="The guild's roles (for the role filter), with how many members hold each",
+)
+def roles(request, gid: Snowflake, format: Format = "json"):
+    guild = visible_guild(request, gid)
+    keys = ["id", "name", "color", "position", "members"]
+    return respond(results.roles(guild), format, f"mocha-{gid}-roles", rows_of("roles", keys))

@@ -3,7 +3,8 @@ API, the pages and `warm_cache`, so that all of them hit the same keys.
 
 The current hour is part of every key: the window moves each hour even when no
 new data arrives. A miss is computed by stats.periods: cached closed days plus
-today, read again.
+today, read again. A role-filtered document is computed whole by stats.queries:
+the closed days cached are the whole guild's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from stats import cohorts, periods
+from stats import cohorts, periods, queries
 from stats.cache import cached
 from stats.models import Guild, hour_of
 from stats.windows import Period
@@ -25,9 +26,12 @@ def default_days(guild: Guild) -> int:
     return guild.default_days or 30
 
 
-def with_compare(params: dict, compare: bool) -> dict:
-    """Key parameters; `compare` only when asked, so plain keys stay as they were."""
-    return {**params, "compare": 1} if compare else params
+def with_options(params: dict, compare: bool = False, role: int | None = None) -> dict:
+    """Key parameters; `compare` and `role` only when asked, so plain keys stay as they were."""
+    extra = {"compare": 1} if compare else {}
+    if role is not None:
+        extra["role"] = role
+    return {**params, **extra}
 
 
 def stats(
@@ -36,12 +40,20 @@ def stats(
     interval: str = "day",
     now: datetime | None = None,
     compare: bool = False,
+    role: int | None = None,
 ) -> dict:
     """Cached /stats document."""
     now = now or timezone.now()
-    params = with_compare({"days": days, "interval": interval, "hour": hour_of(now)}, compare)
+    params = {"days": days, "interval": interval, "hour": hour_of(now)}
     return cached(
-        guild, "stats", params, lambda: periods.stats(guild, days, interval, now, compare)
+        guild,
+        "stats",
+        with_options(params, compare, role),
+        lambda: (
+            periods.stats(guild, days, interval, now, compare)
+            if role is None
+            else queries.guild_stats(guild, days, interval, now, compare, role)
+        ),
     )
 
 
@@ -60,6 +72,7 @@ def leaderboard(
     offset: int = 0,
     now: datetime | None = None,
     compare: bool = False,
+    role: int | None = None,
 ) -> dict:
     """Cached /leaderboard document."""
     now = now or timezone.now()
@@ -73,8 +86,12 @@ def leaderboard(
     return cached(
         guild,
         "leaderboard",
-        with_compare(params, compare),
-        lambda: periods.leaderboard(guild, metric, days, limit, offset, now, compare),
+        with_options(params, compare, role),
+        lambda: (
+            periods.leaderboard(guild, metric, days, limit, offset, now, compare)
+            if role is None
+            else queries.leaderboard(guild, metric, days, limit, offset, now, compare, role)
+        ),
     )
 
 
@@ -87,18 +104,48 @@ def member(
     return cached(guild, "member", params, lambda: periods.member(guild, user_id, days, now))
 
 
-def channels(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
+def channels(
+    guild: Guild, days: int | Period, now: datetime | None = None, role: int | None = None
+) -> dict:
     """Cached /channels document."""
     now = now or timezone.now()
-    params = {"days": days, "hour": hour_of(now)}
-    return cached(guild, "channels", params, lambda: periods.channels(guild, days, now))
+    params = with_options({"days": days, "hour": hour_of(now)}, role=role)
+    return cached(
+        guild,
+        "channels",
+        params,
+        lambda: (
+            periods.channels(guild, days, now)
+            if role is None
+            else queries.top_channels(guild, days, now, role)
+        ),
+    )
 
 
-def heatmap(guild: Guild, days: int | Period = HEATMAP_DAYS, now: datetime | None = None) -> dict:
+def heatmap(
+    guild: Guild,
+    days: int | Period = HEATMAP_DAYS,
+    now: datetime | None = None,
+    role: int | None = None,
+) -> dict:
     """Cached /heatmap document."""
     now = now or timezone.now()
-    params = {"days": days, "hour": hour_of(now)}
-    return cached(guild, "heatmap", params, lambda: periods.heatmap(guild, days, now))
+    params = with_options({"days": days, "hour": hour_of(now)}, role=role)
+    return cached(
+        guild,
+        "heatmap",
+        params,
+        lambda: (
+            periods.heatmap(guild, days, now)
+            if role is None
+            else queries.heatmap(guild, days, now, role)
+        ),
+    )
+
+
+def roles(guild: Guild) -> dict:
+    """Cached /roles document (roles change with the data version like everything else)."""
+    return cached(guild, "roles", {}, lambda: queries.roles(guild))
 
 
 def retention(guild: Guild, weeks: int, now: datetime | None = None) -> dict:

@@ -38,6 +38,7 @@ from stats.models import (
     HourlyStat,
     Member,
     MemberEvent,
+    MemberRole,
     MessageCursor,
     OptOut,
     RecentEvent,
@@ -63,6 +64,7 @@ MEMBER_ROWS = {
     "channel members": ChannelMember,
     "voice sessions": VoiceSession,
     "member events": MemberEvent,
+    "member roles": MemberRole,
     "recent events": RecentEvent,
 }
 

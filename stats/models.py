@@ -153,6 +153,42 @@ class Member(models.Model):
         return self.nick or self.global_name or self.username or str(self.user_id)
 
 
+class Role(models.Model):
+    """A guild role as Discord last described it; a deleted role keeps its row, not its holders."""
+
+    id = models.BigIntegerField(primary_key=True)
+    guild = models.ForeignKey(Guild, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=100)
+    color = models.IntegerField(default=0, help_text="RGB as an integer; 0 is no colour")
+    position = models.IntegerField(default=0)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["guild_id", "-position", "id"]
+
+    def __str__(self) -> str:
+        return f"@{self.name}"
+
+
+class MemberRole(models.Model):
+    """A role a member holds now (kept by the collector from member payloads)."""
+
+    guild_id = models.BigIntegerField()
+    role_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["guild_id", "role_id", "user_id"], name="member_role_key"
+            )
+        ]
+        indexes = [models.Index(fields=["guild_id", "user_id"], name="member_role_user")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} holds role {self.role_id}"
+
+
 class HourlyStat(models.Model):
     """Messages and voice seconds of one user in one channel in one UTC hour."""
 

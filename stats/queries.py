@@ -51,6 +51,8 @@ from stats.models import (
     HourlyStat,
     Member,
     MemberEvent,
+    MemberRole,
+    Role,
     hour_start,  # noqa: F401 (hour_of: part of this module's API)
 )
 from stats.rollups import channels_not_in
@@ -89,8 +91,8 @@ def visible_guilds(user) -> list[dict]:
     return [{"id": str(gid), "name": name, "member_count": count} for gid, name, count in rows]
 
 
-def member_events(guild: Guild, windows: list[Window]) -> list[dict]:
-    """Joins and leaves in each of the windows, one query."""
+def member_events(guild: Guild, windows: list[Window], role: int | None = None) -> list[dict]:
+    """Joins and leaves in each of the windows, one query (of the role's holders, with one)."""
     aggregates = {}
     for i, win in enumerate(windows):
         during = Q(at__gte=win.start, at__lt=win.end)
@@ -98,32 +100,42 @@ def member_events(guild: Guild, windows: list[Window]) -> list[dict]:
         aggregates[f"l{i}"] = Count("id", filter=during & Q(kind=MemberEvent.Kind.LEAVE))
     lo = min(w.start for w in windows)
     hi = max(w.end for w in windows)
-    row = MemberEvent.objects.filter(guild_id=guild.id, at__gte=lo, at__lt=hi).aggregate(
-        **aggregates
-    )
+    rows = MemberEvent.objects.filter(guild_id=guild.id, at__gte=lo, at__lt=hi)
+    if role is not None:
+        holders = MemberRole.objects.filter(guild_id=guild.id, role_id=role)
+        rows = rows.filter(user_id__in=holders.values("user_id"))
+    row = rows.aggregate(**aggregates)
     return [{"joins": row[f"j{i}"] or 0, "leaves": row[f"l{i}"] or 0} for i in range(len(windows))]
 
 
-def period_totals(guild: Guild, windows: list[Window]) -> list[tuple[int, int, int]]:
+def period_totals(
+    guild: Guild, windows: list[Window], role: int | None = None
+) -> list[tuple[int, int, int]]:
     """(messages, voice seconds, active members) per window, for consecutive windows, in one
-    query."""
+    query. With a role, the sums come from its holders' member-days (the same local days)."""
     first, last = windows[0], windows[-1]
-    hours, hour_params = scope_sql(guild, first.first, last.last)
-    days, day_params = days_sql(guild, first.first_day, last.last_day)
+    if role is None:
+        unit, source = "hour", CHANNEL_HOURS
+        hours, hour_params = scope_sql(guild, first.first, last.last)
+    else:
+        unit, source = "day", MEMBER_DAYS
+        hours, hour_params = days_sql(guild, first.first_day, last.last_day, role=role)
+    days, day_params = days_sql(guild, first.first_day, last.last_day, role=role)
     sums, flags, totals, sum_params, flag_params = [], [], [], [], []
     for i, w in enumerate(windows):
         sums += [
-            f"SUM(CASE WHEN hour >= %s AND hour <= %s THEN {col} ELSE 0 END)"
+            f"SUM(CASE WHEN {unit} >= %s AND {unit} <= %s THEN {col} ELSE 0 END)"
             for col in ("messages", "voice_seconds")
         ]
-        sum_params += [w.first, w.last, w.first, w.last]
+        bounds = [w.first, w.last] if role is None else [w.first_day, w.last_day]
+        sum_params += bounds + bounds
         flags.append(f"MAX(CASE WHEN day >= %s AND day <= %s THEN 1 ELSE 0 END) AS in{i}")
         flag_params += [w.first_day, w.last_day]
         totals.append(f"SUM(in{i})")
     # Distinct members as one row per user (GROUP BY user_id): SQLite then streams the covering
     # (guild, user, day, messages, voice) index instead of sorting for COUNT(DISTINCT).
     row = fetch(
-        f"SELECT * FROM (SELECT {', '.join(sums)} FROM {CHANNEL_HOURS} WHERE {hours}) AS c,"
+        f"SELECT * FROM (SELECT {', '.join(sums)} FROM {source} WHERE {hours}) AS c,"
         f" (SELECT {', '.join(totals)} FROM (SELECT user_id, {', '.join(flags)} FROM {MEMBER_DAYS}"
         f" WHERE {days} AND {IS_ACTIVE} GROUP BY user_id) AS per_user) AS d",
         sum_params + hour_params + flag_params + day_params,
@@ -141,11 +153,13 @@ def totals_doc(messages: int, voice_seconds: int, active: int, events: dict) -> 
     }
 
 
-def compared_totals(guild: Guild, win: Window, compare: bool = False) -> list[dict]:
+def compared_totals(
+    guild: Guild, win: Window, compare: bool = False, role: int | None = None
+) -> list[dict]:
     """Totals documents of the window, preceded by the previous window's when comparing."""
     windows = [win.previous(), win] if compare else [win]
-    totals = period_totals(guild, windows)
-    events = member_events(guild, windows)
+    totals = period_totals(guild, windows, role)
+    events = member_events(guild, windows, role)
     return [totals_doc(*t, e) for t, e in zip(totals, events, strict=True)]
 
 
@@ -176,23 +190,58 @@ def compared_doc(win: Window, current: dict, previous: dict) -> dict:
     }
 
 
+def roles(guild: Guild) -> dict:
+    """The guild's current roles, highest first, with how many members hold each now."""
+    rows = Role.objects.filter(guild_id=guild.id, deleted=False).values_list(
+        "id", "name", "color", "position"
+    )
+    held = dict(
+        MemberRole.objects.filter(guild_id=guild.id)
+        .values("role_id")
+        .annotate(n=Count("user_id"))
+        .values_list("role_id", "n")
+    )
+    return {
+        "guild_id": str(guild.id),
+        "roles": [
+            {
+                "id": str(rid),
+                "name": name,
+                "color": f"#{color:06x}" if color else None,
+                "position": position,
+                "members": held.get(rid, 0),
+            }
+            for rid, name, color, position in rows
+        ],
+    }
+
+
+def is_role(guild: Guild, role_id: int) -> bool:
+    """Whether the guild has that role now."""
+    return Role.objects.filter(guild_id=guild.id, id=role_id, deleted=False).exists()
+
+
 # --- Series ---------------------------------------------------------------------
 
 
-def series(guild: Guild, win: Window, interval: str, user_id: int | None = None) -> list[dict]:
+def series(
+    guild: Guild, win: Window, interval: str, user_id: int | None = None, role: int | None = None
+) -> list[dict]:
     """Messages, voice minutes, active members per hour or per local day, zero-filled."""
-    return series_points(guild, win, interval, series_rows(guild, win, interval, user_id))
+    return series_points(guild, win, interval, series_rows(guild, win, interval, user_id, role))
 
 
 def series_rows(
-    guild: Guild, win: Window, interval: str, user_id: int | None = None
+    guild: Guild, win: Window, interval: str, user_id: int | None = None, role: int | None = None
 ) -> dict[int, tuple]:
     """hour or local day → (messages, voice seconds, active members), days or hours without
     activity left out."""
     if interval == "hour":
-        return hourly_rows(guild, win, user_id)
+        return hourly_rows(guild, win, user_id, role)
     if user_id is not None:
         return member_daily_rows(guild, win, user_id)
+    if role is not None:
+        return role_daily_rows(guild, win, role)
     return daily_rows(guild, win)
 
 
@@ -244,6 +293,18 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
     return {int(d): (m, v, active.get(int(d), 0)) for d, m, v in sums}
 
 
+def role_daily_rows(guild: Guild, win: Window, role: int) -> dict[int, tuple]:
+    """local day → (messages, voice seconds, active members) of the role's holders: their
+    member-days, one row per active member and day."""
+    where, params = days_sql(guild, win.first_day, win.last_day, role=role)
+    rows = fetch(
+        f"SELECT day, SUM(messages), SUM(voice_seconds), COUNT(*) FROM {MEMBER_DAYS}"
+        f" WHERE {where} GROUP BY day",
+        params,
+    )
+    return {int(d): (m, v, a) for d, m, v, a in rows}
+
+
 def member_daily_rows(guild: Guild, win: Window, user_id: int) -> dict[int, tuple]:
     """local day → (messages, voice seconds, 1 if active) of one member."""
     where, params = days_sql(guild, win.first_day, win.last_day, user_id)
@@ -251,13 +312,15 @@ def member_daily_rows(guild: Guild, win: Window, user_id: int) -> dict[int, tupl
     return {int(d): (m, v, 1 if m or v else 0) for d, m, v in rows}
 
 
-def hourly_rows(guild: Guild, win: Window, user_id: int | None = None) -> dict[int, tuple]:
+def hourly_rows(
+    guild: Guild, win: Window, user_id: int | None = None, role: int | None = None
+) -> dict[int, tuple]:
     """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members
     from HourlyStat."""
-    where, params = scope_sql(guild, win.first, win.last, user_id)
+    where, params = scope_sql(guild, win.first, win.last, user_id, role)
     # rows are never empty: index-only on (guild, hour, channel, user)
     active = "COUNT(DISTINCT user_id)"
-    if user_id is not None:
+    if user_id is not None or role is not None:
         sql = (
             f"SELECT hour, SUM(messages), SUM(voice_seconds), {active} "
             f"FROM {TABLE} WHERE {where} GROUP BY hour"
@@ -279,13 +342,15 @@ def guild_stats(
     interval: str = "day",
     now: datetime | None = None,
     compare: bool = False,
+    role: int | None = None,
 ) -> dict:
     """The /stats document: window, totals and a series by hour or local day; with `compare`,
-    the previous period's totals too."""
+    the previous period's totals too; with `role`, of that role's holders only."""
     win = window(guild, days, now)
-    totals = compared_totals(guild, win, compare)
+    totals = compared_totals(guild, win, compare, role)
     previous = totals[0] if compare else None
-    return stats_doc(guild, win, interval, totals[-1], series(guild, win, interval), previous)
+    points = series(guild, win, interval, role=role)
+    return stats_doc(guild, win, interval, totals[-1], points, previous)
 
 
 def stats_doc(
@@ -347,19 +412,21 @@ def leaderboard(
     offset: int = 0,
     now: datetime | None = None,
     compare: bool = False,
+    role: int | None = None,
 ) -> dict:
     """Top members by messages or voice; ties broken by user id ascending. With `compare`, each
-    entry has its rank in the previous period (None: not ranked then)."""
+    entry has its rank in the previous period (None: not ranked then); with `role`, among that
+    role's holders."""
     column = "voice_seconds" if metric == "voice" else "messages"
     win = window(guild, days, now)
-    where, params = days_sql(guild, win.first_day, win.last_day)
+    where, params = days_sql(guild, win.first_day, win.last_day, role=role)
     rows = fetch(
         f"SELECT user_id, SUM({column}) AS v FROM {MEMBER_DAYS} WHERE {where} GROUP BY user_id"
         f" HAVING SUM({column}) > 0 ORDER BY v DESC, user_id ASC LIMIT %s OFFSET %s",
         params + [limit, offset],
     )
     uids = [uid for uid, _ in rows]
-    before = ranks_among(guild, win.previous(), column, uids) if compare else None
+    before = ranks_among(guild, win.previous(), column, uids, role) if compare else None
     return board_doc(guild, metric, win.days, offset, rows, before)
 
 
@@ -389,11 +456,13 @@ def board_doc(
     return {"guild_id": str(guild.id), "metric": metric, "days": days, "entries": entries}
 
 
-def ranks_among(guild: Guild, win: Window, column: str, user_ids: list[int]) -> dict[int, int]:
+def ranks_among(
+    guild: Guild, win: Window, column: str, user_ids: list[int], role: int | None = None
+) -> dict[int, int]:
     """Leaderboard ranks of these users in the window (users without activity are left out)."""
     if not user_ids:
         return {}
-    where, params = days_sql(guild, win.first_day, win.last_day)
+    where, params = days_sql(guild, win.first_day, win.last_day, role=role)
     marks = ", ".join(["%s"] * len(user_ids))
     rows = fetch(
         f"SELECT user_id, r FROM (SELECT user_id, ROW_NUMBER() OVER"
@@ -513,10 +582,29 @@ def member_doc(
 # --- Channels and heatmap ------------------------------------------------------------
 
 
-def top_channels(guild: Guild, days: int | Period, now: datetime | None = None) -> dict:
-    """Channels with activity in the window, busiest first (messages, then voice, then id)."""
+def top_channels(
+    guild: Guild, days: int | Period, now: datetime | None = None, role: int | None = None
+) -> dict:
+    """Channels with activity in the window, busiest first (messages, then voice, then id); with
+    `role`, the activity of its holders."""
     win = window(guild, days, now)
-    return channels_doc(guild, win, channel_sums(guild, win))
+    if role is None:
+        return channels_doc(guild, win, channel_sums(guild, win))
+    rows = role_channel_rows(guild, win, role)
+    return channels_doc(guild, win, [r[:3] for r in rows], {r[0]: r[3] for r in rows})
+
+
+def role_channel_rows(guild: Guild, win: Window, role: int) -> list[tuple[int, int, int, int]]:
+    """(channel id, messages, voice seconds, active members) of the role's holders, busiest
+    first: from HourlyStat, the one rollup that knows who was active where and when."""
+    where, params = scope_sql(guild, win.first, win.last, role=role)
+    return fetch(
+        "SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v, COUNT(DISTINCT user_id)"
+        f" FROM {TABLE} WHERE {where}"
+        " GROUP BY channel_id HAVING SUM(messages) > 0 OR SUM(voice_seconds) > 0"
+        " ORDER BY m DESC, v DESC, channel_id ASC",
+        params,
+    )
 
 
 def channel_sums(guild: Guild, win: Window) -> list[tuple[int, int, int]]:
@@ -531,10 +619,16 @@ def channel_sums(guild: Guild, win: Window) -> list[tuple[int, int, int]]:
     )
 
 
-def channels_doc(guild: Guild, win: Window, rows: list[tuple[int, int, int]]) -> dict:
-    """The /channels document of channel_sums' rows (active members read here)."""
+def channels_doc(
+    guild: Guild,
+    win: Window,
+    rows: list[tuple[int, int, int]],
+    active: dict[int, int] | None = None,
+) -> dict:
+    """The /channels document of channel_sums' rows (active members read here unless given)."""
     labels = channel_labels(guild, [row[0] for row in rows]) if rows else {}
-    active = channel_members(guild, win) if rows else {}
+    if active is None:
+        active = channel_members(guild, win) if rows else {}
     return {
         "guild_id": str(guild.id),
         "days": win.days,
@@ -572,24 +666,27 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
     }
 
 
-def heatmap(guild: Guild, days: int | Period = 28, now: datetime | None = None) -> dict:
+def heatmap(
+    guild: Guild, days: int | Period = 28, now: datetime | None = None, role: int | None = None
+) -> dict:
     """Messages by local weekday (Monday first) and local hour: 7 rows of 24 counts."""
     win = window(guild, days, now)
-    return heatmap_doc(guild, win.days, heatmap_cells(guild, win))
+    return heatmap_doc(guild, win.days, heatmap_cells(guild, win, role))
 
 
 def heatmap_doc(guild: Guild, days: int, cells: list[list[int]]) -> dict:
     return {"guild_id": str(guild.id), "days": days, "timezone": guild.timezone, "cells": cells}
 
 
-def heatmap_cells(guild: Guild, win: Window) -> list[list[int]]:
-    """Messages in the window by local weekday (Monday first) and local hour."""
-    where, params = scope_sql(guild, win.first, win.last)
+def heatmap_cells(guild: Guild, win: Window, role: int | None = None) -> list[list[int]]:
+    """Messages in the window by local weekday (Monday first) and local hour (of the role's
+    holders, from HourlyStat, with one)."""
+    where, params = scope_sql(guild, win.first, win.last, role=role)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     # 1970-01-01 was a Thursday: +3 makes Monday 0. %% is a literal % in parametrised SQL.
     rows = fetch(
         f"SELECT (({local} / 86400) + 3) %% 7 AS wd, ({local} %% 86400) / 3600 AS hr, SUM(messages)"
-        f" FROM {CHANNEL_HOURS} WHERE {where} GROUP BY wd, hr",
+        f" FROM {CHANNEL_HOURS if role is None else TABLE} WHERE {where} GROUP BY wd, hr",
         local_params + local_params + params,
     )
     cells = [[0] * 24 for _ in range(7)]

@@ -121,6 +121,19 @@ class HeatmapOut(Schema):
     cells: list[list[int]]
 
 
+class RoleOut(Schema):
+    id: str
+    name: str
+    color: str | None
+    position: int
+    members: int
+
+
+class RolesOut(Schema):
+    guild_id: str
+    roles: list[RoleOut]
+
+
 class Cohort(Schema):
     week_start: str
     joined: int

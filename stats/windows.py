@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from django.db import connection
 from django.utils import timezone as dj_timezone
 
-from stats.models import Guild, hour_of, hour_start
+from stats.models import Guild, MemberRole, hour_of, hour_start
 from stats.rollups import channels_not_in, local_day
 
 EPOCH = date(1970, 1, 1)
@@ -173,20 +173,39 @@ def excluded_channel_ids(guild: Guild) -> list[int]:
     return cached
 
 
-def scope_sql(guild: Guild, first: int, last: int, user_id: int | None = None) -> tuple[str, list]:
+def role_sql(guild: Guild, role: int | None) -> tuple[str, list]:
+    """SQL keeping the rows of members who hold the role now (tables with a user_id), or
+    nothing."""
+    if role is None:
+        return "", []
+    return (
+        f" AND user_id IN (SELECT user_id FROM {MemberRole._meta.db_table}"
+        " WHERE guild_id = %s AND role_id = %s)",
+        [guild.id, role],
+    )
+
+
+def scope_sql(
+    guild: Guild, first: int, last: int, user_id: int | None = None, role: int | None = None
+) -> tuple[str, list]:
     """WHERE clause for the guild's visible hourly rows (HourlyStat or HourlyChannelStat) in hours
-    first..last."""
+    first..last; `role` only for HourlyStat."""
     sql = "guild_id = %s AND hour >= %s AND hour <= %s"
     params: list = [guild.id, first, last]
     if user_id is not None:
         sql += " AND user_id = %s"
         params.append(user_id)
     not_in, ids = channels_not_in(excluded_channel_ids(guild))
-    return sql + not_in, params + ids
+    holders, holder_params = role_sql(guild, role)
+    return sql + not_in + holders, params + ids + holder_params
 
 
 def days_sql(
-    guild: Guild, first_day: int, last_day: int, user_id: int | None = None
+    guild: Guild,
+    first_day: int,
+    last_day: int,
+    user_id: int | None = None,
+    role: int | None = None,
 ) -> tuple[str, list]:
     """WHERE clause for DailyMemberStat rows of local days first_day..last_day (exclusions are
     built in)."""
@@ -195,7 +214,8 @@ def days_sql(
     if user_id is not None:
         sql += " AND user_id = %s"
         params.append(user_id)
-    return sql, params
+    holders, holder_params = role_sql(guild, role)
+    return sql + holders, params + holder_params
 
 
 def offset_segments(tz: zoneinfo.ZoneInfo, first: int, last: int) -> list[tuple[int, int]]:
