@@ -18,7 +18,7 @@ from datetime import datetime
 
 from collector import events
 from collector.events import ChannelInfo, RoleInfo, UserInfo
-from collector.fields import Invalid, opt_snowflake
+from collector.fields import Invalid, obj, opt_snowflake, snowflake
 from collector.ranges import Ranges
 from mocha.discord_types import THREAD_TYPES
 from mocha.utc import from_epoch
@@ -148,6 +148,7 @@ class Aggregator:
         self.thread_parent: dict[int, int] = {}
         self.names: dict[tuple[int, int], UserInfo] = {}
         self._raw_names: dict[tuple[int, int], tuple] = {}
+        self._raw_roles: dict[tuple[int, int], object] = {}  # the last role list seen in a message
         self.voice: dict[tuple[int, int], VoiceSession] = {}
         self.ranges: dict[int, Ranges] = dict(cursors or {})  # per source channel: ids processed
         self.tail: dict[int, int] = {}  # per source channel: newest id of this gateway session
@@ -218,6 +219,13 @@ class Aggregator:
         ):  # names change rarely: skip the work when they don't
             self._raw_names[(gid, uid)] = raw
             self._note_user(gid, events.user_info(author, member, "author"), member is not None)
+        # A live message's member object lists the author's roles now: the one source that covers
+        # every active member (GUILD_CREATE lists few members without the presences intent).
+        if gateway and member is not None:
+            held = member.get("roles")
+            if self._raw_roles.get((gid, uid)) != held:
+                self._raw_roles[(gid, uid)] = held
+                self._member_roles("MESSAGE_CREATE", gid, uid, member)
 
     def _gateway_run(self, cid: int, mid: int) -> tuple[bool, int]:
         """(late, lo) for a gateway message: one session delivers a channel's messages in order,
@@ -435,8 +443,15 @@ class Aggregator:
         if uid not in self._cfg(gid).opted_out:
             self.batch.member_roles[(gid, uid)] = roles
 
+    def listed_member(self, gid: int, member: dict) -> None:
+        """A member from the member list (a history import): their current roles."""
+        uid = snowflake(obj(member.get("user"), "user").get("id"), "user.id")
+        self._member_roles("member list", gid, uid, member)
+
     def _member_roles(self, event: str, gid: int, uid: int, d: dict) -> None:
         """The member's roles from a member payload; bad roles are skipped, the event is not."""
+        if event != "MESSAGE_CREATE":
+            self._raw_roles.pop((gid, uid), None)
         try:
             roles = events.member_roles(d)
         except Invalid as problem:

@@ -21,6 +21,7 @@ from django.db import close_old_connections
 
 from collector.aggregate import Aggregator
 from collector.events import parse_time
+from collector.fields import Invalid
 from collector.history import (
     fetch_with_retries,
     guild_sources,
@@ -188,6 +189,10 @@ class Importer:
                 )
                 return
             for member in page:
+                try:
+                    agg.listed_member(gid, member)
+                except Invalid as problem:
+                    agg.skip("member list", problem)
                 at = parse_time(member.get("joined_at"))
                 if at is not None and (since is None or at >= since) and "user" in member:
                     agg.past_join(gid, member, at)

@@ -89,6 +89,7 @@ class TrafficGenerator:
         start: datetime | None = None,
     ) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
         self.fixed_start = start is not None
         self.start = (start or datetime.now(UTC)).astimezone(UTC)
         self.backfill_days = backfill_days
@@ -98,6 +99,12 @@ class TrafficGenerator:
             build_guild(i, seed, members, channels, self.rng) for i in range(guilds)
         ]
         self._plan: list[tuple[int, list[int]]] | None = None
+        self._first_words: dict[int, list] | None = None
+        if backfill_days:
+            joins = random.Random(f"joins-{seed}")  # apart from the traffic's stream
+            end = int(self.start.timestamp() * 1000)
+            for g in self.guilds:
+                g.spread_joins(end - backfill_days * 86_400_000, end, joins)
 
     def guild_creates(self) -> list[dict]:
         """GUILD_CREATE payloads, as Discord sends them after READY."""
@@ -170,8 +177,38 @@ class TrafficGenerator:
                 self._plan.append((h_ms, counts))
         return self._plan
 
+    def _joiners_words(self) -> dict[int, list]:
+        """Backfilled messages of the recent joiners, by hour start (ms): about 55 % say hello
+        within a day of joining, 20 % within the week, the rest never (a retention curve)."""
+        if self._first_words is None:
+            rng = random.Random(f"words-{self.seed}")  # apart from the traffic's stream
+            end = int(self.start.timestamp() * 1000)
+            self._first_words = {}
+            for g in self.guilds:
+                for uid, joined in g.joined.items():
+                    roll = rng.random()
+                    if not joined or roll >= 0.75:
+                        continue
+                    delay = (
+                        min(rng.expovariate(1 / 10_800_000), 80_000_000)
+                        if roll < 0.55
+                        else rng.uniform(86_400_000, 6 * 86_400_000)
+                    )
+                    t = joined + int(delay)
+                    for _ in range(rng.randint(1, 4)):
+                        if t >= end:
+                            break
+                        channel = g.text_channels[0] if rng.random() < 0.7 else None
+                        channel = channel or rng.choice(g.text_channels)
+                        self._first_words.setdefault(t // 3_600_000 * 3_600_000, []).append(
+                            (g.id, t, channel, uid)
+                        )
+                        t += int(rng.expovariate(1 / 600_000)) + 5_000
+        return self._first_words
+
     def backfill_total(self) -> int:
-        return sum(sum(counts) for _, counts in self._hours())
+        extra = sum(len(v) for v in self._joiners_words().values())
+        return sum(sum(counts) for _, counts in self._hours()) + extra
 
     def backfill(self) -> Iterator[Dispatch]:
         """`backfill_days` of history as MESSAGE_CREATE with past timestamps, oldest first.
@@ -179,15 +216,25 @@ class TrafficGenerator:
         The simulator keeps these in its channels' history (served over REST), never sends them.
         """
         end = int(self.start.timestamp() * 1000)
+        words = self._joiners_words()
         for h_ms, counts in self._hours():
             hour_end = min(h_ms + 3_600_000, end)
             for g, count in zip(self.guilds, counts, strict=False):
                 msgs: list = []
                 while len(msgs) < count:
                     msgs += self._conversation(g, self.rng.randrange(h_ms, hour_end), hour_end)
-                msgs = sorted(msgs[:count])
-                for ms, channel, member in msgs:
+                msgs = [(ms, c, self._joined_by(g, m, ms)) for ms, c, m in msgs[:count]]
+                msgs += [(ms, c, m) for gid, ms, c, m in words.get(h_ms, ()) if gid == g.id]
+                for ms, channel, member in sorted(msgs):
                     yield self._message(g, ms, channel, member)
+
+    @staticmethod
+    def _joined_by(g: GuildModel, member: int, ms: int) -> int:
+        """The author, or a long-standing member in place of one who had not joined yet."""
+        if g.joined.get(member, 0) <= ms:
+            return member
+        veterans = [u for u in g.humans if u not in g.joined]
+        return veterans[member % len(veterans)]
 
     # ---- burst (benchmarks)
     # ----------------------------------------------------------------------------
@@ -364,9 +411,21 @@ class TrafficGenerator:
                         (self._voice_duration(), ("voice_next", g, member, new)),
                     )
                 )
+        elif kind == "first_words":  # a newcomer's first message; half of them lose the tag
+            if member not in g.humans:
+                return []  # left before saying anything
+            out.append((self._message(g, ms, g.text_channels[0], member), None))
+            if rng.random() < 0.5:
+                roles = [str(g.role_ids["Gamers"])] if rng.random() < 0.5 else []
+                out.append((g.member_update(member, roles), None))
         elif kind == "member":
             if rng.random() < 0.6 or len(g.humans) < 5:
-                out.append((g.member_add(ms), None))
+                joined = g.member_add(ms)
+                # Most newcomers say something, soon: the retention table's first day and week.
+                follow = None
+                if rng.random() < 0.6:
+                    follow = (rng.expovariate(1 / 180), ("first_words", g, g.humans[-1], 0))
+                out.append((joined, follow))
             else:
                 leaving = rng.choice(
                     [m for m in g.humans if m not in g.in_voice and m not in g.staff]

@@ -88,13 +88,13 @@ def _member(user: dict, joined_at: str = JOINED, roles: list[str] | None = None)
     }
 
 
-def _role(rid: int, name: str, permissions: int | str, position: int) -> dict:
+def _role(rid: int, name: str, permissions: int | str, position: int, color: int = 0) -> dict:
     return {
         "id": str(rid),
         "name": name,
         "permissions": str(permissions),
         "position": position,
-        "color": 0,
+        "color": color,
         "hoist": False,
         "managed": False,
         "mentionable": False,
@@ -117,6 +117,9 @@ class GuildModel:
     bots: list[int]
     users: dict[int, dict]
     staff: dict[int, list[str]] = field(default_factory=dict)  # owner and role holders: never leave
+    roles: dict[int, list[str]] = field(default_factory=dict)  # every member's role ids
+    role_ids: dict[str, int] = field(default_factory=dict)  # name -> id of the demo's roles
+    joined: dict[int, int] = field(default_factory=dict)  # recent joiners: user -> joined at (ms)
     author_json: dict[int, str] = field(default_factory=dict)
     member_json: dict[int, str] = field(default_factory=dict)
     in_voice: dict[int, int] = field(default_factory=dict)
@@ -128,7 +131,13 @@ class GuildModel:
         self.users[uid] = user
         self.author_json[uid] = orjson.dumps(user).decode()
         self.member_json[uid] = orjson.dumps(
-            {"roles": [], "joined_at": joined_at, "deaf": False, "mute": False, "flags": 0}
+            {
+                "roles": self.roles.get(uid, []),
+                "joined_at": joined_at,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
         ).decode()
 
     def voice_state(self, uid: int, channel: int | None) -> Dispatch:
@@ -157,17 +166,82 @@ class GuildModel:
 
         joined = iso(ms)
         user = _user(uid, 10_000 + n)
+        newcomer = self.role_ids.get("Newcomers")
+        if newcomer:
+            self.roles[uid] = [str(newcomer)]
         self.remember(uid, user, joined)
         self.humans.append(uid)
         self.human_weights.append(min(self.human_weights))
-        data = {"guild_id": str(self.id), **_member(user, joined)}
+        data = {"guild_id": str(self.id), **_member(user, joined, self.roles.get(uid))}
         return Dispatch(self.id, dispatch_tail("GUILD_MEMBER_ADD", orjson.dumps(data)))
+
+    def member_update(self, uid: int, roles: list[str]) -> Dispatch:
+        """GUILD_MEMBER_UPDATE: the member's roles are now `roles` (the whole list, as Discord)."""
+        self.roles[uid] = roles
+        joined = self.users_joined(uid)
+        self.remember(uid, self.users[uid], joined)
+        data = {"guild_id": str(self.id), **_member(self.users[uid], joined, roles)}
+        return Dispatch(self.id, dispatch_tail("GUILD_MEMBER_UPDATE", orjson.dumps(data)))
+
+    def users_joined(self, uid: int) -> str:
+        from simulator.generator import iso
+
+        return iso(self.joined[uid]) if self.joined.get(uid) else JOINED
+
+    def spread_joins(self, first_ms: int, end_ms: int, rng: random.Random) -> None:
+        """Give the recent joiners join times in [first_ms, end_ms), in their member objects too."""
+        for uid in self.joined:
+            self.joined[uid] = rng.randrange(first_ms, end_ms)
+            self.remember(uid, self.users[uid], self.users_joined(uid))
+        for m in self.payload["members"]:
+            uid = int(m["user"]["id"])
+            if uid in self.joined:
+                m["joined_at"] = self.users_joined(uid)
 
     def member_remove(self, uid: int) -> Dispatch:
         i = self.humans.index(uid)
         del self.humans[i], self.human_weights[i]
         data = {"guild_id": str(self.id), "user": self.users[uid]}
         return Dispatch(self.id, dispatch_tail("GUILD_MEMBER_REMOVE", orjson.dumps(data)))
+
+
+# Roles without permissions for the role filter and colourful pickers: (name, colour, share of the
+# members holding it; "Regulars" go to the most active).
+DEMO_ROLES = (
+    ("Regulars", 0x2ECC71, 0.15),
+    ("Gamers", 0xE67E22, 0.30),
+    ("Artists", 0x9B59B6, 0.15),
+    ("Newcomers", 0x95A5A6, 0.0),
+)
+RECENT_JOINERS = 0.15  # of the plain members, joined during the backfilled days
+
+
+def demo_roles(model: GuildModel, g_ms: int, rank: dict[int, int], seed: int, index: int) -> list:
+    """The demo's roles and who holds them; a separate random stream, so the traffic stays the
+    same for a seed."""
+    rng = random.Random(f"roles-{seed}-{index}")
+    plain = [u for u in model.humans if u not in model.staff]
+    out = []
+    for i, (name, color, share) in enumerate(DEMO_ROLES):
+        rid = _sf(g_ms, 310 + i)
+        model.role_ids[name] = rid
+        out.append(_role(rid, name, 0, len(DEMO_ROLES) - i + 3, color))
+        if name == "Regulars":
+            holders = sorted(plain, key=lambda u: rank[u])[: int(len(plain) * share)]
+        else:
+            holders = rng.sample(plain, int(len(plain) * share))
+        for uid in holders:
+            model.roles.setdefault(uid, []).append(str(rid))
+    for uid, staff_roles in model.staff.items():
+        model.roles[uid] = list(staff_roles)
+    # Recent joiners (join times are set by the generator, which knows the backfilled days).
+    quiet = sorted(plain, key=lambda u: -rank[u])  # the least active first
+    model.joined = dict.fromkeys(quiet[: int(len(plain) * RECENT_JOINERS)], 0)
+    for uid in model.joined:
+        model.roles[uid] = [str(model.role_ids["Newcomers"])]
+    for uid in model.roles:
+        model.remember(uid, model.users[uid])
+    return out
 
 
 def _channel(cid: int, ctype: int, name: str, position: int) -> dict:
@@ -248,9 +322,10 @@ def build_guild(
     model.staff = {humans[0]: []} | {
         uid: [str(rid)] for uid, rid in zip(humans[1:4], (managers, admins, mods), strict=False)
     }
+    roles += demo_roles(model, g_ms, rank, seed, index)
     # Discord sends at most large_threshold members; staff always among them
     shown_ids = [*model.staff, *(u for u in uids if u not in model.staff)][:250]
-    shown = [_member(model.users[u], roles=model.staff.get(u)) for u in shown_ids]
+    shown = [_member(model.users[u], model.users_joined(u), model.roles.get(u)) for u in shown_ids]
     model.payload = {
         "id": str(gid),
         "name": f"Demo Guild {index + 1}" if index else "Mocha Demo",

@@ -117,3 +117,31 @@ def test_opted_out_members_keep_no_roles():
     agg.set_config({p.GUILD: GuildConfig(opted_out=frozenset({2}))}, T0)
     started(agg, writer)
     assert held() == {(1, MOD)}
+
+
+def test_a_live_message_carries_its_authors_roles():
+    agg, writer = Aggregator(), Writer()
+    started(agg, writer)
+    msg = p.message(3, 11)
+    msg["member"] = {"roles": [str(FAN)], "nick": None}
+    agg.message(msg)
+    writer.write(agg.take_batch(T0), HEALTH)
+    assert (3, FAN) in held()
+    again = p.message(3, 11)
+    again["member"] = {"roles": [str(FAN)], "nick": None}
+    agg.message(again)
+    assert agg.batch.member_roles == {}  # unchanged: nothing to write
+    bad = p.message(3, 11)
+    bad["member"] = {"roles": ["x"], "nick": None}
+    agg.message(bad)  # counted all the same
+    writer.write(agg.take_batch(T0), HEALTH)
+    assert (3, FAN) in held()
+    assert agg.skipped.get("bad_snowflake") == 1
+
+
+def test_the_member_list_of_a_history_import_brings_roles():
+    agg, writer = Aggregator(), Writer()
+    started(agg, writer)
+    agg.listed_member(p.GUILD, {"user": p.user(3), "roles": [str(MOD)]})
+    writer.write(agg.take_batch(T0), HEALTH)
+    assert (3, MOD) in held()
