@@ -90,7 +90,8 @@ HUNG_S = 60
 @pytest.mark.parametrize("analyzed", [True, False])
 def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed):
     """What keeps it fast, rather than a stopwatch: a few queries, each reaching the guild's rows by
-    an index, whatever the window."""
+    an index, whatever the window (cold, the closed days and today are read apart: about twice
+    the queries of one pass)."""
     if analyzed:
         analyze()
     for path in [
@@ -105,7 +106,7 @@ def test_a_ten_year_window_on_a_big_guild_stays_fast(client, big_guild, analyzed
         started = time.perf_counter()
         reads = growing_reads(client, path)
         elapsed = time.perf_counter() - started
-        assert 0 < len(reads) <= 6, (path, reads)
+        assert 0 < len(reads) <= 12, (path, len(reads), reads)
         for sql in reads:
             plan = explain(sql, [])
             assert not full_scans(plan), (path, plan)
