@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,17 +117,28 @@ def run_phase(name: str, workdir: Path, quick: bool, timeout_s: float) -> dict:
     """Run `manage.py bench --phase NAME` in workdir; its last stdout line is the result (or an
     error)."""
     args = manage("bench", "--phase", name, *(["--quick"] if quick else []))
+    proc = subprocess.Popen(
+        args,
+        env=phase_env(workdir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=settings.BASE_DIR,
+    )
     try:
-        result = subprocess.run(
-            args,
-            env=phase_env(workdir),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            cwd=settings.BASE_DIR,
-        )
+        stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        # A hang should explain itself: the phase dumps its threads' stacks on SIGUSR1.
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+        proc.kill()
+        _, stderr = proc.communicate()
+        sys.stderr.write(f"bench: {name} timed out; its stacks:\n{stderr[-6000:]}\n")
         return {"error": f"timed out after {timeout_s:.0f} s"}
+    result = subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
     try:
         doc = json.loads(last_line(result.stdout))
         if not isinstance(doc, dict):

@@ -3,8 +3,10 @@ write the figures."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -88,6 +90,7 @@ class Command(MochaCommand):
 
     def run_phase(self, name: str, quick: bool) -> None:
         """The subprocess side: one JSON object as the last stdout line, exit 1 on failure."""
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # the parent's timeout asks
         try:
             result = isolation.run_inline(name, quick)
         except Exception as exc:
