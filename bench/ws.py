@@ -95,8 +95,8 @@ class Arrivals:
     def __init__(self) -> None:
         self.recording = False
         # The window is defined on the ticks' own stamps: a tick stamped before it opened may have
-        # reached
-        # some clients unrecorded; one stamped before it closed still gets a grace period to arrive.
+        # reached some clients unrecorded; one stamped before it closed still gets a grace period to
+        # arrive.
         self.since = 0.0
         self.until = float("inf")
         self.stamps: dict[str, float] = {}

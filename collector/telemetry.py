@@ -6,8 +6,8 @@ Prometheus metric families (stats/prometheus.py). Like any Prometheus counter
 they start from zero when the process starts. Shape of `as_json()`:
 
     {"flush_seconds": HISTOGRAM, "flush_events": HISTOGRAM,
-     "received": {"MESSAGE_CREATE": n, ...}, "counted": {"message": n, ...}, "skipped": {"message":
-     n, ...}}
+     "received": {"MESSAGE_CREATE": n, ...}, "counted": {"message": n, ...},
+     "skipped": {"message": n, ...}}
 
 with HISTOGRAM = {"bounds": [upper bounds], "counts": [per bucket, one more for +Inf], "sum":
 total}.

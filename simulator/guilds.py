@@ -310,8 +310,8 @@ def build_guild(
     for uid in rng.sample(humans, min(2, len(humans))):
         model.initial_voice[uid] = model.in_voice[uid] = rng.choice(voice)
     # Sign-in needs every kind of member: humans[0] owns the guild, humans[1] manages it (Manage
-    # Server),
-    # humans[2] is an administrator, humans[3] a moderator (a role without either permission).
+    # Server), humans[2] is an administrator, humans[3] a moderator (a role without either
+    # permission).
     admins, managers, mods = _sf(g_ms, 301), _sf(g_ms, 302), _sf(g_ms, 303)
     roles = [
         _role(gid, "@everyone", EVERYONE_PERMISSIONS, 0),

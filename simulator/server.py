@@ -353,10 +353,8 @@ class Simulator:
                     break
                 if op == 1:
                     # Acknowledged after a network-like pause: discord.py stamps a heartbeat's send
-                    # time
-                    # only once its thread sees the send finish, so an instant loopback ACK can
-                    # arrive
-                    # "before" the send and read as a full heartbeat interval of latency.
+                    # time only once its thread sees the send finish, so an instant loopback ACK can
+                    # arrive "before" the send and read as a full heartbeat interval of latency.
                     asyncio.get_running_loop().call_later(ACK_DELAY_S, link.send_now, '{"op":11}')
                 elif op == 2:
                     session = await self._identify(link, data, session)

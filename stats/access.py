@@ -56,8 +56,7 @@ def visible_guilds(user) -> QuerySet[Guild]:
 
 def managed_guilds(user) -> QuerySet[Guild]:
     """Guilds whose settings this user may change: all for staff; for a Discord sign-in, those they
-    own
-    or hold Administrator or Manage Server in, whatever their visibility."""
+    own or hold Administrator or Manage Server in, whatever their visibility."""
     if is_staff(user):
         return Guild.objects.all()
     if user is None or not user.is_authenticated or not user.is_active:

@@ -3,8 +3,7 @@ from django.conf import settings
 
 def mocha(request) -> dict:
     """Template globals: demo mode (no Discord token), whether Discord sign-in is offered, and how
-    the
-    viewer signed in (the navigation says so)."""
+    the viewer signed in (the navigation says so)."""
     user = getattr(request, "user", None)
     via = None
     if user is not None and user.is_authenticated:

@@ -96,8 +96,8 @@ def rebuild_if_needed(guild: Guild, before: tuple) -> None:
 @transaction.atomic
 def save_form(form) -> Guild:
     """Save a configuration ModelForm (the settings page): configuration fields only, as the admin
-    does,
-    so a concurrent collector flush keeps the name and member count it writes; then rollups."""
+    does, so a concurrent collector flush keeps the name and member count it writes; then
+    rollups."""
     before = rollups.config_key(Guild.objects.get(pk=form.instance.pk))
     guild = form.save(commit=False)
     guild.save(update_fields=[*CONFIG_FIELDS, "updated_at"])

@@ -139,8 +139,7 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
 @transaction.atomic
 def opt_out(guild_id: int, user_id: int) -> dict[str, int]:
     """ "Stop counting me": erase the member's rows in the guild; the collector skips them from now
-    on
-    (it reloads opt-outs with the rest of the configuration, and erases what it counted
+    on (it reloads opt-outs with the rest of the configuration, and erases what it counted
     meanwhile)."""
     OptOut.objects.get_or_create(guild_id=guild_id, user_id=user_id)
     return purge_member(guild_id, user_id)

@@ -23,8 +23,7 @@ def guild_ids_of(user_id: int) -> list[int]:
 
 def own_counts(user_id: int) -> list[dict]:
     """Per guild: all-time messages and voice minutes (excluded channels left out, as on the
-    dashboard),
-    first and last active day, and whether they are counted."""
+    dashboard), first and last active day, and whether they are counted."""
     ids = guild_ids_of(user_id)
     names = dict(Guild.objects.filter(id__in=ids).values_list("id", "name"))
     opted = set(OptOut.objects.filter(user_id=user_id).values_list("guild_id", flat=True))

@@ -107,8 +107,8 @@ def server(e2e_env) -> str:
 @pytest.fixture(scope="module")
 def chromium():
     """One browser per module: Playwright's sync API keeps an event loop in this thread while it
-    runs,
-    which Django's async-safety check would hold against every ORM call of the tests that follow."""
+    runs, which Django's async-safety check would hold against every ORM call of the tests that
+    follow."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: run `make browser` (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -102,8 +102,7 @@ def receive_feed(port: int, out: list, ready: threading.Barrier, done: threading
 
 def test_every_worker_delivers_the_same_live_events(e2e_env, demo_guild):
     """Two web workers (here two single-worker servers on one database and cache, so that which
-    worker
-    holds which socket is certain rather than up to the kernel's accept order), four sockets
+    worker holds which socket is certain rather than up to the kernel's accept order), four sockets
     each."""
     ports = [free_port(), free_port()]
     webs = [gunicorn(e2e_env, port) for port in ports]

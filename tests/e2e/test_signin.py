@@ -34,8 +34,7 @@ START_TIMEOUT_S = 60
 @pytest.fixture
 def world(e2e_env, manage_py):
     """Simulator (generated traffic), collector and gunicorn, all pointed at each other; the guild
-    is
-    set to `members`. Yields (base URL, guild id, the generator's model of the guild)."""
+    is set to `members`. Yields (base URL, guild id, the generator's model of the guild)."""
     model = TrafficGenerator(
         guilds=1, members=SIM["members"], channels=SIM["channels"], seed=SIM["seed"]
     ).guilds[0]
@@ -223,8 +222,7 @@ def test_member_stops_counting_and_is_not_counted_again(world, chromium):
         assert row.locator('[data-role="resume-counting"]').count() == 1
         assert OptOut.objects.filter(guild_id=gid, user_id=me).exists()
         # What the collector counted before it reloaded (every 5 s) is erased by it within 10 s;
-        # then
-        # others keep being counted, this member never again, through several reloads.
+        # then others keep being counted, this member never again, through several reloads.
         gone = lambda: not HourlyStat.objects.filter(guild_id=gid, user_id=me).exists()  # noqa: E731
         wait_for(gone, 10, "the member's rows erased")
         total = counted(gid)

@@ -28,8 +28,7 @@ def hub(monkeypatch, transactional_db) -> live.LiveHub:
     """A fresh hub per test, polling fast so tests take fractions of a second."""
     fresh = live.LiveHub()
     # Connections opened in asgiref's worker threads close after each call, so none outlives the
-    # test
-    # (PostgreSQL refuses to drop a test database that still has sessions).
+    # test (PostgreSQL refuses to drop a test database that still has sessions).
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     monkeypatch.setattr(consumers, "hub", fresh)
     monkeypatch.setattr(live, "POLL_S", 0.1)
