@@ -3,7 +3,8 @@
   "use strict";
   const M = window.Mocha;
   const cfg = M.config();
-  const state = { days: cfg.days, load: 0 };
+  const state = { load: 0 };
+  let period = null;
 
   function share(part, whole) {
     if (!whole) return "";
@@ -15,7 +16,7 @@
     const token = ++state.load;
     let r;
     try {
-      r = await M.api(`/api/guilds/${cfg.guild_id}/channels`, { days: state.days });
+      r = await M.api(`/api/guilds/${cfg.guild_id}/channels`, period.params(false));
     } catch (e) {
       M.$('[data-role="rank"]').textContent = e.message;
       return;
@@ -27,13 +28,13 @@
     M.$('[data-card="messages"] .stat-value').textContent = M.compact(c.messages);
     M.$('[data-card="voice_minutes"] .stat-value').textContent = M.duration(c.voice_minutes);
     M.$('[data-card="active_members"] .stat-value').textContent = M.compact(c.active_members);
-    M.$('[data-role="share-messages"]').textContent = c.messages ? share(c.messages, sum("messages")) : `none in ${state.days} days`;
-    M.$('[data-role="share-voice"]').textContent = c.voice_minutes ? share(c.voice_minutes, sum("voice_minutes")) : `none in ${state.days} days`;
+    M.$('[data-role="share-messages"]').textContent = c.messages ? share(c.messages, sum("messages")) : `none in ${period.label()}`;
+    M.$('[data-role="share-voice"]').textContent = c.voice_minutes ? share(c.voice_minutes, sum("voice_minutes")) : `none in ${period.label()}`;
     const rank = 1 + all.filter((x) => x.messages > c.messages).length;
-    M.$('[data-role="rank"]').textContent = c.messages ? `#${rank} of ${all.length} channels by messages` : `in ${state.days} days`;
+    M.$('[data-role="rank"]').textContent = c.messages ? `#${rank} of ${all.length} channels by messages` : `in ${period.label()}`;
   }
 
-  M.picker(M.$('[data-role="lookback"]'), "days", (v) => { state.days = Number(v); load(); });
+  period = M.periodControls(cfg, load);
   load();
 
   const feed = M.feedList(M.$('[data-role="feed"]'), M.$('[data-role="feed-empty"]'), cfg.guild_url, 40);

@@ -3,7 +3,8 @@
   "use strict";
   const M = window.Mocha;
   const cfg = M.config();
-  const state = { days: cfg.days, load: 0 };
+  const state = { load: 0 };
+  let period = null;
 
   function ordinal(n) {
     const s = ["th", "st", "nd", "rd"], v = n % 100;
@@ -15,7 +16,7 @@
     const chart = M.$('[data-role="activity-chart"]');
     let m;
     try {
-      m = await M.api(`/api/guilds/${cfg.guild_id}/members/${cfg.user_id}`, { days: state.days });
+      m = await M.api(`/api/guilds/${cfg.guild_id}/members/${cfg.user_id}`, period.params(false));
     } catch (e) {
       M.emptyState(chart, "Couldn't load this member", e.message);
       return;
@@ -24,11 +25,11 @@
     M.$('[data-card="messages"] .stat-value').textContent = M.compact(m.messages);
     M.$('[data-card="voice_minutes"] .stat-value').textContent = M.duration(m.voice_minutes);
     const rank = m.rank || {};
-    M.$('[data-role="rank-messages"]').textContent = rank.messages ? `${ordinal(rank.messages)} in the guild` : `in ${state.days} days`;
-    M.$('[data-role="rank-voice"]').textContent = rank.voice ? `${ordinal(rank.voice)} in the guild` : `in ${state.days} days`;
+    M.$('[data-role="rank-messages"]').textContent = rank.messages ? `${ordinal(rank.messages)} in the guild` : `in ${period.label()}`;
+    M.$('[data-role="rank-voice"]').textContent = rank.voice ? `${ordinal(rank.voice)} in the guild` : `in ${period.label()}`;
     const series = m.series || [];
     if (!series.length || !(m.messages || m.voice_minutes)) {
-      M.emptyState(chart, "No activity in this period", `${M.$("h1").textContent} has no counted messages or voice time in the last ${state.days} days.`);
+      M.emptyState(chart, "No activity in this period", `${M.$("h1").textContent} has no counted messages or voice time in ${period.label()}.`);
     } else {
       M.activityChart(chart, series, "day");
       M.seriesTable(M.$('[data-role="activity-table"]'), series, "day");
@@ -46,6 +47,6 @@
     }
   }
 
-  M.picker(M.$('[data-role="lookback"]'), "days", (v) => { state.days = Number(v); load(); });
+  period = M.periodControls(cfg, load);
   load();
 })();

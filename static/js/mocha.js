@@ -104,6 +104,98 @@
     return set;
   }
 
+  // --- Period: presets, a date range, and (dashboard) compare and role, kept in the URL ---------
+  // Calls onChange() after every change; returns the current state and its API parameters.
+  function periodControls(cfg, onChange) {
+    const root = $('[data-role="period"]');
+    const q = new URL(location.href).searchParams;
+    const state = {
+      days: cfg.days,
+      start: cfg.start || "",
+      end: cfg.end || "",
+      compare: q.get("compare") !== "off",
+      role: /^[0-9]{1,19}$/.test(q.get("role") || "") ? q.get("role") : "",
+    };
+    const form = $('[data-role="range"]', root);
+    const compare = $('[data-role="compare"]', root);
+    const role = $('[data-role="role-filter"]', root);
+    const error = $('[data-role="period-error"]', root);
+    const setPreset = picker($('[data-role="lookback"]', root), "days", (v) => {
+      state.days = Number(v);
+      state.start = state.end = "";
+      changed();
+    });
+    const ranged = () => Boolean(state.start && state.end);
+    function writeUrl() {
+      const url = new URL(location.href);
+      for (const k of ["days", "start", "end", "compare", "role"]) url.searchParams.delete(k);
+      if (ranged()) {
+        url.searchParams.set("start", state.start);
+        url.searchParams.set("end", state.end);
+      } else {
+        url.searchParams.set("days", state.days);
+      }
+      if (compare && !state.compare) url.searchParams.set("compare", "off");
+      if (state.role) url.searchParams.set("role", state.role);
+      history.replaceState(null, "", url);
+    }
+    function show() {
+      setPreset(ranged() ? "" : state.days);
+      form.elements.start.value = state.start;
+      form.elements.end.value = state.end;
+      if (compare) compare.checked = state.compare;
+    }
+    function changed() {
+      error.hidden = true;
+      show();
+      writeUrl();
+      onChange();
+    }
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const start = form.elements.start.value, end = form.elements.end.value;
+      if (!start || !end || end < start) {
+        error.textContent = "Pick a start date and an end date on or after it.";
+        error.hidden = false;
+        return;
+      }
+      state.start = start;
+      state.end = end;
+      state.days = Math.round((Date.parse(end) - Date.parse(start)) / 86400000) + 1;
+      changed();
+    });
+    if (compare) compare.addEventListener("change", () => { state.compare = compare.checked; changed(); });
+    if (role) {
+      role.addEventListener("change", () => { state.role = role.value; changed(); });
+      api(`/api/guilds/${cfg.guild_id}/roles`).then((r) => {
+        for (const x of r.roles) role.append(el("option", { value: x.id }, `${x.name} (${compact(x.members)})`));
+        role.value = state.role;
+        if (role.value !== state.role) state.role = "";
+        paintRole(r.roles);
+        role.addEventListener("change", () => paintRole(r.roles));
+      }).catch(() => {});
+    }
+    function paintRole(roles) {
+      const found = roles.find((x) => x.id === state.role);
+      const swatch = $('[data-role="role-swatch"]', root);
+      swatch.style.background = found && found.color ? found.color : "transparent";
+    }
+    if (ranged()) state.days = Math.round((Date.parse(state.end) - Date.parse(state.start)) / 86400000) + 1;
+    show();
+    return {
+      state,
+      ranged,
+      // The API's period parameters (and the role filter where the endpoint takes it).
+      params(withRole) {
+        const p = ranged() ? { start: state.start, end: state.end } : { days: state.days };
+        if (withRole && state.role) p.role = state.role;
+        return p;
+      },
+      label() { return ranged() ? `${state.start} – ${state.end}` : `the last ${state.days} days`; },
+      fail(message) { error.textContent = message; error.hidden = false; },
+    };
+  }
+
   // --- API -----------------------------------------------------------------
   async function api(path, params) {
     const url = new URL(path, location.origin);
@@ -275,5 +367,5 @@
     line.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(1)},${(23 - (v / max) * 22).toFixed(1)}`).join(" "));
   }
 
-  window.Mocha = { compact, duration, ago, rate, change, el, $, $$, config, picker, api, liveSocket, statusBadge, feedList, activityChart, seriesTable, emptyState, sparkline };
+  window.Mocha = { compact, duration, ago, rate, change, el, $, $$, config, picker, periodControls, api, liveSocket, statusBadge, feedList, activityChart, seriesTable, emptyState, sparkline };
 })();
