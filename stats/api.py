@@ -34,6 +34,7 @@ from stats.schemas import (
     HeatmapOut,
     IncompleteOut,
     LeaderboardOut,
+    MemberContextOut,
     MemberOut,
     RetentionOut,
     RolesOut,
@@ -295,6 +296,34 @@ def member(
         format,
         f"mocha-{gid}-member-{uid}",
         lambda d: (keys, [[c[k] for k in keys] for c in d["channels"]]),
+    )
+
+
+@api.get(
+    "/guilds/{gid}/members/{uid}/context",
+    response={200: MemberContextOut, **ERRORS},
+    summary="One member against the guild: its median member per day, the member's hours",
+)
+def member_context(
+    request,
+    gid: Snowflake,
+    uid: Snowflake,
+    days: Days | None = None,
+    start: LocalDate | None = None,
+    end: LocalDate | None = None,
+    compare: Compare | None = None,
+    format: Format = "json",
+):
+    guild = visible_guild(request, gid)
+    period = period_of(guild, days, start, end, results.default_days(guild))
+    doc = results.member_context_doc(guild, uid, period, compare=compare is not None)
+    if doc is None:
+        raise Http404("unknown member")
+    return respond(
+        doc,
+        format,
+        f"mocha-{gid}-member-{uid}-hours",
+        lambda d: (["hour", "messages"], [[f"{h:02d}", n] for h, n in enumerate(d["hours"])]),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from stats import cohorts, periods, queries
+from stats import cohorts, member_context, periods, queries
 from stats.cache import cached
 from stats.models import Guild, hour_of
 from stats.windows import Period
@@ -102,6 +102,24 @@ def member(
     now = now or timezone.now()
     params = {"user": user_id, "days": days, "hour": hour_of(now)}
     return cached(guild, "member", params, lambda: periods.member(guild, user_id, days, now))
+
+
+def member_context_doc(
+    guild: Guild,
+    user_id: int,
+    days: int | Period,
+    now: datetime | None = None,
+    compare: bool = False,
+) -> dict | None:
+    """Cached /members/{uid}/context document (None for an unknown member)."""
+    now = now or timezone.now()
+    params = with_options({"user": user_id, "days": days, "hour": hour_of(now)}, compare)
+    return cached(
+        guild,
+        "member_context",
+        params,
+        lambda: member_context.context(guild, user_id, days, now, compare),
+    )
 
 
 def channels(

@@ -99,6 +99,27 @@ class MemberOut(Schema):
     series: list[Point]
 
 
+class MedianPoint(Schema):
+    t: str
+    messages: float
+    voice_minutes: float
+
+
+class MemberPrevious(Schema):
+    messages: int
+    voice_minutes: float
+    rank: Ranks
+
+
+class MemberContextOut(Schema):
+    guild_id: str
+    user_id: str
+    days: int
+    median: list[MedianPoint] | None
+    hours: list[int]
+    previous: MemberPrevious | None = None
+
+
 class ChannelOut(Schema):
     channel_id: str
     name: str

@@ -308,10 +308,12 @@
     };
   }
 
-  function activityChart(node, series, interval, incomplete = []) {
+  // `median` (member page): the guild's median active member's messages per point, drawn as a line.
+  function activityChart(node, series, interval, incomplete = [], median = null) {
     node.replaceChildren();
     const xs = series.map((p) => Date.parse(p.t) / 1000);
     const data = [xs, series.map((p) => p.messages), series.map((p) => p.voice_minutes ?? null), series.map((p) => p.active_members ?? null)];
+    if (median) data.push(median.map((p) => p.messages));
     const muted = cssVar("--muted"), grid = cssVar("--border");
     const axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined;
@@ -333,6 +335,7 @@
         // A member who never joined voice gets no flat voice line (the legend still toggles it).
         { label: "Voice", scale: "v", stroke: cssVar("--accent-2"), width: 2, show: data[2].some((v) => v > 0), value: (u, v) => duration(v) },
         { label: "Active members", scale: "m", stroke: cssVar("--accent-3"), width: 1.5, dash: [4, 4], show: false, value: (u, v) => compact(v) },
+        ...(median ? [{ label: "Median member", scale: "m", stroke: muted, width: 2, dash: [6, 3], value: (u, v) => compact(v) }] : []),
       ],
     };
     const plot = new uPlot(opts, data, node);

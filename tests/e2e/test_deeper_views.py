@@ -127,6 +127,10 @@ def test_member_page_takes_a_range_from_the_url(server, page, deeper):
     page.wait_for_selector('[data-role="activity-chart"] .uplot canvas')
     page.wait_for_selector('[data-role="channels"] tbody tr td a')
     assert page.input_value('input[name="start"]') == start
+    # Against the guild: the median member's line, the member's hours.
+    page.wait_for_selector('.u-legend :text("Median member")')
+    assert page.locator('[data-role="hours"] .hour-bar').count() == 24
+    assert page.inner_text('[data-role="top-hours"]').startswith("Most active at")
     page.click('[data-role="lookback"] button[data-days="7"]')
     page.wait_for_function("() => location.search.includes('days=7')")
     page.wait_for_timeout(300)

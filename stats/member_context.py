@@ -1,0 +1,90 @@
+"""A member against their guild, for the member page: the guild's median active member per day,
+the member's messages by local hour, and (with compare) their previous period.
+
+Medians are not sums: no rollup holds them, so they are computed here from the member-days of
+the window (one row per active member and day), for windows of at most MEDIAN_MAX_DAYS days.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from statistics import median
+
+from stats import queries
+from stats.models import Guild
+from stats.windows import Period, Window, days_sql, fetch, local_seconds_sql, scope_sql, window
+
+MEDIAN_MAX_DAYS = 90
+MEMBER_DAYS = queries.MEMBER_DAYS
+
+
+def median_series(guild: Guild, win: Window) -> list[dict] | None:
+    """Per local day, the median messages and voice minutes of the members active that day
+    (None over more than MEDIAN_MAX_DAYS days)."""
+    if win.days > MEDIAN_MAX_DAYS:
+        return None
+    where, params = days_sql(guild, win.first_day, win.last_day)
+    per_day: dict[int, tuple[list[int], list[int]]] = {}
+    for day, m, v in fetch(
+        f"SELECT day, messages, voice_seconds FROM {MEMBER_DAYS} WHERE {where}", params
+    ):
+        messages, voice = per_day.setdefault(int(day), ([], []))
+        messages.append(m)
+        voice.append(v)
+    found = {day: (median(m), median(v), len(m)) for day, (m, v) in per_day.items()}
+    return [
+        {"t": p["t"], "messages": p["messages"], "voice_minutes": p["voice_minutes"]}
+        for p in queries.series_points(guild, win, "day", found)
+    ]
+
+
+def hours(guild: Guild, win: Window, user_id: int) -> list[int]:
+    """The member's messages by local hour of the day (00:00 first) in the window."""
+    where, params = scope_sql(guild, win.first, win.last, user_id)
+    local, local_params = local_seconds_sql(guild.tzinfo, win)
+    cells = [0] * 24
+    for hr, m in fetch(
+        f"SELECT ({local} %% 86400) / 3600 AS hr, SUM(messages) FROM {queries.TABLE}"
+        f" WHERE {where} GROUP BY hr",
+        local_params + params,
+    ):
+        cells[int(hr)] += m or 0
+    return cells
+
+
+def previous(guild: Guild, win: Window, user_id: int) -> dict:
+    """The member's totals and ranks in the period of equal length just before."""
+    prev = win.previous()
+    where, params = days_sql(guild, prev.first_day, prev.last_day, user_id)
+    m, v = fetch(
+        f"SELECT SUM(messages), SUM(voice_seconds) FROM {MEMBER_DAYS} WHERE {where}", params
+    )[0]
+    m, v = m or 0, v or 0
+    return {
+        "messages": m,
+        "voice_minutes": v / 60,
+        "rank": queries.member_ranks(guild, prev, user_id, m, v),
+    }
+
+
+def context(
+    guild: Guild,
+    user_id: int,
+    days: int | Period,
+    now: datetime | None = None,
+    compare: bool = False,
+) -> dict | None:
+    """The /members/{uid}/context document; None for an unknown member."""
+    if queries.member_name(guild, user_id) is None:
+        return None
+    win = window(guild, days, now)
+    doc = {
+        "guild_id": str(guild.id),
+        "user_id": str(user_id),
+        "days": win.days,
+        "median": median_series(guild, win),
+        "hours": hours(guild, win, user_id),
+    }
+    if compare:
+        doc["previous"] = previous(guild, win, user_id)
+    return doc
