@@ -48,7 +48,12 @@ def run_inline(name: str, quick: bool) -> dict:
     return getattr(module, func_name)(quick)
 
 
-def phase_env(workdir: Path) -> dict:
+# Phases that run the collector in their own process load the collector's settings, as
+# `manage.py collect` does: its memory is then measured as deployed.
+COLLECTOR_PHASES = {"gateway"}
+
+
+def phase_env(workdir: Path, name: str = "") -> dict:
     """The environment of a phase process: its own database and var dir, SQLite and file cache
     only."""
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MOCHA_SECRET_KEY"}}
@@ -58,6 +63,11 @@ def phase_env(workdir: Path) -> dict:
         DJANGO_SETTINGS_MODULE="mocha_site.settings.dev",
         PYTHONUNBUFFERED="1",
     )
+    if name in COLLECTOR_PHASES:
+        env.update(
+            MOCHA_BASE_SETTINGS=env["DJANGO_SETTINGS_MODULE"],
+            DJANGO_SETTINGS_MODULE="mocha_site.settings.collector",
+        )
     env.pop("DISCORD_TOKEN", None)
     return env
 
@@ -119,7 +129,7 @@ def run_phase(name: str, workdir: Path, quick: bool, timeout_s: float) -> dict:
     args = manage("bench", "--phase", name, *(["--quick"] if quick else []))
     proc = subprocess.Popen(
         args,
-        env=phase_env(workdir),
+        env=phase_env(workdir, name),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

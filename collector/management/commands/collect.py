@@ -24,6 +24,9 @@ shard_list.__name__ = "shard id list"
 
 class Command(MochaCommand):
     help = "Run the Discord collector: count messages, voice minutes, joins and leaves."
+    # The checks import the web's URLs and admin: memory the collector never uses, and apps its
+    # settings (mocha_site.settings.collector) leave out.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--shard-count", type=int, metavar="N")
