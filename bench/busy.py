@@ -2,13 +2,13 @@
 collector writes to it every second.
 
 A page load is what a browser does for /guilds/<gid>/: the HTML, then the API calls of
-static/js/guild.js (stats and incomplete for the chart, stats over twice the window for the
-cards, both leaderboards, channels, heatmap), here one after another on one keep-alive
-connection. Concurrent viewers load pages back to back for a while through gunicorn with its
-default two workers: first quiet, then while a thread of this process commits a flush of 100,
-then of 1,000 messages every second through the collector's own Aggregator and Writer (each
-flush makes the guild's cached documents stale, as in production). A cold page load (every
-cache made stale before it, one viewer) is timed too.
+static/js/guild.js (stats and incomplete for the chart and cards, both leaderboards, channels,
+heatmap, retention), here one after another on one keep-alive connection. Concurrent viewers
+load pages back to back for a while through gunicorn with its default two workers: first
+quiet, then while a thread of this process commits a flush of 100, then of 1,000 messages
+every second through the collector's own Aggregator and Writer (each flush makes the guild's
+cached documents stale, as in production). A cold page load (every cache made stale before it,
+one viewer) is timed too.
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ def page(gid: int, days: int = DAYS) -> list[str]:
         f"/guilds/{gid}/",
         f"{base}/stats?days={days}&interval=day",
         f"{base}/incomplete?days={days}",
-        f"{base}/stats?days={2 * days}&interval=day",
-        f"{base}/leaderboard?metric=messages&days={days}&limit=10",
-        f"{base}/leaderboard?metric=voice&days={days}&limit=10",
+        f"{base}/leaderboard?days={days}&metric=messages&limit=10",
+        f"{base}/leaderboard?days={days}&metric=voice&limit=10",
         f"{base}/channels?days={days}",
         f"{base}/heatmap?days={days}",
+        f"{base}/retention?weeks=8",
     ]
 
 
