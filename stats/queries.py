@@ -191,10 +191,9 @@ def compared_doc(win: Window, current: dict, previous: dict) -> dict:
 
 
 def roles(guild: Guild) -> dict:
-    """The guild's current roles, highest first, with how many members hold each now."""
-    rows = Role.objects.filter(guild_id=guild.id, deleted=False).values_list(
-        "id", "name", "color", "position"
-    )
+    """The guild's current roles, highest first, with how many members hold each now. @everyone
+    (the role whose id is the guild's) is every member: no filter, so not listed."""
+    rows = filter_roles(guild).values_list("id", "name", "color", "position")
     held = dict(
         MemberRole.objects.filter(guild_id=guild.id)
         .values("role_id")
@@ -216,9 +215,14 @@ def roles(guild: Guild) -> dict:
     }
 
 
+def filter_roles(guild: Guild):
+    """The roles a filter can name: current, and not @everyone."""
+    return Role.objects.filter(guild_id=guild.id, deleted=False).exclude(id=guild.id)
+
+
 def is_role(guild: Guild, role_id: int) -> bool:
-    """Whether the guild has that role now."""
-    return Role.objects.filter(guild_id=guild.id, id=role_id, deleted=False).exists()
+    """Whether the guild has that role now (to filter by)."""
+    return filter_roles(guild).filter(id=role_id).exists()
 
 
 # --- Series ---------------------------------------------------------------------

@@ -88,6 +88,32 @@ def test_dashboard_renders_with_config_for_the_scripts(client, site):
         assert hook in body
 
 
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?days=14", {"days": 14}),
+        ("?start=2026-01-01&end=2026-01-31", {"start": "2026-01-01", "end": "2026-01-31"}),
+        ("?start=2026-01-31&end=2026-01-01", {}),  # end before start
+        ("?start=2026-02-30&end=2026-03-01", {}),  # no such date
+        ("?days=0", {}),
+        ("?days=9999", {}),
+        ("?days=7&start=2026-01-01&end=2026-01-02", {}),
+        ("?start=2999-01-01&end=2999-01-02", {}),  # after today
+        ("?role=abc&compare=yes", {}),  # the script checks these against the API
+    ],
+)
+@pytest.mark.parametrize("path", [f"/guilds/{PUBLIC}/", f"/guilds/{PUBLIC}/members/501/"])
+def test_a_shared_url_opens_its_period_and_a_bad_one_the_default(
+    client, site, path, query, expected
+):
+    config = page_config(client.get(path + query))
+    assert {k: config[k] for k in ("start", "end") if k in config} | (
+        {"days": config["days"]} if "days" in expected else {}
+    ) == expected
+    assert config["days"] == expected.get("days", 30) and config["today"]
+    assert 'data-role="range"' in client.get(path + query).content.decode()
+
+
 def test_private_dashboard_for_staff_and_member_page_escapes_names(client, site, django_user_model):
     client.force_login(django_user_model.objects.create_user("staff", password="pw", is_staff=True))
     assert client.get(f"/guilds/{PRIVATE}/").status_code == 200

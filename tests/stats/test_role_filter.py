@@ -18,6 +18,7 @@ def roles(activity):
     Role.objects.create(id=MOD, guild_id=GID, name="Moderator", color=0x3498DB, position=3)
     Role.objects.create(id=GONE, guild_id=GID, name="Old", deleted=True)
     Role.objects.create(id=ELSEWHERE, guild_id=OTHER_GID, name="Other guild's")
+    Role.objects.create(id=GID, guild_id=GID, name="@everyone")  # everyone: not a filter
     MemberRole.objects.bulk_create(
         [
             MemberRole(guild_id=GID, role_id=MOD, user_id=ALICE),
@@ -70,7 +71,7 @@ def test_a_role_without_holders_counts_nothing(client, roles, frozen_now):
     assert get_json(client, f"{BASE}/channels?days=2&role={MOD}")["channels"] == []
 
 
-@pytest.mark.parametrize("role", [str(GONE), str(ELSEWHERE), "999", "abc", "-1", ""])
+@pytest.mark.parametrize("role", [str(GONE), str(ELSEWHERE), str(GID), "999", "abc", "-1", ""])
 @pytest.mark.parametrize("endpoint", ["stats", "leaderboard", "channels", "heatmap"])
 def test_unknown_roles_are_400(client, roles, endpoint, role):
     assert "role" in get_json(client, f"{BASE}/{endpoint}?role={role}", 400)["error"]
