@@ -174,13 +174,19 @@ def retention(guild: Guild, weeks: int, now: datetime | None = None) -> dict:
 
 
 def warm(guild: Guild, now: datetime | None = None) -> int:
-    """Compute the dashboard's default documents for one guild; returns how many."""
+    """Compute the default documents for one guild, as the API's plain requests and the
+    dashboard (which compares with the previous period) ask for them; returns how many."""
     now = now or timezone.now()
     days = default_days(guild)
+    interval = "hour" if days <= 7 else "day"  # the dashboard's natural interval (guild.js)
     stats(guild, days, "day", now)
+    stats(guild, days, interval, now, compare=True)
     totals_compared(guild, days, now)
-    leaderboard(guild, "messages", days, 10, 0, now)
-    leaderboard(guild, "voice", days, 10, 0, now)
+    for metric in ("messages", "voice"):
+        leaderboard(guild, metric, days, 10, 0, now)
+        leaderboard(guild, metric, days, 10, 0, now, compare=True)
     channels(guild, days, now)
     heatmap(guild, HEATMAP_DAYS, now)
-    return 6
+    heatmap(guild, days, now)
+    retention(guild, 8, now)
+    return 11

@@ -139,16 +139,22 @@
     try {
       const stats = { ...period.params(true), interval: state.interval };
       if (period.state.compare) stats.compare = "previous";
-      const [s, gaps] = await Promise.all([
+      const before = period.state.compare ? period.previousRange() : null;
+      const [s, gaps, prev] = await Promise.all([
         M.api(`${base}/stats`, stats),
         M.api(`${base}/incomplete`, period.params(false)).catch(() => ({ incomplete: [] })),
+        before
+          ? M.api(`${base}/stats`, { ...before, interval: state.interval, ...(period.state.role ? { role: period.state.role } : {}) }).catch(() => null)
+          : null,
       ]);
       if (token !== state.load) return;
       const t = s.totals;
       if (!s.series.length || !(t.messages || t.voice_minutes || t.active_members)) {
         M.emptyState(chart, "No activity yet", `Nothing was counted in ${period.label()}. The chart fills as soon as the collector counts messages or voice time.`);
       } else {
-        M.activityChart(chart, s.series, state.interval, gaps.incomplete);
+        // The previous period, point by point: its day (or hour) i beside this period's day i.
+        const overlay = prev ? { label: "Previous period", messages: prev.series.map((p) => p.messages) } : null;
+        M.activityChart(chart, s.series, state.interval, gaps.incomplete, overlay);
         M.seriesTable(M.$('[data-role="activity-table"]'), s.series, state.interval);
       }
       return s;

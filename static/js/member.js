@@ -42,7 +42,8 @@
     if (!series.length || !(m.messages || m.voice_minutes)) {
       M.emptyState(chart, "No activity in this period", `${M.$("h1").textContent} has no counted messages or voice time in ${period.label()}.`);
     } else {
-      M.activityChart(chart, series, "day", [], ctx && ctx.median);
+      const median = ctx && ctx.median ? { label: "Median member", messages: ctx.median.map((p) => p.messages) } : null;
+      M.activityChart(chart, series, "day", [], median);
       M.seriesTable(M.$('[data-role="activity-table"]'), series, "day");
     }
     const body = M.$('[data-role="channels"] tbody');

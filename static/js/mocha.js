@@ -192,6 +192,13 @@
         return p;
       },
       label() { return ranged() ? `${state.start} – ${state.end}` : `the last ${state.days} days`; },
+      // The local dates of the period of equal length just before (cfg.today: the guild's today).
+      previousRange() {
+        const day = (text, delta) => new Date(Date.parse(text) + delta * 86400000).toISOString().slice(0, 10);
+        const first = ranged() ? state.start : day(cfg.today, 1 - state.days);
+        if (day(first, -state.days) < "2015-01-01") return null;
+        return { start: day(first, -state.days), end: day(first, -1) };
+      },
       fail(message) { error.textContent = message; error.hidden = false; },
     };
   }
@@ -308,12 +315,13 @@
     };
   }
 
-  // `median` (member page): the guild's median active member's messages per point, drawn as a line.
-  function activityChart(node, series, interval, incomplete = [], median = null) {
+  // `overlay` ({label, messages}): a dashed line of messages on the same points — the guild's
+  // median active member (member page), or the previous period day by day (dashboard).
+  function activityChart(node, series, interval, incomplete = [], overlay = null) {
     node.replaceChildren();
     const xs = series.map((p) => Date.parse(p.t) / 1000);
     const data = [xs, series.map((p) => p.messages), series.map((p) => p.voice_minutes ?? null), series.map((p) => p.active_members ?? null)];
-    if (median) data.push(median.map((p) => p.messages));
+    if (overlay) data.push(series.map((p, i) => overlay.messages[i] ?? null));
     const muted = cssVar("--muted"), grid = cssVar("--border");
     const axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined;
@@ -335,7 +343,7 @@
         // A member who never joined voice gets no flat voice line (the legend still toggles it).
         { label: "Voice", scale: "v", stroke: cssVar("--accent-2"), width: 2, show: data[2].some((v) => v > 0), value: (u, v) => duration(v) },
         { label: "Active members", scale: "m", stroke: cssVar("--accent-3"), width: 1.5, dash: [4, 4], show: false, value: (u, v) => compact(v) },
-        ...(median ? [{ label: "Median member", scale: "m", stroke: muted, width: 2, dash: [6, 3], value: (u, v) => compact(v) }] : []),
+        ...(overlay ? [{ label: overlay.label, scale: "m", stroke: muted, width: 2, dash: [6, 3], value: (u, v) => v == null ? "—" : compact(v) }] : []),
       ],
     };
     const plot = new uPlot(opts, data, node);

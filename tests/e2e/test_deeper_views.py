@@ -49,6 +49,7 @@ def query(page) -> dict:
 def test_range_compare_role_and_retention_on_the_dashboard(server, page, deeper):
     page.goto(f"{server}/guilds/{DEMO_GID}/")
     page.wait_for_selector('[data-role="top-messages"] li .rank-change')  # compare is on
+    page.wait_for_selector('.u-legend :text("Previous period")')  # the chart overlays it
     # 14 days of data: the 30 days before the last 30 had none.
     assert page.inner_text('[data-card="messages"] .stat-delta') == "new this period"
     # Retention: eight weeks, newest first, and the cohort chart.
@@ -101,8 +102,10 @@ def test_range_compare_role_and_retention_on_the_dashboard(server, page, deeper)
 
     page.check('[data-role="compare"]')
     page.select_option('[data-role="role-filter"]', "")
-    page.click('[data-role="lookback"] button[data-days="30"]')
+    page.click('[data-role="lookback"] button[data-days="7"]')  # the week before has data too
+    page.click('[data-role="interval"] button[data-interval="day"]')
     page.wait_for_selector('[data-role="top-messages"] li .rank-change')
+    page.wait_for_selector('.u-legend :text("Previous period")')
     page.wait_for_timeout(800)
     shot = artifact("dashboard-deeper-views.png")
     page.screenshot(path=str(shot), full_page=True)
