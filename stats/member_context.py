@@ -1,5 +1,6 @@
 """A member against their guild, for the member page: the guild's median active member per day,
-the member's messages by local hour, and (with compare) their previous period.
+the member's messages by local hour, their rank by messages week by week, and (with compare)
+their previous period.
 
 Medians are not sums: no rollup holds them, so they are computed here from the member-days of
 the window (one row per active member and day), for windows of at most MEDIAN_MAX_DAYS days.
@@ -7,14 +8,24 @@ the window (one row per active member and day), for windows of at most MEDIAN_MA
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import median
 
 from stats import queries
 from stats.models import Guild
-from stats.windows import Period, Window, days_sql, fetch, local_seconds_sql, scope_sql, window
+from stats.windows import (
+    EPOCH,
+    Period,
+    Window,
+    days_sql,
+    fetch,
+    local_seconds_sql,
+    scope_sql,
+    window,
+)
 
 MEDIAN_MAX_DAYS = 90
+HISTORY_MAX_WEEKS = 53
 MEMBER_DAYS = queries.MEMBER_DAYS
 
 
@@ -52,6 +63,32 @@ def hours(guild: Guild, win: Window, user_id: int) -> list[int]:
     return cells
 
 
+def rank_history(guild: Guild, win: Window, user_id: int) -> list[dict] | None:
+    """The member's rank by messages in each local week (Monday first) the window touches, the
+    first and last weeks cut to the window; None for windows of more than HISTORY_MAX_WEEKS."""
+    # Day 0 (1970-01-01) was a Thursday: (day + 3) // 7 numbers the weeks from a Monday.
+    first_week, last_week = (win.first_day + 3) // 7, (win.last_day + 3) // 7
+    if last_week - first_week + 1 > HISTORY_MAX_WEEKS:
+        return None
+    where, params = days_sql(guild, win.first_day, win.last_day)
+    ranks = dict(
+        fetch(
+            "SELECT wk, r FROM (SELECT (day + 3) / 7 AS wk, user_id, ROW_NUMBER() OVER"
+            " (PARTITION BY (day + 3) / 7 ORDER BY SUM(messages) DESC, user_id ASC) AS r"
+            f" FROM {MEMBER_DAYS} WHERE {where} GROUP BY (day + 3) / 7, user_id"
+            " HAVING SUM(messages) > 0) AS ranked WHERE user_id = %s",
+            params + [user_id],
+        )
+    )
+    return [
+        {
+            "week_start": (EPOCH + timedelta(days=wk * 7 - 3)).isoformat(),
+            "rank": ranks.get(wk),
+        }
+        for wk in range(first_week, last_week + 1)
+    ]
+
+
 def previous(guild: Guild, win: Window, user_id: int) -> dict:
     """The member's totals and ranks in the period of equal length just before."""
     prev = win.previous()
@@ -84,6 +121,7 @@ def context(
         "days": win.days,
         "median": median_series(guild, win),
         "hours": hours(guild, win, user_id),
+        "rank_history": rank_history(guild, win, user_id),
     }
     if compare:
         doc["previous"] = previous(guild, win, user_id)

@@ -111,12 +111,18 @@ class MemberPrevious(Schema):
     rank: Ranks
 
 
+class WeekRank(Schema):
+    week_start: str
+    rank: int | None
+
+
 class MemberContextOut(Schema):
     guild_id: str
     user_id: str
     days: int
     median: list[MedianPoint] | None
     hours: list[int]
+    rank_history: list[WeekRank] | None
     previous: MemberPrevious | None = None
 
 

@@ -38,6 +38,7 @@
     M.$('[data-role="rank-messages"]').textContent = rankText(rank.messages, before.messages);
     M.$('[data-role="rank-voice"]').textContent = rankText(rank.voice, before.voice);
     renderHours(ctx ? ctx.hours : null);
+    renderRankHistory(ctx ? ctx.rank_history : null);
     const series = m.series || [];
     if (!series.length || !(m.messages || m.voice_minutes)) {
       M.emptyState(chart, "No activity in this period", `${M.$("h1").textContent} has no counted messages or voice time in ${period.label()}.`);
@@ -75,6 +76,21 @@
     note.textContent = top.length
       ? `Most active at ${top.map(([, h]) => `${String(h).padStart(2, "0")}:00`).join(", ")} (${cfg.timezone})`
       : "No messages in this period.";
+  }
+
+  function renderRankHistory(weeks) {
+    const list = M.$('[data-role="rank-history"]');
+    list.replaceChildren();
+    if (!weeks) {
+      list.append(M.el("li", { class: "empty-note" }, "Pick a period of a year or less."));
+      return;
+    }
+    for (const w of weeks) {
+      const day = new Date(`${w.week_start}T00:00:00Z`).toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+      list.append(M.el("li", { class: w.rank ? "" : "unranked" },
+        M.el("span", { class: "week" }, day),
+        M.el("span", { class: "place" }, w.rank ? `#${w.rank}` : "—")));
+    }
   }
 
   period = M.periodControls(cfg, load);

@@ -134,6 +134,8 @@ def test_member_page_takes_a_range_from_the_url(server, page, deeper):
     page.wait_for_selector('.u-legend :text("Median member")')
     assert page.locator('[data-role="hours"] .hour-bar').count() == 24
     assert page.inner_text('[data-role="top-hours"]').startswith("Most active at")
+    page.wait_for_selector('[data-role="rank-history"] li .place')
+    assert "#1" in page.inner_text('[data-role="rank-history"]')  # Alice leads every week
     page.click('[data-role="lookback"] button[data-days="7"]')
     page.wait_for_function("() => location.search.includes('days=7')")
     page.wait_for_timeout(300)

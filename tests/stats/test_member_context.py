@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stats.conftest import ALICE, GID
+from tests.stats.conftest import ALICE, BOB, GID
 from tests.stats.test_api import BASE, get_json
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +26,22 @@ def test_median_member_hours_and_previous_period(client, activity, frozen_now):
         "voice_minutes": 0.0,
         "rank": {"messages": 1, "voice": None},
     }
+    # Sunday 30 March closes the week of the 24th (Dave 7, Carol 4, Alice 2); Monday opens the
+    # next (Alice 5, Bob 4).
+    assert doc["rank_history"] == [
+        {"week_start": "2025-03-24", "rank": 3},
+        {"week_start": "2025-03-31", "rank": 1},
+    ]
+    bob = get_json(client, f"{BASE}/members/{BOB}/context?days=2")["rank_history"]
+    assert [w["rank"] for w in bob] == [None, 2]
     plain = get_json(client, f"{BASE}/members/{ALICE}/context?start=2025-03-30&end=2025-03-30")
     assert "previous" not in plain and len(plain["median"]) == 1
 
 
 def test_long_windows_have_no_median_and_unknown_members_are_404(client, activity, frozen_now):
-    assert get_json(client, f"{BASE}/members/{ALICE}/context?days=365")["median"] is None
+    year = get_json(client, f"{BASE}/members/{ALICE}/context?days=365")
+    assert year["median"] is None and len(year["rank_history"]) == 53
+    assert get_json(client, f"{BASE}/members/{ALICE}/context?days=400")["rank_history"] is None
     get_json(client, f"{BASE}/members/{BASE_UNKNOWN_USER}/context", 404)
     get_json(
         client, f"/api/guilds/{GID}/members/{ALICE}/context?start=2025-04-01&end=2025-04-02", 400
