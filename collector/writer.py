@@ -283,7 +283,11 @@ class Writer:
         written.update((gid, hour_of(at)) for _, gid, _, at in member_events)
         stale = set()
         for gid, hour in written:
-            tz = self.timezones.get(gid, "UTC")
+            tz = self.timezones.get(gid)
+            if tz is None:  # a guild not loaded yet: any earlier hour may be a closed day there
+                if hour < now:
+                    stale.add(gid)
+                continue
             if gid not in today:
                 today[gid] = local_day(tz, now)
             if local_day(tz, hour) < today[gid]:
