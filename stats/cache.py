@@ -115,19 +115,23 @@ def result_key(guild, name: str, params: dict) -> str:
     return f"stats:r:{guild.id}:{config_stamp(guild)}:{data_version(guild.id)}:{name}:{args}"
 
 
-def cached_closed(guild, name: str, args: tuple, compute: Callable[[], T]) -> T:
-    """A part of a result that covers closed days only: kept until those days change.
+def cached_part(guild, name: str, args: tuple, compute: Callable[[], T], closed: bool = True) -> T:
+    """A part of a result shared by several documents (stats.periods).
 
-    Not counted as a hit or miss: the counters describe whole results.
+    closed: it covers closed days only and is kept until those days change; otherwise it covers
+    today and is kept until the next flush. Not counted as a hit or miss: the counters describe
+    whole results.
     """
     c = result_cache()
-    key = f"stats:c:{guild.id}:{config_stamp(guild)}:{closed_version(guild.id)}:{name}:" + ":".join(
+    kind, version = ("c", closed_version(guild.id)) if closed else ("t", data_version(guild.id))
+    key = f"stats:{kind}:{guild.id}:{config_stamp(guild)}:{version}:{name}:" + ":".join(
         map(str, args)
     )
     value = c.get(key, _MISSING)
     if value is _MISSING:
         value = compute()
-        c.set(key, value, timeout=settings.MOCHA_CLOSED_CACHE_TTL)
+        ttl = settings.MOCHA_CLOSED_CACHE_TTL if closed else settings.MOCHA_RESULT_CACHE_TTL
+        c.set(key, value, timeout=ttl)
     return value
 
 

@@ -6,7 +6,7 @@ day is closed (a range wholly in the past is all closed): only a late write chan
 message whose own timestamp is hours old, a history import, voice credited across midnight),
 and such a write bumps the guild's closed version (stats.cache), as do purges, rebuilds and
 configuration changes. So the closed part of each document is cached under that version and
-the window's days (cache.cached_closed), and only the tail, today's hours, is read again when
+the window's days (cache.cached_part), and only the tail, today's hours, is read again when
 the document itself is recomputed after a flush.
 
 What is not a plain sum is merged with care: active members are the closed days' members plus
@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from stats import queries
-from stats.cache import cached_closed
+from stats.cache import cached_part
 from stats.models import Guild
 from stats.windows import Period, Window, first_hour_of_day, window
 
@@ -52,7 +52,7 @@ def closed_part(
     if win is None:
         return empty
     key = (win.first, win.last, win.first_day, win.last_day, *args)
-    return cached_closed(guild, name, key, lambda: compute(win))
+    return cached_part(guild, name, key, lambda: compute(win))
 
 
 def tail_part(win: Window | None, compute: Callable[[Window], T], empty: T) -> T:
@@ -89,9 +89,10 @@ def raw_totals(guild: Guild, win: Window) -> tuple[int, int, int, dict]:
     )
     if tail is None:
         return m, v, active, events
-    tm, tv, _, tail_events = _totals(guild, tail)
+    tm, tv = queries.hour_sums(guild, tail)
+    tail_events = queries.member_events(guild, [tail])[0]
     known = member_sums(guild, closed)
-    newcomers = sum(1 for uid in queries.member_sums(guild, tail) if uid not in known)
+    newcomers = sum(1 for uid in tail_sums(guild, tail) if uid not in known)
     merged = {k: events[k] + n for k, n in tail_events.items()}
     return m + tm, v + tv, active + newcomers, merged
 
@@ -134,6 +135,12 @@ def member_sums(guild: Guild, closed: Window | None) -> Sums:
     return closed_part(guild, "sums", closed, lambda w: queries.member_sums(guild, w), {})
 
 
+def tail_sums(guild: Guild, tail: Window) -> Sums:
+    """Per-member (messages, voice seconds) of today, read once per flush for every document."""
+    key = (tail.first, tail.last, tail.first_day)
+    return cached_part(guild, "tail-sums", key, lambda: queries.member_sums(guild, tail), False)
+
+
 def member_totals(guild: Guild, win: Window) -> Sums:
     """Per-member (messages, voice seconds) of the window: closed days plus today."""
     closed, tail = split(win)
@@ -141,7 +148,7 @@ def member_totals(guild: Guild, win: Window) -> Sums:
     if tail is None:
         return sums
     sums = dict(sums)
-    for uid, (m, v) in queries.member_sums(guild, tail).items():
+    for uid, (m, v) in tail_sums(guild, tail).items():
         cm, cv = sums.get(uid, (0, 0))
         sums[uid] = (cm + m, cv + v)
     return sums

@@ -144,6 +144,15 @@ def period_totals(
     return [(row[2 * i] or 0, row[2 * i + 1] or 0, row[2 * n + i] or 0) for i in range(n)]
 
 
+def hour_sums(guild: Guild, win: Window) -> tuple[int, int]:
+    """Messages and voice seconds in the window's hours (channel-hours only: no member count)."""
+    where, params = scope_sql(guild, win.first, win.last)
+    m, v = fetch(
+        f"SELECT SUM(messages), SUM(voice_seconds) FROM {CHANNEL_HOURS} WHERE {where}", params
+    )[0]
+    return m or 0, v or 0
+
+
 def totals_doc(messages: int, voice_seconds: int, active: int, events: dict) -> dict:
     return {
         "messages": messages,
@@ -480,12 +489,16 @@ def ranks_among(
 def member_sums(guild: Guild, win: Window) -> dict[int, tuple[int, int]]:
     """user id → (messages, voice seconds) of every member active in the window."""
     where, params = days_sql(guild, win.first_day, win.last_day)
-    rows = fetch(
-        f"SELECT user_id, SUM(messages), SUM(voice_seconds) FROM {MEMBER_DAYS} WHERE {where}"
-        " GROUP BY user_id",
-        params,
-    )
-    return {uid: (m, v) for uid, m, v in rows}
+    if win.first_day == win.last_day:
+        # One row per member and day: reading the day's rows by the (guild, day, user) key beats
+        # grouping the guild's whole covering index by user.
+        sql = f"SELECT user_id, messages, voice_seconds FROM {MEMBER_DAYS} WHERE {where}"
+    else:
+        sql = (
+            f"SELECT user_id, SUM(messages), SUM(voice_seconds) FROM {MEMBER_DAYS} WHERE {where}"
+            " GROUP BY user_id"
+        )
+    return {uid: (m, v) for uid, m, v in fetch(sql, params)}
 
 
 def member_ranks(
