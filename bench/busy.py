@@ -5,20 +5,21 @@ A page load is what a browser does for /guilds/<gid>/: the HTML, then the API ca
 static/js/guild.js (stats and incomplete for the chart and cards, both leaderboards, channels,
 heatmap, retention), here one after another on one keep-alive connection. Concurrent viewers
 load pages back to back for a while through gunicorn with its default two workers: first
-quiet, then while a thread of this process commits a flush of 100, then of 1,000 messages
-every second through the collector's own Aggregator and Writer (each flush makes the guild's
+quiet, then while a process of its own commits a flush of 100, then of 1,000 messages every
+second through the collector's own Aggregator and Writer (each flush makes the guild's
 cached documents stale, as in production). A cold page load (every cache made stale before it,
 one viewer) is timed too.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import threading
 import time
 
 from django.core.management import call_command
-from django.db import connection
+from django.db import connections
 
 from bench import dataset
 from bench.api import Client, bench_guild, make_cold
@@ -88,55 +89,70 @@ def viewers(port: int, paths: list[str], count: int, seconds: float) -> dict:
     }
 
 
-class Flusher(threading.Thread):
-    """Commits a flush of `rate` new messages every second, as a collector does."""
+class Flusher:
+    """Commits a flush of `rate` new messages every second from its own process, as a collector
+    does (in this process, its Python work would take the GIL from the viewers' threads)."""
 
     def __init__(self, guild_id: int, rate: int, spec: dict) -> None:
-        super().__init__(daemon=True)
-        self.guild_id, self.rate = guild_id, rate
-        self.channels = [dataset.CHANNEL_BASE + i for i in range(spec["channels"])]
-        self.users = [dataset.USER_BASE + u for u in range(spec["members"])]
-        self.weights = [1 / (u + 1) ** 1.1 for u in range(spec["members"])]
-        self.stopping = threading.Event()
+        ctx = multiprocessing.get_context("fork")
+        self.stopping = ctx.Event()
+        self.results, child = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(
+            target=flush_every_second, args=(guild_id, rate, spec, self.stopping, child)
+        )
         self.flush_s: list[float] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        rng = random.Random(self.rate)
-        agg, writer = Aggregator(), Writer()
-        last_id: dict[int, int] = {}
-        try:
-            writer.load_configs()
-            due = time.monotonic()
-            while not self.stopping.is_set():
-                now = time.time()
-                hour, ts = int(now) // 3600, iso(from_epoch(now))
-                first_id = (int(now * 1000) - DISCORD_EPOCH_MS) << 22
-                authors = rng.choices(self.users, weights=self.weights, k=self.rate)
-                for i, uid in enumerate(authors):
-                    cid, mid = rng.choice(self.channels), first_id + i
-                    lo = last_id.get(cid, mid)  # one run per channel, as the gateway path covers
-                    agg.count_message(self.guild_id, cid, uid, hour, mid, cid, ts, lo)
-                    last_id[cid] = mid
-                started = time.perf_counter()
-                agg.adopt(writer.write(agg.take_batch(now), {}))
-                self.flush_s.append(time.perf_counter() - started)
-                due += 1.0
-                self.stopping.wait(max(0.0, due - time.monotonic()))
-        except BaseException as exc:  # reported by the phase
-            self.error = exc
-        finally:
-            connection.close()
 
     def __enter__(self) -> Flusher:
-        self.start()
+        connections.close_all()  # the child must not share this process's database connection
+        self.proc.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stopping.set()
-        self.join()
-        if self.error is not None:
-            raise self.error
+        error = None
+        if self.results.poll(30):
+            error, self.flush_s = self.results.recv()
+        else:
+            error = "the flusher process did not report"
+        self.proc.join(10)
+        if error:
+            raise RuntimeError(f"flusher: {error}")
+
+
+def flush_every_second(guild_id: int, rate: int, spec: dict, stopping, results) -> None:
+    """The flusher process: count `rate` messages of the guild's members, write them, each
+    second; sends (error or None, flush durations) when told to stop."""
+    connections.close_all()
+    rng = random.Random(rate)
+    channels = [dataset.CHANNEL_BASE + i for i in range(spec["channels"])]
+    users = [dataset.USER_BASE + u for u in range(spec["members"])]
+    weights = [1 / (u + 1) ** 1.1 for u in range(spec["members"])]
+    agg, writer = Aggregator(), Writer()
+    last_id: dict[int, int] = {}
+    flush_s: list[float] = []
+    error = None
+    try:
+        writer.load_configs()
+        due = time.monotonic()
+        while not stopping.is_set():
+            now = time.time()
+            hour, ts = int(now) // 3600, iso(from_epoch(now))
+            first_id = (int(now * 1000) - DISCORD_EPOCH_MS) << 22
+            for i, uid in enumerate(rng.choices(users, weights=weights, k=rate)):
+                cid, mid = rng.choice(channels), first_id + i
+                lo = last_id.get(cid, mid)  # one run per channel, as the gateway path covers
+                agg.count_message(guild_id, cid, uid, hour, mid, cid, ts, lo)
+                last_id[cid] = mid
+            started = time.perf_counter()
+            agg.adopt(writer.write(agg.take_batch(now), {}))
+            flush_s.append(time.perf_counter() - started)
+            due += 1.0
+            stopping.wait(max(0.0, due - time.monotonic()))
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        connections.close_all()
+        results.send((error, flush_s))
 
 
 def run(quick: bool) -> dict:
