@@ -20,3 +20,4 @@ INSTALLED_APPS = [
     "bench",  # its gateway phase measures the collector's memory under these settings
 ]
 MIDDLEWARE: list[str] = []
+ROOT_URLCONF = "mocha_site.urls_collector"
