@@ -210,6 +210,8 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "stats_hourlystat",
         "stats_hourlychannelstat",
         "stats_dailymemberstat",
+        "stats_hourlyguildstat",
+        "stats_channelmember",
         "stats_voicesession",
         "stats_memberevent",
         "stats_recentevent",
