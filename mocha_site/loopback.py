@@ -23,9 +23,19 @@ def simulator_status(port: int) -> dict:
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    """Poll until predicate() is true; TimeoutError after `timeout` seconds."""
+    """Poll until predicate() is true; TimeoutError after `timeout` seconds.
+
+    The predicate reads the database directly, not through cachalot: what it waits for is written
+    by another process, and a read that races that write could cache the old answer until the
+    table's next write (cachalot stamps a result after running its query).
+    """
+    from cachalot.api import cachalot_disabled
+
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        with cachalot_disabled():
+            if predicate():
+                return
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.1)

@@ -17,7 +17,7 @@ import copy
 from importlib import import_module
 from types import SimpleNamespace
 
-from cachalot.api import get_last_invalidation
+from cachalot.api import cachalot_disabled, get_last_invalidation
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
@@ -129,12 +129,17 @@ def session_user(session_key: str | None):
 
 
 def still_allowed(viewers: set[tuple[str | None, int]]) -> set[tuple[str | None, int]]:
-    """Which (session key, guild id) pairs of open sockets may still see their guild."""
+    """Which (session key, guild id) pairs of open sockets may still see their guild.
+
+    Read from the database itself: a cached read that raced the revoking write (in another
+    process) would keep a revoked socket open until the next write to that table.
+    """
     users: dict[str | None, object] = {}
     allowed = set()
-    for key, guild_id in viewers:
-        if key not in users:
-            users[key] = session_user(key)
-        if can_view(users[key], guild_id):
-            allowed.add((key, guild_id))
+    with cachalot_disabled():
+        for key, guild_id in viewers:
+            if key not in users:
+                users[key] = session_user(key)
+            if can_view(users[key], guild_id):
+                allowed.add((key, guild_id))
     return allowed
