@@ -99,7 +99,8 @@ def guild_row(guild_id: int) -> Guild | None:
     stamp = get_last_invalidation(Guild, cache_alias="default", db_alias="default")
     kept = _rows.get(guild_id)
     if kept is None or kept[0] != stamp:
-        row = Guild.objects.filter(pk=guild_id).first()
+        with cachalot_disabled():  # cachalot's own copy may predate a write that raced it
+            row = Guild.objects.filter(pk=guild_id).first()
         if row is None:
             return None
         if len(_rows) >= ROWS_KEPT:
