@@ -247,7 +247,7 @@ async def _stock_rate(burst: int) -> tuple[float, int]:
 
 
 def gateway(quick: bool = False) -> dict:
-    burst = 50_000 if quick else 600_000
+    burst = 25_000 if quick else 600_000
     doc: dict = {
         "gateway_compression": COMPRESSION,
         "gateway_events": burst,

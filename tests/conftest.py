@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,23 @@ def clear_own_cache() -> None:
 def clean_cache():
     clear_own_cache()
     yield
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_cachalot_transaction(request):
+    """cachalot keeps a stack of per-transaction caches per thread; one left behind by a test
+    would hold this process's invalidations back from the shared cache (and serve its stale
+    table stamps) for every later test. Report it, and drop it."""
+    yield
+    from cachalot.cache import cachalot_caches
+    from django.db import connections
+
+    for alias, stack in cachalot_caches.atomic_caches.items():
+        if stack and not connections[alias].in_atomic_block:
+            warnings.warn(
+                f"{request.node.nodeid} left {len(stack)} cachalot transaction caches", stacklevel=2
+            )
+            stack.clear()
 
 
 @pytest.fixture
