@@ -32,7 +32,7 @@ from stats.models import Guild
 
 DAYS = 30
 RATES = (100, 1000)
-QUICK = {"viewers": 4, "seconds": 1.5, "cold": 3}
+QUICK = {"viewers": 4, "seconds": 1.0, "cold": 2}
 FULL = {"viewers": 30, "seconds": 15.0, "cold": 30}
 DISCORD_EPOCH_MS = 1420070400000
 
