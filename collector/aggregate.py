@@ -147,8 +147,8 @@ class Aggregator:
         self.guild_info: dict[int, GuildInfo] = {}
         self.thread_parent: dict[int, int] = {}
         self.names: dict[tuple[int, int], UserInfo] = {}
-        self._raw_names: dict[tuple[int, int], tuple] = {}
-        self._raw_roles: dict[tuple[int, int], object] = {}  # the last role list seen in a message
+        # (guild, user) -> the names and role list of their last counted message
+        self._seen_authors: dict[tuple[int, int], tuple] = {}
         self.voice: dict[tuple[int, int], VoiceSession] = {}
         self.ranges: dict[int, Ranges] = dict(cursors or {})  # per source channel: ids processed
         self.tail: dict[int, int] = {}  # per source channel: newest id of this gateway session
@@ -209,23 +209,25 @@ class Aggregator:
         if not self.count_message(gid, parent, uid, msg.hour, mid, cid, msg.timestamp, lo, late):
             return
         author, member = d["author"], events.message_member(d)
-        raw = (
-            author.get("username"),
-            author.get("global_name"),
-            member.get("nick") if member else None,
-        )
-        if (
-            self._raw_names.get((gid, uid)) != raw
-        ):  # names change rarely: skip the work when they don't
-            self._raw_names[(gid, uid)] = raw
-            self._note_user(gid, events.user_info(author, member, "author"), member is not None)
         # A live message's member object lists the author's roles now: the one source that covers
         # every active member (GUILD_CREATE lists few members without the presences intent).
-        if gateway and member is not None:
-            held = member.get("roles")
-            if self._raw_roles.get((gid, uid)) != held:
-                self._raw_roles[(gid, uid)] = held
-                self._member_roles("MESSAGE_CREATE", gid, uid, member)
+        held = member.get("roles") if gateway and member is not None else None
+        seen = (
+            (
+                author.get("username"),
+                author.get("global_name"),
+                member.get("nick") if member else None,
+            ),
+            held,
+        )
+        before = self._seen_authors.get((gid, uid))
+        if before == seen:
+            return  # names and roles change rarely: one lookup when they don't
+        self._seen_authors[(gid, uid)] = seen
+        if before is None or before[0] != seen[0]:
+            self._note_user(gid, events.user_info(author, member, "author"), member is not None)
+        if held is not None and (before is None or before[1] != held):
+            self._member_roles("MESSAGE_CREATE", gid, uid, member)
 
     def _gateway_run(self, cid: int, mid: int) -> tuple[bool, int]:
         """(late, lo) for a gateway message: one session delivers a channel's messages in order,
@@ -451,7 +453,7 @@ class Aggregator:
     def _member_roles(self, event: str, gid: int, uid: int, d: dict) -> None:
         """The member's roles from a member payload; bad roles are skipped, the event is not."""
         if event != "MESSAGE_CREATE":
-            self._raw_roles.pop((gid, uid), None)
+            self._seen_authors.pop((gid, uid), None)  # the next message's roles are news again
         try:
             roles = events.member_roles(d)
         except Invalid as problem:

@@ -71,11 +71,9 @@ def e2e_env(subprocess_env, monkeypatch) -> dict:
     }
 
 
-@contextmanager
-def gunicorn_server(env: dict, workers: int = 1) -> Iterator[str]:
-    """gunicorn with the project's config (uvicorn worker) on a free port; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
+def start_gunicorn(env: dict, port: int, workers: int = 1) -> subprocess.Popen:
+    """gunicorn with the project's config (uvicorn worker) on `port`; not waited for."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -90,6 +88,13 @@ def gunicorn_server(env: dict, workers: int = 1) -> Iterator[str]:
         cwd=ROOT,
         env=env,
     )
+
+
+@contextmanager
+def gunicorn_server(env: dict, workers: int = 1) -> Iterator[str]:
+    """gunicorn with the project's config (uvicorn worker) on a free port; yields its base URL."""
+    port = free_port()
+    proc = start_gunicorn(env, port, workers)
     try:
         wait_listening(port, proc)
         yield f"http://127.0.0.1:{port}"

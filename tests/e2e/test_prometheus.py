@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -14,7 +13,7 @@ import pytest
 
 from stats.models import CollectorState
 from tests.collector.processes import collector_process, simulator_process
-from tests.e2e.conftest import ROOT, free_port, stop, wait_listening
+from tests.e2e.conftest import free_port, start_gunicorn, stop, wait_listening
 
 pytestmark = pytest.mark.slow
 REQUESTS = 24
@@ -55,21 +54,7 @@ def test_promtool_accepts_the_live_exposition_summed_over_workers(
         pytest.fail("Debian's promtool is missing: run `make browser` (apt-get install prometheus)")
     port = free_port()
     e2e_env = {**e2e_env, "MOCHA_METRICS_TOKEN": TOKEN}  # as a Prometheus server scrapes
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
-        cwd=ROOT,
-        env=e2e_env,
-    )
+    web = start_gunicorn(e2e_env, port, workers=2)
     collector = None
     try:
         with simulator_process(manage_py, e2e_env, None, "--rate", "40", "--seed", "3") as sim_port:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -16,27 +15,13 @@ from websockets.sync.client import connect
 
 from mocha_site.loopback import free_port
 from stats.models import RecentEvent
-from tests.e2e.conftest import DEMO_GID, ROOT, stop, wait_listening
+from tests.e2e.conftest import DEMO_GID, start_gunicorn, stop, wait_listening
 
 pytestmark = [pytest.mark.slow]
 
 
 def gunicorn(env: dict, port: int, workers: int = 1) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(ROOT / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    proc = start_gunicorn(env, port, workers)
     wait_listening(port, proc)
     return proc
 

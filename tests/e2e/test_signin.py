@@ -8,7 +8,6 @@ simulated user in a fresh browser context (the simulator's authorize page: pick 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections import defaultdict
 
@@ -23,7 +22,7 @@ from simulator.oauth import OUTSIDER
 from stats import guild_config
 from stats.models import DailyMemberStat, Guild, HourlyStat, Member, OptOut
 from stats.rollups import local_day
-from tests.e2e.conftest import ROOT, stop, wait_listening
+from tests.e2e.conftest import start_gunicorn, stop, wait_listening
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SIM = {"members": 30, "channels": 4, "seed": 11}
@@ -69,23 +68,7 @@ def world(e2e_env, manage_py):
             lambda: Guild.objects.filter(pk=model.id).exists(), START_TIMEOUT_S, "the collector"
         )
         guild_config.update(Guild.objects.get(pk=model.id), {"visibility": "members"})
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-c",
-                    str(ROOT / "gunicorn.conf.py"),
-                    "--bind",
-                    f"127.0.0.1:{web_port}",
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                env=env,
-            )
-        )
+        procs.append(start_gunicorn(env, web_port))
         wait_listening(web_port, procs[-1], START_TIMEOUT_S)
         yield f"http://127.0.0.1:{web_port}", model.id, model
     finally:
