@@ -83,7 +83,9 @@ def test_drop_twice_in_quick_succession_still_delivers_everything_once():
         lines[:300]
         + ['{"op":"drop"}']
         + lines[300:310]
-        + ['{"op":"sleep","ms":300}', '{"op":"drop"}']
+        # Long enough for the client to be back (its reconnect took over 300 ms on a loaded CI
+        # machine, and a drop with no connection drops nothing), short beside a heartbeat.
+        + ['{"op":"sleep","ms":1500}', '{"op":"drop"}']
         + lines[310:]
     )
     with running(Simulator(lines, start_delay=0.05)) as sim:
