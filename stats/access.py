@@ -96,7 +96,7 @@ def guild_row(guild_id: int) -> Guild | None:
     """A fresh copy of the guild's row, kept per process while cachalot records no write to the
     guild table: one shared-cache read, no query to build. The stamp is read before the row, so
     a write in between is seen as a newer stamp next time."""
-    stamp = get_last_invalidation(Guild, cache_alias="default", db_alias="default")
+    stamp = guild_table_stamp()
     kept = _rows.get(guild_id)
     if kept is None or kept[0] != stamp:
         with cachalot_disabled():  # cachalot's own copy may predate a write that raced it
@@ -106,7 +106,24 @@ def guild_row(guild_id: int) -> Guild | None:
         if len(_rows) >= ROWS_KEPT:
             _rows.clear()
         kept = _rows[guild_id] = (stamp, row)
-    guild = copy.copy(kept[1])
+    return fresh_copy(kept[1])
+
+
+def kept_guild_row(guild_id: int) -> Guild | None:
+    """guild_row without a query: None unless this process's copy is still current (for callers
+    on the event loop, where the ORM may not run)."""
+    kept = _rows.get(guild_id)
+    if kept is None or kept[0] != guild_table_stamp():
+        return None
+    return fresh_copy(kept[1])
+
+
+def guild_table_stamp() -> float:
+    return get_last_invalidation(Guild, cache_alias="default", db_alias="default")
+
+
+def fresh_copy(row: Guild) -> Guild:
+    guild = copy.copy(row)
     guild.__dict__.pop("_excluded_ids", None)  # per request (stats.windows.excluded_channel_ids)
     return guild
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "stats.middleware.RequestMetricsMiddleware",
+    "stats.response_cache.StoreResponses",  # whole public responses for ServeResponses (asgi)
     "django.middleware.security.SecurityMiddleware",
     "mocha.static.StaticFilesMiddleware",  # whitenoise, quiet under ASGI
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,0 +1,171 @@
+"""Whole API responses of public guilds, answered before Django for anonymous viewers.
+
+A cached document still cost a request ~2–3 ms: the ASGI hop into Django's
+sync thread, fourteen middlewares, the URL resolver, ninja's validation, then
+the result-cache read and JSON encoding. Of that, only the cache read is what
+the viewer asked for. So the response Django produced for an anonymous GET of
+a public guild's endpoint is kept whole (status 200, headers, body) by
+`StoreResponses`, and `ServeResponses`, an ASGI wrapper in front of Django,
+answers the same request from it on the event loop: three cache reads, the
+rate-limit charge and the request metrics, no thread hop.
+
+The key holds everything the stored answer depends on: the guild's config
+stamp and data version (as the result cache's keys do, so a flush or a
+settings change makes it stale at once), the current hour (windows move each
+hour), and the request as sent: path, query string, Host and forwarded scheme
+(a request Django would refuse or redirect never gets a 200 to store). Anything
+else — a session cookie (signed-in viewers may see more), a guild that is not
+public, a guild row this process has not read since its last change, a method
+other than GET — goes through Django as before.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from http.cookies import SimpleCookie
+
+from django.conf import settings
+from django.utils import timezone
+
+from stats import access, clients, instruments, throttle
+from stats import cache as result_cache
+from stats.models import Guild, hour_of
+
+GUILD_PATH = re.compile(r"/api/guilds/([0-9]{1,19})/[a-z]")
+LONGEST_QUERY = 256  # longer query strings are answered by Django and not kept
+
+
+def session_cookie(cookie_header: str) -> bool:
+    if settings.SESSION_COOKIE_NAME not in cookie_header:
+        return False
+    try:
+        return settings.SESSION_COOKIE_NAME in SimpleCookie(cookie_header)
+    except Exception:  # a malformed Cookie header: let Django decide what it means
+        return True
+
+
+def response_key(guild: Guild, path: str, query: str, host: str, proto: str, hour: int) -> str:
+    version = result_cache.data_version(guild.id)
+    stamp = result_cache.config_stamp(guild)
+    return f"stats:http:{guild.id}:{stamp}:{version}:{hour}:{proto}:{host}:{path}?{query}"
+
+
+def public_guild(path: str, query: str, has_session: bool, fresh_only: bool) -> Guild | None:
+    """The public guild this anonymous request reads, or None when it must not be kept or served.
+
+    fresh_only: use only this process's copy of the guild row (no query: the event loop may not
+    run one).
+    """
+    match = GUILD_PATH.match(path)
+    if match is None or has_session or len(query) > LONGEST_QUERY:
+        return None
+    gid = int(match.group(1))
+    guild = access.kept_guild_row(gid) if fresh_only else access.guild_row(gid)
+    if guild is None or guild.visibility != Guild.Visibility.PUBLIC:
+        return None
+    return guild
+
+
+class StoreResponses:
+    """Django middleware (outermost but the metrics): keeps the 200 responses ServeResponses may
+    answer with."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        guild = None
+        if request.method == "GET":
+            guild = public_guild(
+                request.path,
+                request.META.get("QUERY_STRING", ""),
+                settings.SESSION_COOKIE_NAME in request.COOKIES,
+                fresh_only=False,
+            )
+        if guild is None:
+            return self.get_response(request)
+        hour = hour_of(timezone.now())
+        key = response_key(
+            guild,
+            request.path,
+            request.META.get("QUERY_STRING", ""),
+            request.META.get("HTTP_HOST", ""),
+            request.META.get("HTTP_X_FORWARDED_PROTO", ""),
+            hour,
+        )
+        response = self.get_response(request)
+        if (
+            response.status_code == 200
+            and not response.streaming
+            and not response.cookies
+            and hour == hour_of(timezone.now())
+        ):
+            match = getattr(request, "resolver_match", None)
+            route = "/" + match.route if match is not None and match.route else "unmatched"
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items()]
+            result_cache.result_cache().set(
+                key, (route, headers, response.content), timeout=settings.MOCHA_RESULT_CACHE_TTL
+            )
+        return response
+
+
+class ServeResponses:
+    """ASGI wrapper: answers a kept response without entering Django; everything else passes
+    through to `app`."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "GET":
+            started = time.perf_counter()
+            kept = self.lookup(scope)
+            if kept is not None and self.admitted(scope, len(kept[2])):
+                route, headers, body = kept
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                result_cache.counters.hits += 1
+                instruments.CACHE_LOOKUPS.labels("hit").inc()
+                instruments.REQUEST_SECONDS.labels(route, "GET").observe(
+                    time.perf_counter() - started
+                )
+                instruments.RESPONSES.labels(route, "200").inc()
+                instruments.sample_memory()
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def lookup(scope) -> tuple | None:
+        headers = dict(scope.get("headers") or ())  # the last of a repeated header wins: unkept
+        cookie = headers.get(b"cookie", b"").decode("latin-1")
+        path, query = scope["path"], scope.get("query_string", b"").decode("latin-1")
+        guild = public_guild(path, query, session_cookie(cookie), fresh_only=True)
+        if guild is None:
+            return None
+        key = response_key(
+            guild,
+            path,
+            query,
+            headers.get(b"host", b"").decode("latin-1"),
+            headers.get(b"x-forwarded-proto", b"").decode("latin-1"),
+            hour_of(timezone.now()),
+        )
+        return result_cache.result_cache().get(key)
+
+    @staticmethod
+    def admitted(scope, size: int) -> bool:
+        """Charge the client as Django's throttle would for a cache hit. A client short of tokens is
+        handed to Django, whose throttle answers the 429."""
+        rate = float(getattr(settings, "MOCHA_API_RATE", 0) or 0)
+        if rate <= 0:
+            return True
+        client = clients.scope_client(scope)
+        if client in settings.MOCHA_API_RATE_EXEMPT:
+            return True
+        burst = int(getattr(settings, "MOCHA_API_BURST", 2 * rate))
+        cost = throttle.cost_of(False, size)
+        charged, _ = throttle.charge(
+            client, cost, throttle.COMPUTED_COST, rate, burst, throttle.clock()
+        )
+        return charged
