@@ -32,6 +32,7 @@ from stats import access, clients, instruments, throttle
 from stats import cache as result_cache
 from stats.models import Guild, hour_of
 
+GUILD_LIST = "/api/guilds"
 GUILD_PATH = re.compile(r"/api/guilds/([0-9]{1,19})/[a-z]")
 LONGEST_QUERY = 256  # longer query strings are answered by Django and not kept
 
@@ -45,26 +46,30 @@ def session_cookie(cookie_header: str) -> bool:
         return True
 
 
-def response_key(guild: Guild, path: str, query: str, host: str, proto: str, hour: int) -> str:
-    version = result_cache.data_version(guild.id)
-    stamp = result_cache.config_stamp(guild)
-    return f"stats:http:{guild.id}:{stamp}:{version}:{hour}:{proto}:{host}:{path}?{query}"
+def depends_on(path: str, query: str, has_session: bool, fresh_only: bool) -> str | None:
+    """What a kept answer to this anonymous request depends on (a key prefix), or None when it
+    must be neither kept nor served.
 
-
-def public_guild(path: str, query: str, has_session: bool, fresh_only: bool) -> Guild | None:
-    """The public guild this anonymous request reads, or None when it must not be kept or served.
-
-    fresh_only: use only this process's copy of the guild row (no query: the event loop may not
-    run one).
+    The guild list depends on the guild table alone; a guild's endpoints on its config stamp and
+    data version, and only a public guild's are kept. fresh_only: use only this process's copy
+    of the guild row (no query: the event loop may not run one).
     """
+    if has_session or len(query) > LONGEST_QUERY:
+        return None
+    if path == GUILD_LIST:
+        return f"list:{access.guild_table_stamp()}"
     match = GUILD_PATH.match(path)
-    if match is None or has_session or len(query) > LONGEST_QUERY:
+    if match is None:
         return None
     gid = int(match.group(1))
     guild = access.kept_guild_row(gid) if fresh_only else access.guild_row(gid)
     if guild is None or guild.visibility != Guild.Visibility.PUBLIC:
         return None
-    return guild
+    return f"{gid}:{result_cache.config_stamp(guild)}:{result_cache.data_version(gid)}"
+
+
+def response_key(scoped: str, hour: int, path: str, query: str, host: str, proto: str) -> str:
+    return f"stats:http:{scoped}:{hour}:{proto}:{host}:{path}?{query}"
 
 
 class StoreResponses:
@@ -75,24 +80,21 @@ class StoreResponses:
         self.get_response = get_response
 
     def __call__(self, request):
-        guild = None
+        query = request.META.get("QUERY_STRING", "")
+        scoped = None
         if request.method == "GET":
-            guild = public_guild(
-                request.path,
-                request.META.get("QUERY_STRING", ""),
-                settings.SESSION_COOKIE_NAME in request.COOKIES,
-                fresh_only=False,
-            )
-        if guild is None:
+            has_session = settings.SESSION_COOKIE_NAME in request.COOKIES
+            scoped = depends_on(request.path, query, has_session, fresh_only=False)
+        if scoped is None:
             return self.get_response(request)
-        hour = hour_of(timezone.now())
+        hour = hour_of(timezone.now())  # windows move each hour
         key = response_key(
-            guild,
+            scoped,
+            hour,
             request.path,
-            request.META.get("QUERY_STRING", ""),
+            query,
             request.META.get("HTTP_HOST", ""),
             request.META.get("HTTP_X_FORWARDED_PROTO", ""),
-            hour,
         )
         response = self.get_response(request)
         if (
@@ -140,16 +142,16 @@ class ServeResponses:
         headers = dict(scope.get("headers") or ())  # the last of a repeated header wins: unkept
         cookie = headers.get(b"cookie", b"").decode("latin-1")
         path, query = scope["path"], scope.get("query_string", b"").decode("latin-1")
-        guild = public_guild(path, query, session_cookie(cookie), fresh_only=True)
-        if guild is None:
+        scoped = depends_on(path, query, session_cookie(cookie), fresh_only=True)
+        if scoped is None:
             return None
         key = response_key(
-            guild,
+            scoped,
+            hour_of(timezone.now()),
             path,
             query,
             headers.get(b"host", b"").decode("latin-1"),
             headers.get(b"x-forwarded-proto", b"").decode("latin-1"),
-            hour_of(timezone.now()),
         )
         return result_cache.result_cache().get(key)
 

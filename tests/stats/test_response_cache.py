@@ -121,3 +121,13 @@ def test_kept_answers_are_charged_and_an_empty_bucket_gets_django_429(app):
     # a whole request's worth (1.0) is left: five of them; then Django's throttle refuses.
     assert statuses == [200] * 6 + [429] * 2
     assert app.app.calls == 3
+
+
+def test_the_guild_list_is_kept_until_the_guild_table_changes(app):
+    names = [g["name"] for g in orjson.loads(get(app, "/api/guilds")[2])["guilds"]]
+    assert names == ["Open"]
+    get(app, "/api/guilds")
+    assert app.app.calls == 1
+    Guild.objects.filter(id=PRIVATE).update(visibility="public")
+    names = [g["name"] for g in orjson.loads(get(app, "/api/guilds")[2])["guilds"]]
+    assert names == ["Closed", "Open"]
