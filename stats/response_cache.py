@@ -4,14 +4,16 @@ A cached document still cost a request ~2–3 ms: the ASGI hop into Django's
 sync thread, fourteen middlewares, the URL resolver, ninja's validation, then
 the result-cache read and JSON encoding. Of that, only the cache read is what
 the viewer asked for. So the response Django produced for an anonymous GET of
-a public guild's endpoint is kept whole (status 200, headers, body) by
+a public guild's endpoint (or of the guild list) is kept whole (status 200,
+headers, body) by
 `StoreResponses`, and `ServeResponses`, an ASGI wrapper in front of Django,
 answers the same request from it on the event loop: three cache reads, the
 rate-limit charge and the request metrics, no thread hop.
 
 The key holds everything the stored answer depends on: the guild's config
 stamp and data version (as the result cache's keys do, so a flush or a
-settings change makes it stale at once), the current hour (windows move each
+settings change makes it stale at once; the list's, the guild table's last
+write), the current hour (windows move each
 hour), and the request as sent: path, query string, Host and forwarded scheme
 (a request Django would refuse or redirect never gets a 200 to store). Anything
 else — a session cookie (signed-in viewers may see more), a guild that is not
