@@ -192,23 +192,16 @@ class MemberRole(models.Model):
 class HourlyStat(models.Model):
     """Messages and voice seconds of one user in one channel in one UTC hour."""
 
+    # The upsert key is the table (WITHOUT ROWID on SQLite): one b-tree, no row id, no second
+    # copy of the key. User before hour: member pages, role filters and the collector's
+    # first-activity and already-active checks are all one user's hours.
+    pk = models.CompositePrimaryKey("guild_id", "user_id", "hour", "channel_id")
     guild_id = models.BigIntegerField()
     hour = models.IntegerField(help_text="Hours since the Unix epoch, UTC")
     channel_id = models.BigIntegerField()
     user_id = models.BigIntegerField()
     messages = models.IntegerField(default=0)
     voice_seconds = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["guild_id", "hour", "channel_id", "user_id"], name="hourly_key"
-            ),
-        ]
-        indexes = [
-            # Member pages and per-user ranks: one user's rows in a window.
-            models.Index(fields=["guild_id", "user_id", "hour"], name="hourly_user"),
-        ]
 
     def __str__(self) -> str:
         return (
@@ -220,18 +213,12 @@ class HourlyChannelStat(models.Model):
     """Messages and voice seconds of one channel in one UTC hour: series, heatmap and channel
     totals."""
 
+    pk = models.CompositePrimaryKey("guild_id", "hour", "channel_id")
     guild_id = models.BigIntegerField()
     hour = models.IntegerField()
     channel_id = models.BigIntegerField()
     messages = models.IntegerField(default=0)
     voice_seconds = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["guild_id", "hour", "channel_id"], name="channel_hour_key"
-            )
-        ]
 
     def __str__(self) -> str:
         return f"guild {self.guild_id} hour {self.hour} channel {self.channel_id}"
@@ -247,24 +234,14 @@ class DailyMemberStat(models.Model):
     channel.
     """
 
+    # Keyed in user order: leaderboards stream one guild's rows member by member from the one
+    # b-tree that also takes the upsert (WITHOUT ROWID on SQLite).
+    pk = models.CompositePrimaryKey("guild_id", "user_id", "day")
     guild_id = models.BigIntegerField()
     day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
     user_id = models.BigIntegerField()
     messages = models.IntegerField(default=0)
     voice_seconds = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["guild_id", "day", "user_id"], name="member_day_key")
-        ]
-        indexes = [
-            # Covering: leaderboards stream one guild's rows in user order without touching the
-            # table.
-            models.Index(
-                fields=["guild_id", "user_id", "day", "messages", "voice_seconds"],
-                name="member_day_user",
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"guild {self.guild_id} day {self.day} user {self.user_id}"
@@ -278,12 +255,10 @@ class HourlyGuildStat(models.Model):
     HourlyStat when exclusions change.
     """
 
+    pk = models.CompositePrimaryKey("guild_id", "hour")
     guild_id = models.BigIntegerField()
     hour = models.IntegerField()
     active_members = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["guild_id", "hour"], name="guild_hour_key")]
 
     def __str__(self) -> str:
         return f"guild {self.guild_id} hour {self.hour}"
@@ -297,20 +272,13 @@ class ChannelMember(models.Model):
     a distinct count over a month of hourly rows.
     """
 
+    # One guild's rows are few (a member is active in a handful of channels): the key alone serves
+    # the upsert and the per-channel count of a window.
+    pk = models.CompositePrimaryKey("guild_id", "channel_id", "user_id")
     guild_id = models.BigIntegerField()
     channel_id = models.BigIntegerField()
     user_id = models.BigIntegerField()
     last_day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["guild_id", "channel_id", "user_id"], name="channel_member_key"
-            )
-        ]
-        indexes = [
-            models.Index(fields=["guild_id", "last_day", "channel_id"], name="channel_member_day")
-        ]
 
     def __str__(self) -> str:
         return f"user {self.user_id} in channel {self.channel_id}"

@@ -152,14 +152,14 @@ def test_rebuild_of_untouched_data_changes_nothing(collected):
     guild = Guild.objects.get(pk=GID)
     stored = list(
         HourlyStat.objects.filter(guild_id=GID)
-        .order_by("id")
+        .order_by("pk")
         .values_list("hour", "channel_id", "user_id", "messages", "voice_seconds")
     )
     assert maintenance.rebuild_voice(guild)["rows changed"] == 0
     assert (
         list(
             HourlyStat.objects.filter(guild_id=GID)
-            .order_by("id")
+            .order_by("pk")
             .values_list("hour", "channel_id", "user_id", "messages", "voice_seconds")
         )
         == stored
