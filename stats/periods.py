@@ -76,25 +76,33 @@ def by_activity(*parts: Rows) -> Rows:
 # --- Totals and series ---------------------------------------------------------------
 
 
+def active(sums: Sums) -> int:
+    """Members with activity among per-member sums: the leaderboards' scan of the member-days
+    counts the cards' active members too, instead of a second scan."""
+    return sum(1 for m, v in sums.values() if m > 0 or v > 0)
+
+
 def _totals(guild: Guild, win: Window) -> tuple[int, int, int, dict]:
-    (totals,) = queries.period_totals(guild, [win])
-    return (*totals, queries.member_events(guild, [win])[0])
+    m, v = queries.hour_sums(guild, win)
+    return m, v, active(member_sums(guild, win)), queries.member_events(guild, [win])[0]
 
 
 def raw_totals(guild: Guild, win: Window) -> tuple[int, int, int, dict]:
     """(messages, voice seconds, active members, joins and leaves) of the window."""
     closed, tail = split(win)
-    m, v, active, events = closed_part(
+    m, v, active_before, events = closed_part(
         guild, "totals", closed, lambda w: _totals(guild, w), NO_TOTALS
     )
     if tail is None:
-        return m, v, active, events
+        return m, v, active_before, events
     tm, tv = queries.hour_sums(guild, tail)
     tail_events = queries.member_events(guild, [tail])[0]
     known = member_sums(guild, closed)
-    newcomers = sum(1 for uid in tail_sums(guild, tail) if uid not in known)
+    newcomers = sum(
+        1 for uid, t in tail_sums(guild, tail).items() if any(t) and not any(known.get(uid, (0, 0)))
+    )
     merged = {k: events[k] + n for k, n in tail_events.items()}
-    return m + tm, v + tv, active + newcomers, merged
+    return m + tm, v + tv, active_before + newcomers, merged
 
 
 def totals(guild: Guild, win: Window) -> dict:
