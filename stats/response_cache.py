@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 import time
-from http.cookies import SimpleCookie
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from stats import access, clients, instruments, throttle
@@ -40,12 +40,10 @@ LONGEST_QUERY = 256  # longer query strings are answered by Django and not kept
 
 
 def session_cookie(cookie_header: str) -> bool:
-    if settings.SESSION_COOKIE_NAME not in cookie_header:
-        return False
-    try:
-        return settings.SESSION_COOKIE_NAME in SimpleCookie(cookie_header)
-    except Exception:  # a malformed Cookie header: let Django decide what it means
-        return True
+    """Whether Django would read a session from this Cookie header (its own parser)."""
+    return settings.SESSION_COOKIE_NAME in cookie_header and (
+        settings.SESSION_COOKIE_NAME in parse_cookie(cookie_header)
+    )
 
 
 def depends_on(path: str, query: str, has_session: bool, fresh_only: bool) -> str | None:
@@ -141,8 +139,8 @@ class ServeResponses:
 
     @staticmethod
     def lookup(scope) -> tuple | None:
-        headers = dict(scope.get("headers") or ())  # the last of a repeated header wins: unkept
-        cookie = headers.get(b"cookie", b"").decode("latin-1")
+        headers = dict(scope.get("headers") or ())
+        cookie = "; ".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie")
         path, query = scope["path"], scope.get("query_string", b"").decode("latin-1")
         scoped = depends_on(path, query, session_cookie(cookie), fresh_only=True)
         if scoped is None:

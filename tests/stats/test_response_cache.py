@@ -99,11 +99,16 @@ def test_a_guild_made_private_is_no_longer_served(app):
 
 
 def test_signed_in_viewers_and_private_guilds_always_reach_django(app):
-    cookie = [*HOST, (b"cookie", b"theme=dark; sessionid=abc")]
+    signed_in = [
+        [*HOST, (b"cookie", b"theme=dark; sessionid=abc")],
+        [*HOST, (b"cookie", b'theme="dark; sessionid=abc')],  # malformed, as Django reads it
+        [*HOST, (b"cookie", b"theme=dark"), (b"cookie", b"sessionid=abc")],
+    ]
     for _ in range(2):
-        get(app, STATS, headers=cookie)
+        for headers in signed_in:
+            get(app, STATS, headers=headers)
         get(app, f"/api/guilds/{PRIVATE}/stats")
-    assert app.app.calls == 4
+    assert app.app.calls == 8
 
 
 def test_host_and_query_are_part_of_the_key(app):
