@@ -348,6 +348,32 @@ def test_an_excluded_channel_shows_nowhere(prod_server, public_guild, django_use
     ]
 
 
+def test_answers_kept_for_anonymous_viewers_never_reach_staff_or_other_hosts(
+    prod_server, public_guild, django_user_model
+):
+    """Whole responses kept for anonymous viewers (stats.response_cache) must not be served to a
+    signed-in viewer, whose answer differs, nor for a Host or scheme Django would refuse."""
+    Guild.objects.create(id=PRIVATE_GID, name="Hidden", visibility="private")
+    staff = session_of(django_user_model.objects.create_user("staff", password="x", is_staff=True))
+
+    def guild_names(headers: dict) -> list[str]:
+        answer = requests.get(f"{url}/api/guilds", headers={**xff("203.0.113.85"), **headers})
+        assert answer.status_code == 200
+        return [g["name"] for g in answer.json()["guilds"]]
+
+    with prod_server(workers=2) as url:
+        for _ in range(3):  # kept by the first, served to the next, in both workers
+            assert guild_names({}) == ["Open"]
+            assert guild_names({"Cookie": f"sessionid={staff}"}) == ["Hidden", "Open"]
+            assert guild_names({"Cookie": f'theme="1; sessionid={staff}'}) == ["Hidden", "Open"]
+        stats = f"{url}/api/guilds/{GID}/stats?days=7"
+        assert requests.get(stats, headers=xff("203.0.113.85")).status_code == 200
+        assert requests.get(stats, headers={"Host": "evil.example"}).status_code == 400
+        # Another scheme behind the proxy is another answer, with its own headers.
+        https = requests.get(stats, headers={**xff("203.0.113.85"), "X-Forwarded-Proto": "https"})
+        assert https.status_code == 200 and "Strict-Transport-Security" in https.headers
+
+
 # --- 9. Operational endpoints --------------------------------------------------------------
 
 
