@@ -69,6 +69,11 @@ def framer(compression: str | None) -> Callable[[str], bytes]:
     return text_frame
 
 
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class Link:
     """One open websocket: buffered raw frames, flushed with one transport write."""
 
@@ -104,19 +109,25 @@ class Link:
         transport.write(data)
 
     async def drain(self) -> None:
-        """Wait while the peer is slow, so memory stays bounded by HIGH_WATER per connection."""
+        """Wait while the peer is slow, so memory stays bounded by HIGH_WATER per connection.
+
+        aiohttp's drain helper awaits one future shared by every writer of the connection and
+        kept until the transport resumes writing. Neither a timeout nor the cancellation of
+        playback may cancel that future (so asyncio.wait, not wait_for): a cancelled one is
+        awaited again by the next call and raises CancelledError, which once ended playback
+        silently, mid-burst, whenever a client fell 0.5 s behind.
+        """
         transport = self.transport
         while not self.closed and transport is not None and not transport.is_closing():
             if transport.get_write_buffer_size() <= HIGH_WATER:
                 return
             helper = getattr(self.protocol, "_drain_helper", None)
-            try:
-                if helper is not None:
-                    await asyncio.wait_for(helper(), timeout=0.5)
-                else:
-                    await asyncio.sleep(0.002)
-            except (TimeoutError, ConnectionError):
+            if helper is None:
+                await asyncio.sleep(0.002)
                 continue
+            resumed = asyncio.ensure_future(helper())
+            resumed.add_done_callback(_consume)  # a lost connection is seen by the loop's test
+            await asyncio.wait((resumed,), timeout=0.5)
 
     def send_now(self, text: str) -> None:
         self.queue(text)

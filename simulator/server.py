@@ -87,12 +87,6 @@ HEARTBEAT_MS = 41250
 ACK_DELAY_S = 0.02
 
 
-def _report_playback_failure(task: asyncio.Task) -> None:
-    """A playback that dies must say so at once: its status would otherwise just stop moving."""
-    if not task.cancelled() and task.exception() is not None:
-        log.error("playback stopped", exc_info=task.exception())
-
-
 def json_response(data: object, status: int = 200) -> web.Response:
     # discord.py decodes JSON only for exactly "application/json": body bytes keep aiohttp from
     # adding a charset.
@@ -196,6 +190,7 @@ class Simulator:
         self.host = "127.0.0.1"
         self._runner: web.AppRunner | None = None
         self._player: asyncio.Task | None = None
+        self._stopping = False
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -219,10 +214,21 @@ class Simulator:
         self.host = host
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._player = asyncio.create_task(player.run(self), name="simulator-player")
-        self._player.add_done_callback(_report_playback_failure)
+        self._player.add_done_callback(self._report_playback_end)
         return self.port
 
+    def _report_playback_end(self, task: asyncio.Task) -> None:
+        """A playback that dies must say so at once: its status would otherwise just stop moving.
+        A cancellation that stop() did not ask for is such a death too (a stray CancelledError
+        from an await deep inside once ended a burst with nothing logged)."""
+        if task.cancelled():
+            if not self._stopping:
+                log.error("playback was cancelled, not stopped: %s sent", self.stats["sent"])
+        elif task.exception() is not None:
+            log.error("playback stopped", exc_info=task.exception())
+
     async def stop(self) -> None:
+        self._stopping = True
         if self._player is not None:
             self._player.cancel()
             try:
