@@ -38,6 +38,8 @@ from mocha.utc import from_epoch
 from stats.models import Guild, HourlyStat, RecentEvent
 
 GUILD_ID = 910000000000000001
+# A burst slower than this overall, or that moves not at all for STALL_S, fails the phase.
+MIN_GATEWAY_EPS, STALL_S, STOP_S = 5_000, 30.0, 15.0
 COMPRESSION = (
     "zlib-stream"  # what discord.py asks Discord for unless the zstandard package is installed
 )
@@ -186,25 +188,65 @@ def _burst_simulator(burst: int, compression: str | None):
 
 
 async def _collector_rate(burst: int) -> tuple[float, float]:
-    """Seconds from the first message received to the last one committed, and RSS afterwards."""
+    """Seconds from the first message received to the last one committed, and RSS afterwards.
+
+    A stall is an error, not a hang (see _BurstWatch); the collector's SIGTERM handler stops it,
+    so the phase ends on SIGTERM too.
+    """
     from collector.service import Collector
 
     before = await asyncio.to_thread(_committed_messages)  # an earlier burst in the same database
     collector = Collector("bench-token")
     run = asyncio.create_task(collector.run())
-    while collector.received == 0:  # noqa: ASYNC110 - polls a counter nothing signals
-        await asyncio.sleep(0.005)
-    first = time.perf_counter()
-    while True:
-        committed = await asyncio.to_thread(_committed_messages) - before
-        if committed >= burst:
-            break
-        await asyncio.sleep(0.05)
+    watch = _BurstWatch(burst, run)
+    try:
+        while collector.received == 0:
+            watch.check(0, 0)
+            await asyncio.sleep(0.005)
+        first = time.perf_counter()
+        while True:
+            committed = await asyncio.to_thread(_committed_messages) - before
+            if committed >= burst:
+                break
+            watch.check(collector.received, committed)
+            await asyncio.sleep(0.05)
+    except RuntimeError:
+        collector.stop()
+        await asyncio.wait((run,), timeout=STOP_S)
+        raise
     elapsed = time.perf_counter() - first
     rss = psutil.Process().memory_info().rss
     collector.stop()
     await run
     return elapsed, rss
+
+
+class _BurstWatch:
+    """Fails a burst that overruns its deadline, moves not at all for STALL_S, or whose collector
+    stopped."""
+
+    def __init__(self, burst: int, run: asyncio.Task) -> None:
+        self.burst, self.run = burst, run
+        self.deadline = time.monotonic() + STALL_S + burst / MIN_GATEWAY_EPS
+        self.progress, self.moved_at = (0, 0), time.monotonic()
+
+    def check(self, received: int, committed: int) -> None:
+        now = time.monotonic()
+        if (received, committed) != self.progress:
+            self.progress, self.moved_at = (received, committed), now
+        if self.run.done():
+            failure = None if self.run.cancelled() else self.run.exception()
+            problem = "the collector stopped" + (f" ({failure!r})" if failure else "")
+        elif now - self.moved_at > STALL_S:
+            problem = f"nothing moved for {STALL_S:.0f} s"
+        elif now > self.deadline:
+            problem = "past its deadline"
+        else:
+            return
+        raise RuntimeError(
+            f"gateway burst: {problem} at {received:,} received, "
+            f"{committed:,} committed of {self.burst:,}"
+        )
 
 
 def _committed_messages() -> int:
