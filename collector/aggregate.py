@@ -274,23 +274,35 @@ class Aggregator:
         [lo, mid] is known processed along with it (lo defaults to mid). Returns False for a
         message processed before, by this run or another (its id is in the source's ranges),
         unless it is `late` (see `_gateway_run`).
-        This is the hot path of the collector, hence the inlined dictionary work.
+        This is the hot path of the collector, hence the inlined dictionary work, and
+        Ranges.add's common case (extending the newest range) inlined for both range sets.
         """
         batch = self.batch
+        if lo is None:
+            lo = mid
         ranges = self.ranges.get(source)
         if ranges is None:
             ranges = self.ranges[source] = Ranges()
             self.source_guild[source] = gid
             known = False
         else:
-            known = not late and mid <= ranges.top and mid in ranges
-        if lo is None:
-            lo = mid
-        ranges.add(lo, mid)
+            his = ranges.his
+            known = not late and bool(his) and mid <= his[-1] and mid in ranges
+        his = ranges.his
+        if his and ranges.los[-1] <= lo <= his[-1] + 1:
+            if mid > his[-1]:
+                his[-1] = mid
+        else:
+            ranges.add(lo, mid)
         claim = batch.claims.get(source)
         if claim is None:
             claim = batch.claim(source, gid, cid)
-        claim.add(lo, mid)
+        his = claim.his
+        if his and claim.los[-1] <= lo <= his[-1] + 1:
+            if mid > his[-1]:
+                his[-1] = mid
+        else:
+            claim.add(lo, mid)
         if known:
             return False
         if late:
@@ -300,9 +312,10 @@ class Aggregator:
         ids.append(hour)
         ids.append(uid)
         key = (gid, hour, cid, uid)
-        counter = batch.counters.get(key)
+        counters = batch.counters
+        counter = counters.get(key)
         if counter is None:
-            batch.counters[key] = [1, 0]
+            counters[key] = [1, 0]
         else:
             counter[0] += 1
         feed = batch.feed.get(gid)
