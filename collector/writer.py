@@ -1,8 +1,7 @@
 """Write one flush's Batch in one transaction; runs on the collector's database thread.
 
-Rollups are upserted as increments (`messages = messages + excluded.messages`):
-`bulk_create(update_conflicts=True)` would overwrite the stored count with the
-batch's. The same statement runs on SQLite and PostgreSQL.
+The counters go to HourlyStat and every derived table through `stats.rollups.add_flush`
+(each table's increment lives in its module of `stats.tables`).
 """
 
 from __future__ import annotations
@@ -18,16 +17,13 @@ from collector.aggregate import Batch, GuildConfig
 from collector.events import parse_time
 from collector.ranges import Ranges
 from mocha.utc import from_epoch
+from stats import rollups
 from stats.cache import bump_versions
 from stats.models import (
     Channel,
-    ChannelMember,
     CollectorOutage,
     CollectorState,
-    DailyMemberStat,
     Guild,
-    HourlyChannelStat,
-    HourlyGuildStat,
     HourlyStat,
     Member,
     MemberEvent,
@@ -40,48 +36,11 @@ from stats.models import (
     hour_of,
     hour_start,
 )
-from stats.rollups import local_day
 
 log = logging.getLogger("mocha.collector")
 
-HOURLY = HourlyStat._meta.db_table
 CURSOR = MessageCursor._meta.db_table
-UPSERT_HOURLY = (
-    f"INSERT INTO {HOURLY} (guild_id, hour, channel_id, user_id, messages, voice_seconds) "
-    "VALUES (%s, %s, %s, %s, %s, %s) "
-    "ON CONFLICT (guild_id, hour, channel_id, user_id) DO UPDATE SET "
-    f"messages = {HOURLY}.messages + excluded.messages, "
-    f"voice_seconds = {HOURLY}.voice_seconds + excluded.voice_seconds"
-)
-CHANNEL_HOURLY = HourlyChannelStat._meta.db_table
-DAILY = DailyMemberStat._meta.db_table
-UPSERT_CHANNEL_HOURLY = (
-    f"INSERT INTO {CHANNEL_HOURLY} (guild_id, hour, channel_id, messages, voice_seconds) "
-    f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (guild_id, hour, channel_id) DO UPDATE SET "
-    f"messages = {CHANNEL_HOURLY}.messages + excluded.messages, "
-    f"voice_seconds = {CHANNEL_HOURLY}.voice_seconds + excluded.voice_seconds"
-)
-UPSERT_DAILY = (
-    f"INSERT INTO {DAILY} (guild_id, day, user_id, messages, voice_seconds) "
-    f"VALUES (%s, %s, %s, %s, %s) ON CONFLICT (guild_id, day, user_id) DO UPDATE SET "
-    f"messages = {DAILY}.messages + excluded.messages, "
-    f"voice_seconds = {DAILY}.voice_seconds + excluded.voice_seconds"
-)
-GUILD_HOURLY = HourlyGuildStat._meta.db_table
-CHANNEL_MEMBER = ChannelMember._meta.db_table
-UPSERT_GUILD_HOURLY = (
-    f"INSERT INTO {GUILD_HOURLY} (guild_id, hour, active_members) VALUES (%s, %s, %s) "
-    "ON CONFLICT (guild_id, hour) DO UPDATE SET "
-    f"active_members = {GUILD_HOURLY}.active_members + excluded.active_members"
-)
-UPSERT_CHANNEL_MEMBER = (
-    f"INSERT INTO {CHANNEL_MEMBER} (guild_id, channel_id, user_id, last_day) "
-    "VALUES (%s, %s, %s, %s) "
-    f"ON CONFLICT (guild_id, channel_id, user_id) DO UPDATE SET last_day = CASE "
-    f"WHEN excluded.last_day > {CHANNEL_MEMBER}.last_day THEN excluded.last_day "
-    f"ELSE {CHANNEL_MEMBER}.last_day END"
-)
-IN_CHUNK = 500  # members per IN (...) list
+IN_CHUNK = 500  # ids per IN (...) list
 INSERT_CURSOR = (
     f"INSERT INTO {CURSOR} (channel_id, guild_id, last_message_id, ranges) "
     f"VALUES (%s, %s, 0, '[]') "
@@ -289,55 +248,17 @@ class Writer:
                     stale.add(gid)
                 continue
             if gid not in today:
-                today[gid] = local_day(tz, now)
-            if local_day(tz, hour) < today[gid]:
+                today[gid] = rollups.local_day(tz, now)
+            if rollups.local_day(tz, hour) < today[gid]:
                 stale.add(gid)
         return stale
 
     def _write_rollups(self, counters: dict) -> set[tuple[int, int]]:
-        """The hourly truth, plus the rollups the queries read, all from the same counters.
+        """The hourly truth and every derived table, from the same counters (stats.rollups).
 
         Returns the (guild, hour) pairs written."""
-        channel_hours: dict[tuple[int, int, int], list[int]] = {}
-        days: dict[tuple[int, int, int], list[int]] = {}
-        channel_members: dict[tuple[int, int, int], int] = {}
-        hour_users: dict[tuple[int, int], set[int]] = {}
-        for (gid, hour, cid, uid), (m, v) in counters.items():
-            day = local_day(self.timezones.get(gid, "UTC"), hour)
-            for table, key in ((channel_hours, (gid, hour, cid)), (days, (gid, day, uid))):
-                row = table.setdefault(key, [0, 0])
-                row[0] += m
-                row[1] += v
-            if channel_members.get((gid, cid, uid), -1) < day:
-                channel_members[(gid, cid, uid)] = day
-            hour_users.setdefault((gid, hour), set()).add(uid)
-        new_members = [
-            (gid, hour, len(users - self._already_active(gid, hour, users)))
-            for (gid, hour), users in hour_users.items()
-        ]
         with connection.cursor() as cur:
-            cur.executemany(UPSERT_HOURLY, [(*k, v[0], v[1]) for k, v in counters.items()])
-            cur.executemany(
-                UPSERT_CHANNEL_HOURLY, [(*k, v[0], v[1]) for k, v in channel_hours.items()]
-            )
-            cur.executemany(UPSERT_DAILY, [(*k, v[0], v[1]) for k, v in days.items()])
-            cur.executemany(UPSERT_CHANNEL_MEMBER, [(*k, d) for k, d in channel_members.items()])
-            cur.executemany(UPSERT_GUILD_HOURLY, [row for row in new_members if row[2]])
-        return set(hour_users)
-
-    def _already_active(self, gid: int, hour: int, users: set[int]) -> set[int]:
-        """Members of `users` with a counted row in that hour before this flush (outside excluded
-        channels)."""
-        excluded = self.excluded.get(gid, frozenset())
-        found: set[int] = set()
-        ids = list(users)
-        for i in range(0, len(ids), IN_CHUNK):
-            chunk = ids[i : i + IN_CHUNK]
-            rows = HourlyStat.objects.filter(guild_id=gid, hour=hour, user_id__in=chunk)
-            if excluded:
-                rows = rows.exclude(channel_id__in=excluded)
-            found.update(rows.values_list("user_id", flat=True).distinct())
-        return found
+            return rollups.add_flush(cur, counters, self.timezones, self.excluded)
 
     def _write_dimensions(self, batch: Batch) -> None:
         if batch.guilds:
@@ -472,7 +393,8 @@ class Writer:
                     continue
                 members.update(present=True)
                 # Activity may be committed before its join (a history import reads messages
-                # before the member list): look for it once, here, on the user index.
+                # before the member list): look for it once, here, by the hourly key's (guild,
+                # member) prefix.
                 first = self._first_active_hour(gid, uid, at)
                 first_active = None if first is None else max(hour_start(first), at)
                 if first_active is None and datetime.now(UTC) - at < ACTIVATION:

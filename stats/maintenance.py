@@ -45,6 +45,7 @@ from stats.models import (
     VoiceSession,
     hour_of,
 )
+from stats.tables import hourly
 
 # Rows of a guild, by the label the admin shows.
 GUILD_ROWS = {
@@ -85,7 +86,7 @@ def _lock_rollups() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute(
-                f"LOCK TABLE {HourlyStat._meta.db_table}, {VoiceSession._meta.db_table} "
+                f"LOCK TABLE {hourly.TABLE}, {VoiceSession._meta.db_table} "
                 "IN SHARE ROW EXCLUSIVE MODE"
             )
 

@@ -21,14 +21,14 @@ hourly series, channel totals and the heatmap; HourlyGuildStat (distinct
 members per hour, counted by the collector as it writes) for hourly series;
 ChannelMember (each member's last active day per channel) for the channel
 list's active members; HourlyStat (channel × user × hour) only for a member's
-channel breakdown (its user index). All rollups come from the same HourlyStat
-rows with the same day mapping, so totals, series and leaderboards add up to
-the same numbers.
+channel breakdown and role filters (its key starts with guild and member). All
+rollups come from the same HourlyStat rows with the same day mapping, so
+totals, series and leaderboards add up to the same numbers.
 
 Rollup rows are never empty: the collector writes no zero counter and
 rebuild_voice deletes rows it empties. So a row means activity, and counting
-rows or distinct users where the counts are not in the index (per-day active
-members, HourlyStat scans) needs no look at them and stays index-only.
+rows or distinct users needs no look at the counts (per-day active members,
+HourlyStat scans).
 Snowflakes leave this module as strings.
 """
 
@@ -43,11 +43,7 @@ from mocha.utc import iso
 from stats import access
 from stats.models import (
     Channel,
-    ChannelMember,
-    DailyMemberStat,
     Guild,
-    HourlyChannelStat,
-    HourlyGuildStat,
     HourlyStat,
     Member,
     MemberEvent,
@@ -56,6 +52,7 @@ from stats.models import (
     hour_start,  # noqa: F401 (hour_of: part of this module's API)
 )
 from stats.rollups import channels_not_in
+from stats.tables import channel_hours, channel_members, guild_hours, hourly, member_days
 from stats.windows import (  # noqa: F401 (Window and offset_segments are part of this module's API)
     EPOCH,
     Period,
@@ -72,11 +69,11 @@ from stats.windows import (  # noqa: F401 (Window and offset_segments are part o
 
 METRICS = ("messages", "voice")
 INTERVALS = ("day", "hour")
-TABLE = HourlyStat._meta.db_table
-CHANNEL_HOURS = HourlyChannelStat._meta.db_table
-MEMBER_DAYS = DailyMemberStat._meta.db_table
-GUILD_HOURS = HourlyGuildStat._meta.db_table
-CHANNEL_MEMBERS = ChannelMember._meta.db_table
+TABLE = hourly.TABLE
+CHANNEL_HOURS = channel_hours.TABLE
+MEMBER_DAYS = member_days.TABLE
+GUILD_HOURS = guild_hours.TABLE
+CHANNEL_MEMBERS = channel_members.TABLE
 IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
 
@@ -331,7 +328,7 @@ def hourly_rows(
     """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members
     from HourlyStat."""
     where, params = scope_sql(guild, win.first, win.last, user_id, role)
-    # rows are never empty: index-only on (guild, hour, channel, user)
+    # rows are never empty: a row is an active member
     active = "COUNT(DISTINCT user_id)"
     if user_id is not None or role is not None:
         sql = (

@@ -1,0 +1,48 @@
+"""DailyMemberStat: a member's messages and voice seconds per local day of the guild, outside its
+excluded channels: leaderboards, ranks, active members and member pages.
+
+Depends on the guild's timezone and exclusions: rebuilt from HourlyStat when either changes.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+from stats.models import DailyMemberStat, Guild
+from stats.tables import hourly
+from stats.tables.base import add_sums, local_day, upsert_sql
+
+TABLE = DailyMemberStat._meta.db_table
+INCREMENT = upsert_sql(TABLE, ("guild_id", "day", "user_id"), ("messages", "voice_seconds"))
+
+
+def increment(cur, rows: dict[tuple[int, int, int], list[int]]) -> None:
+    """(guild, local day, user) → [messages, voice seconds] of one flush."""
+    add_sums(cur, INCREMENT, rows)
+
+
+@transaction.atomic
+def rebuild(guild_id: int) -> int:
+    """Recompute a guild's rows from HourlyStat with its current timezone and exclusions."""
+    guild = Guild.objects.get(pk=guild_id)
+    where, params = hourly.counted_where(guild)
+    days: dict[tuple[int, int], list[int]] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT hour, user_id, SUM(messages), SUM(voice_seconds) "
+            f"FROM {hourly.TABLE} WHERE {where} GROUP BY hour, user_id",
+            params,
+        )
+        for hour, user_id, messages, voice in cur.fetchall():
+            row = days.setdefault((local_day(guild.timezone, hour), user_id), [0, 0])
+            row[0] += messages
+            row[1] += voice
+    DailyMemberStat.objects.filter(guild_id=guild_id).delete()
+    DailyMemberStat.objects.bulk_create(
+        [
+            DailyMemberStat(guild_id=guild_id, day=d, user_id=u, messages=m, voice_seconds=v)
+            for (d, u), (m, v) in days.items()
+        ],
+        batch_size=2000,
+    )
+    return len(days)
