@@ -34,6 +34,8 @@ EXTRAS = (
     "naive_orm_eps",
     "sqlite_floor_eps",
     "web_rss_anon_mb",
+    "api_cached_signed_in_p50_ms",
+    "api_cached_signed_in_p99_ms",
     "ws_tick_p50_ms",
     "ws_tick_spread_p99_ms",
     "ws_feed_event_p95_ms",

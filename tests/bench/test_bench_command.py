@@ -24,6 +24,7 @@ DOCUMENTED_FIELDS = [
     "api_p99_ms",
     "api_cached_p50_ms",
     "api_cached_p99_ms",
+    "api_cached_signed_in_p99_ms",
     "ws_clients",
     "ws_tick_p99_ms",
     "collector_rss_mb",
