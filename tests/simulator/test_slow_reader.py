@@ -3,6 +3,7 @@
 The simulator's flow control waits on aiohttp's drain helper, whose future is shared by every
 writer of the connection. A timeout that cancelled it made the next wait raise CancelledError:
 playback ended silently mid-burst (the 600k gateway bench stalled at ~270k, both sockets empty).
+A playback cancelled without stop() is now logged.
 """
 
 from __future__ import annotations
@@ -89,3 +90,14 @@ def test_a_reader_that_pauses_past_the_drain_timeout_still_gets_the_whole_burst(
         finally:
             client.sock.close()
         assert (messages, sim.stats["sent"], sim.stats["done"]) == (BURST, BURST, True)
+
+
+def test_playback_cancelled_without_stop_is_logged(caplog):
+    sim = Simulator(burst=10, members=5, channels=1, seed=1)
+    with running(sim):
+        sim._player.get_loop().call_soon_threadsafe(sim._player.cancel)
+        deadline = time.monotonic() + 5
+        while not sim._player.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # the done-callback runs on the simulator's loop
+    assert "playback was cancelled, not stopped: 0 sent" in caplog.text
