@@ -83,17 +83,13 @@ class Client:
 def staff_session() -> str:
     """A session key of a staff account, as signing in would leave it."""
     from django.contrib.auth import get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+
+    from signin.sessions import session_key_for
 
     user, _ = get_user_model().objects.get_or_create(
         username="bench-staff", defaults={"is_staff": True}
     )
-    store = SessionStore()
-    store["_auth_user_id"] = str(user.pk)
-    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    store["_auth_user_hash"] = user.get_session_auth_hash()
-    store.create()
-    return store.session_key
+    return session_key_for(user)
 
 
 def make_cold(guild_id: int) -> None:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import override_settings
 
+from signin.sessions import session_key_for
 from tests.e2e.conftest import gunicorn_server
 
 SECRET = "live-attack-tests-" + "k" * 40
@@ -44,12 +44,7 @@ def session_of(user) -> str:
     """A session key for the user, as the live server's sign-in view would leave it (signed with
     its key)."""
     with override_settings(SECRET_KEY=SECRET):
-        store = SessionStore()
-        store["_auth_user_id"] = str(user.pk)
-        store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        store["_auth_user_hash"] = user.get_session_auth_hash()
-        store.create()
-    return store.session_key
+        return session_key_for(user)
 
 
 def ws_connect(url: str, path: str, session: str | None = None, headers: dict | None = None):

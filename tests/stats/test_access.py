@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 
+from signin.sessions import session_key_for
 from stats import access
 from stats.models import Channel, Guild
 
@@ -21,12 +22,7 @@ def guilds():
 
 def signed_in(user: User) -> str:
     """A session key as the login view leaves it."""
-    store = SessionStore()
-    store["_auth_user_id"] = str(user.pk)
-    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    store["_auth_user_hash"] = user.get_session_auth_hash()
-    store.create()
-    return store.session_key
+    return session_key_for(user)
 
 
 def test_who_sees_which_guild(guilds):
