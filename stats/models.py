@@ -234,14 +234,25 @@ class DailyMemberStat(models.Model):
     channel.
     """
 
-    # Keyed in user order: leaderboards stream one guild's rows member by member from the one
-    # b-tree that also takes the upsert (WITHOUT ROWID on SQLite).
-    pk = models.CompositePrimaryKey("guild_id", "user_id", "day")
+    # Keyed in day order (WITHOUT ROWID on SQLite): the upsert, and today's rows read after every
+    # flush (stats.periods) are one range of it.
+    pk = models.CompositePrimaryKey("guild_id", "day", "user_id")
     guild_id = models.BigIntegerField()
     day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
     user_id = models.BigIntegerField()
     messages = models.IntegerField(default=0)
     voice_seconds = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # Covering, in member order: leaderboards, ranks and distinct members stream one
+            # guild's rows member by member without a sort. A slimmer (guild, day) index made
+            # today's rows 3x slower to read (a key lookup per row) for nearly the same bytes.
+            models.Index(
+                fields=["guild_id", "user_id", "day", "messages", "voice_seconds"],
+                name="member_day_user",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"guild {self.guild_id} day {self.day} user {self.user_id}"

@@ -69,18 +69,22 @@ TABLES = [
 ]
 
 
-def rebuild_keyed(apps, schema_editor):
+def rebuild_table(schema_editor, table: str, columns: list, key: list) -> None:
+    """Recreate `table` keyed by `key` (its other indexes are dropped with it), keeping its rows."""
     without_rowid = " WITHOUT ROWID" if schema_editor.connection.vendor == "sqlite" else ""
+    names = ", ".join(name for name, _ in columns)
+    defs = ", ".join(f"{name} {kind} NOT NULL" for name, kind in columns)
+    schema_editor.execute(
+        f"CREATE TABLE {table}_keyed ({defs}, PRIMARY KEY ({', '.join(key)})){without_rowid}"
+    )
+    schema_editor.execute(f"INSERT INTO {table}_keyed ({names}) SELECT {names} FROM {table}")
+    schema_editor.execute(f"DROP TABLE {table}")
+    schema_editor.execute(f"ALTER TABLE {table}_keyed RENAME TO {table}")
+
+
+def rebuild_keyed(apps, schema_editor):
     for model, columns, key, _, _ in TABLES:
-        table = f"stats_{model}"
-        names = ", ".join(name for name, _ in columns)
-        defs = ", ".join(f"{name} {kind} NOT NULL" for name, kind in columns)
-        schema_editor.execute(
-            f"CREATE TABLE {table}_keyed ({defs}, PRIMARY KEY ({', '.join(key)})){without_rowid}"
-        )
-        schema_editor.execute(f"INSERT INTO {table}_keyed ({names}) SELECT {names} FROM {table}")
-        schema_editor.execute(f"DROP TABLE {table}")
-        schema_editor.execute(f"ALTER TABLE {table}_keyed RENAME TO {table}")
+        rebuild_table(schema_editor, f"stats_{model}", columns, key)
 
 
 def state_operations() -> list:
