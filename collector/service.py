@@ -8,6 +8,7 @@ never the gateway; a failed flush is kept and merged into the next one.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import math
 import os
@@ -41,6 +42,10 @@ from stats.retention import apply_daily_retention
 log = logging.getLogger("mocha.collector")
 STOP_FLUSH_DEADLINE_S = 8.0
 OUTAGE_MIN_S = 5.0  # a restart quicker than this is not shown as an outage
+# glibc keeps what a flush frees (the batch, its row lists) in its heaps rather than returning
+# it, so a burst's peak stayed in RSS: trimming after each database call gave back ~5 MB after
+# the 600k bench burst (0.2 ms a call). None where the C library has no malloc_trim.
+_malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
 
 
 class Collector:
@@ -133,6 +138,8 @@ class Collector:
             raise
         finally:
             close_old_connections()
+            if _malloc_trim is not None:
+                _malloc_trim(0)
 
     async def start_up(self) -> None:
         closed = await self.in_db(self.writer.close_stale_sessions, self.owns_guild)
