@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 
+from stats.cache import bump_versions
 from tests.query_plans import explain, full_scans, growing_reads
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +60,35 @@ def test_every_query_an_endpoint_runs_reaches_growing_tables_by_index(client, ac
     for sql in reads:
         plan = explain(sql, [])
         assert not full_scans(plan), (sql, plan)
+
+
+# Tables whose rows accumulate day after day: what a flush makes a dashboard read again must be
+# bounded by today, not by the guild's whole history.
+WINDOWED = (
+    "stats_hourlystat",
+    "stats_hourlychannelstat",
+    "stats_dailymemberstat",
+    "stats_hourlyguildstat",
+)
+GUILD_ALONE = re.compile(
+    r"SEARCH (\w+) USING (?:PRIMARY KEY|(?:COVERING )?INDEX \w+) \(guild_id=\?\)"
+)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_after_a_flush_only_todays_rows_are_read_again(client, activity, endpoint):
+    """A busy guild's dashboard recomputes its documents after every flush: those reads must
+    search by today's days or hours (or by one member), never by the guild alone, or a year of
+    history would make every flush a year's scan."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite plans")
+    from tests.stats.conftest import ALICE, GID
+
+    path = f"/api/guilds/{GID}/" + endpoint.format(user=ALICE)
+    growing_reads(client, path)  # closed days computed and cached
+    bump_versions([GID], closed=[])  # a flush that wrote into today only
+    for sql in growing_reads(client, path):
+        plan = explain(sql, [])
+        unbounded = [t for t in GUILD_ALONE.findall(plan) if t in WINDOWED]
+        assert not unbounded, (sql, plan)
