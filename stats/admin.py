@@ -35,7 +35,7 @@ from stats.models import (
     Channel,
     CollectorState,
     Guild,
-    HourlyStat,
+    HourlyChannelStat,
     Member,
     QuarantinedRow,
     RecentEvent,
@@ -200,7 +200,9 @@ class GuildAdmin(MaintenanceMixin, admin.ModelAdmin):
             guild_id=OuterRef(OuterRef("pk"))
         ).values("channel_id")
         messages = (
-            HourlyStat.objects.filter(guild_id=OuterRef("pk"), hour__gte=since)
+            # The channel-hour rollup: a week of rows per channel, where the per-member table is
+            # keyed member first and would be read whole.
+            HourlyChannelStat.objects.filter(guild_id=OuterRef("pk"), hour__gte=since)
             .exclude(
                 channel_id__in=excluded
             )  # hidden from the dashboard, so not counted here either

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from collector.writer import Writer
+from stats import rollups
 from stats.models import Channel, Guild, HourlyStat, Member, RecentEvent, hour_of
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,8 @@ def guilds(db) -> tuple[Guild, Guild]:
             HourlyStat(guild_id=OTHER, hour=here, channel_id=21, user_id=1, messages=9),
         ]
     )
+    rollups.rebuild(GID)
+    rollups.rebuild(OTHER)
     RecentEvent.objects.create(
         guild_id=GID, kind="message", channel_id=11, user_id=1, at=now - timedelta(minutes=3)
     )
