@@ -23,6 +23,7 @@ other than GET — goes through Django as before.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -114,38 +115,66 @@ class StoreResponses:
 
 class ServeResponses:
     """ASGI wrapper: answers a kept response without entering Django; everything else passes
-    through to `app`."""
+    through to `app`.
+
+    After a flush every kept answer of the guild is stale at once, and each viewer's next
+    request would enter Django. Within a worker only the first request for a key does; the
+    others wait for it (at most WAIT_S) and are then answered from what it kept.
+    """
+
+    WAIT_S = 10.0
 
     def __init__(self, app) -> None:
         self.app = app
+        self.computing: dict[str, asyncio.Event] = {}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "GET":
-            started = time.perf_counter()
-            kept = self.lookup(scope)
-            if kept is not None and self.admitted(scope, len(kept[2])):
-                route, headers, body = kept
-                await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                result_cache.counters.hits += 1
-                instruments.CACHE_LOOKUPS.labels("hit").inc()
-                instruments.REQUEST_SECONDS.labels(route, "GET").observe(
-                    time.perf_counter() - started
-                )
-                instruments.RESPONSES.labels(route, "200").inc()
-                instruments.sample_memory()
-                return
-        await self.app(scope, receive, send)
+        key = self.key_of(scope) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        kept = result_cache.result_cache().get(key)
+        if kept is None and key in self.computing:
+            try:
+                await asyncio.wait_for(self.computing[key].wait(), self.WAIT_S)
+            except TimeoutError:
+                pass
+            kept = result_cache.result_cache().get(key)
+        if kept is not None and self.admitted(scope, len(kept[2])):
+            await self.serve(send, kept, started)
+            return
+        if kept is not None or key in self.computing:  # refused by the throttle, or still waiting
+            await self.app(scope, receive, send)
+            return
+        done = self.computing[key] = asyncio.Event()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            del self.computing[key]
+            done.set()
 
     @staticmethod
-    def lookup(scope) -> tuple | None:
+    async def serve(send, kept: tuple, started: float) -> None:
+        route, headers, body = kept
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        result_cache.counters.hits += 1
+        instruments.CACHE_LOOKUPS.labels("hit").inc()
+        instruments.REQUEST_SECONDS.labels(route, "GET").observe(time.perf_counter() - started)
+        instruments.RESPONSES.labels(route, "200").inc()
+        instruments.sample_memory()
+
+    @staticmethod
+    def key_of(scope) -> str | None:
+        """The key this request's kept answer has, or None when it may not have one."""
         headers = dict(scope.get("headers") or ())
         cookie = "; ".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie")
         path, query = scope["path"], scope.get("query_string", b"").decode("latin-1")
         scoped = depends_on(path, query, session_cookie(cookie), fresh_only=True)
         if scoped is None:
             return None
-        key = response_key(
+        return response_key(
             scoped,
             hour_of(timezone.now()),
             path,
@@ -153,7 +182,6 @@ class ServeResponses:
             headers.get(b"host", b"").decode("latin-1"),
             headers.get(b"x-forwarded-proto", b"").decode("latin-1"),
         )
-        return result_cache.result_cache().get(key)
 
     @staticmethod
     def admitted(scope, size: int) -> bool:

@@ -192,15 +192,19 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Culled in order, expired entries first (mocha/file_cache.py); bytes are bounded by
+            # MOCHA_CACHE_MAX_BYTES (stats.cache.trim).
+            "BACKEND": "mocha.file_cache.OrderlyFileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
             "TIMEOUT": 3600,
-            "OPTIONS": {"MAX_ENTRIES": 5000},
+            "OPTIONS": {"MAX_ENTRIES": 50000},
         },
     }
 # No CHANNEL_LAYERS: each web worker polls the database and writes live frames straight to its own
 # sockets (stats/live.py), so nothing crosses workers and no layer is needed, with or without Redis.
 
+# cachalot knows backends by dotted path: ours is Django's FileBasedCache with another cull.
+SILENCED_SYSTEM_CHECKS = ["cachalot.W001"]
 CACHALOT_CACHE = "default"
 CACHALOT_TIMEOUT = 3600
 # Tables written on every flush are never worth caching by table version.

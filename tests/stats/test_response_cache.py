@@ -136,3 +136,30 @@ def test_the_guild_list_is_kept_until_the_guild_table_changes(app):
     Guild.objects.filter(id=PRIVATE).update(visibility="public")
     names = [g["name"] for g in orjson.loads(get(app, "/api/guilds")[2])["guilds"]]
     assert names == ["Closed", "Open"]
+
+
+def test_concurrent_requests_for_a_stale_answer_enter_django_once(app):
+    class SlowDjango(CountingDjango):
+        async def __call__(self, scope, receive, send):
+            await asyncio.sleep(0.3)  # a recomputation after a flush
+            await super().__call__(scope, receive, send)
+
+    get(app, STATS)  # kept once; then a flush makes it stale for every viewer at once
+    add_messages(5)
+    bump_versions([PUBLIC])
+    app.app = SlowDjango()
+
+    async def together():
+        async def one():
+            comm = HttpCommunicator(app, "GET", STATS, headers=HOST)
+            comm.scope["client"] = ("127.0.0.1", 5000)
+            return await comm.get_response(timeout=20)
+
+        try:
+            return await asyncio.gather(*(one() for _ in range(5)))
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    answers = asyncio.run(together())
+    assert app.app.calls == 1
+    assert [(a["status"], messages(a["body"])) for a in answers] == [(200, 5)] * 5

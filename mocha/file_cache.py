@@ -1,0 +1,56 @@
+"""Django's file cache, culled in order instead of at random.
+
+Django's FileBasedCache lists its whole directory on every write and, above MAX_ENTRIES,
+deletes a random third of the entries. For Mocha that is the wrong third: a busy guild writes
+new answers after every flush (each keyed by a new data version, the old ones dead until
+their TTL), and a random cull then also deletes what is precious and long-lived — the cached
+closed days of every guild (stats.periods) and the data versions — so dashboards fall back to
+cold recomputations exactly when they are busiest.
+
+Here the cull runs at most every CULL_EVERY_S per process and removes expired entries first;
+only if that is not enough does it remove the least recently written ones. The byte budget is
+kept apart by stats.cache.trim.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from django.core.cache.backends.filebased import FileBasedCache
+
+CULL_EVERY_S = 10.0
+
+
+class OrderlyFileBasedCache(FileBasedCache):
+    def __init__(self, dir, params):
+        super().__init__(dir, params)
+        self._culled_at = 0.0
+        self._cull_lock = threading.Lock()
+
+    def _cull(self):
+        now = time.monotonic()
+        if now - self._culled_at < CULL_EVERY_S or not self._cull_lock.acquire(blocking=False):
+            return
+        try:
+            self._culled_at = now
+            self._remove_expired_then_oldest()
+        finally:
+            self._cull_lock.release()
+
+    def _remove_expired_then_oldest(self) -> None:
+        alive = []
+        for path in self._list_cache_files():
+            try:
+                with open(path, "rb") as f:
+                    if self._is_expired(f):  # Django's own check; it deletes the file
+                        continue
+                alive.append((os.stat(path).st_mtime, path))
+            except (FileNotFoundError, EOFError):
+                continue
+        if len(alive) < self._max_entries:
+            return
+        alive.sort()
+        for _, path in alive[: len(alive) - int(self._max_entries * 0.9)]:
+            self._delete(path)

@@ -1,0 +1,48 @@
+"""mocha.file_cache: culled in order — expired entries first, then the least recently written —
+never at random, so long-lived entries (closed days, data versions) outlive a flood of new ones."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from mocha import file_cache
+from mocha.file_cache import OrderlyFileBasedCache
+
+
+def make(tmp_path, max_entries: int) -> OrderlyFileBasedCache:
+    return OrderlyFileBasedCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": max_entries}})
+
+
+def test_a_flood_of_short_lived_entries_never_evicts_the_long_lived_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_cache, "CULL_EVERY_S", 0.0)
+    cache = make(tmp_path, 50)
+    cache.set("closed-days", "kept", timeout=3600)
+    cache.set("version", 1, timeout=None)
+    for i in range(200):  # answers of data versions that are already stale, soon expired
+        cache.set(f"answer-{i}", i, timeout=0.01)
+        time.sleep(0.001)
+    assert cache.get("closed-days") == "kept" and cache.get("version") == 1
+    assert len(cache._list_cache_files()) < 50
+
+
+def test_above_the_limit_the_least_recently_written_go_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_cache, "CULL_EVERY_S", 0.0)
+    cache = make(tmp_path, 10)
+    for i in range(10):
+        cache.set(f"k{i}", i, timeout=None)
+        path = cache._key_to_file(f"k{i}")
+        os.utime(path, (1000 + i, 1000 + i))  # written in order k0 … k9
+    cache.set("new", "x", timeout=None)  # culls down to 90 % of 10 before writing
+    assert cache.get("k0") is None
+    assert all(cache.get(f"k{i}") == i for i in range(1, 10)) and cache.get("new") == "x"
+
+
+def test_the_directory_is_listed_at_most_every_few_seconds(tmp_path, monkeypatch):
+    cache = make(tmp_path, 5)
+    listings = []
+    real = cache._list_cache_files
+    monkeypatch.setattr(cache, "_list_cache_files", lambda: listings.append(1) or real())
+    for i in range(50):
+        cache.set(f"k{i}", i, timeout=None)
+    assert len(listings) == 1
