@@ -45,7 +45,9 @@ def test_running_collectors_apply_retention_once_a_day_without_a_command(
         Guild.objects.create(id=gid, name=str(gid), retention_days=7)
     old_rows(days_ago=20)
     path = tmp_path / "scenario.jsonl"
-    path.write_text("\n".join(two_guild_scenario(20)) + "\n")
+    # Messages of the last hour: the scenario's fixed date would fall out of the 7-day window.
+    recent = (timezone.now() - timedelta(hours=1)).isoformat()
+    path.write_text("\n".join(two_guild_scenario(20, recent)) + "\n")
     env = {**subprocess_env, "MOCHA_RETENTION_CHECK_S": "0.3"}
     with simulator_process(manage_py, env, path, "--shards", "2") as port:
         procs = [

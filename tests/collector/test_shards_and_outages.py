@@ -23,7 +23,7 @@ SHARD0_GUILD = 700000000004194305  # (id >> 22) % 2 == 0
 TS = "2026-11-26T18:40:16+00:00"
 
 
-def two_guild_scenario(messages_per_guild: int = 300) -> list[str]:
+def two_guild_scenario(messages_per_guild: int = 300, ts: str = TS) -> list[str]:
     lines = []
     for gid in (SHARD0_GUILD, SHARD1_GUILD):
         channel = p.channel(gid + 10, "general", guild=gid)
@@ -39,7 +39,7 @@ def two_guild_scenario(messages_per_guild: int = 300) -> list[str]:
         for gid in (SHARD0_GUILD, SHARD1_GUILD):
             lines.append(
                 json.dumps(
-                    {"t": "MESSAGE_CREATE", "d": p.message(1 + i % 3, gid + 10, TS, guild=gid)}
+                    {"t": "MESSAGE_CREATE", "d": p.message(1 + i % 3, gid + 10, ts, guild=gid)}
                 )
             )
     return lines
