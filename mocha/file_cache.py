@@ -21,23 +21,24 @@ import time
 from django.core.cache.backends.filebased import FileBasedCache
 
 CULL_EVERY_S = 10.0
+# Per process and directory, not per instance: Django makes a cache instance per thread and, under
+# ASGI, per request context, so state on the instance would let every request cull.
+_culled_at: dict[str, float] = {}
+_cull_lock = threading.Lock()
 
 
 class OrderlyFileBasedCache(FileBasedCache):
-    def __init__(self, dir, params):
-        super().__init__(dir, params)
-        self._culled_at = 0.0
-        self._cull_lock = threading.Lock()
-
     def _cull(self):
         now = time.monotonic()
-        if now - self._culled_at < CULL_EVERY_S or not self._cull_lock.acquire(blocking=False):
+        if now - _culled_at.get(self._dir, 0.0) < CULL_EVERY_S:
+            return
+        if not _cull_lock.acquire(blocking=False):
             return
         try:
-            self._culled_at = now
+            _culled_at[self._dir] = now
             self._remove_expired_then_oldest()
         finally:
-            self._cull_lock.release()
+            _cull_lock.release()
 
     def _remove_expired_then_oldest(self) -> None:
         alive = []

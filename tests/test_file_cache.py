@@ -16,6 +16,7 @@ def make(tmp_path, max_entries: int) -> OrderlyFileBasedCache:
 
 def test_a_flood_of_short_lived_entries_never_evicts_the_long_lived_ones(tmp_path, monkeypatch):
     monkeypatch.setattr(file_cache, "CULL_EVERY_S", 0.0)
+    monkeypatch.setattr(file_cache, "_culled_at", {})
     cache = make(tmp_path, 50)
     cache.set("closed-days", "kept", timeout=3600)
     cache.set("version", 1, timeout=None)
@@ -28,6 +29,7 @@ def test_a_flood_of_short_lived_entries_never_evicts_the_long_lived_ones(tmp_pat
 
 def test_above_the_limit_the_least_recently_written_go_first(tmp_path, monkeypatch):
     monkeypatch.setattr(file_cache, "CULL_EVERY_S", 0.0)
+    monkeypatch.setattr(file_cache, "_culled_at", {})
     cache = make(tmp_path, 10)
     for i in range(10):
         cache.set(f"k{i}", i, timeout=None)
@@ -39,10 +41,14 @@ def test_above_the_limit_the_least_recently_written_go_first(tmp_path, monkeypat
 
 
 def test_the_directory_is_listed_at_most_every_few_seconds(tmp_path, monkeypatch):
-    cache = make(tmp_path, 5)
+    """Per process: Django makes a cache instance per thread and, under ASGI, per request."""
+    monkeypatch.setattr(file_cache, "_culled_at", {})
     listings = []
-    real = cache._list_cache_files
-    monkeypatch.setattr(cache, "_list_cache_files", lambda: listings.append(1) or real())
     for i in range(50):
+        cache = make(tmp_path, 5)  # a new instance each time, as requests get
+        real = cache._list_cache_files
+        monkeypatch.setattr(
+            cache, "_list_cache_files", lambda real=real: listings.append(1) or real()
+        )
         cache.set(f"k{i}", i, timeout=None)
     assert len(listings) == 1
