@@ -284,11 +284,8 @@ class Aggregator:
         if ranges is None:
             ranges = self.ranges[source] = Ranges()
             self.source_guild[source] = gid
-            known = False
-        else:
-            his = ranges.his
-            known = not late and bool(his) and mid <= his[-1] and mid in ranges
         his = ranges.his
+        known = not late and bool(his) and mid <= his[-1] and mid in ranges
         if his and ranges.los[-1] <= lo <= his[-1] + 1:
             if mid > his[-1]:
                 his[-1] = mid

@@ -187,13 +187,11 @@ class ServeResponses:
     def admitted(scope, size: int) -> bool:
         """Charge the client as Django's throttle would for a cache hit. A client short of tokens is
         handed to Django, whose throttle answers the 429."""
-        rate = float(getattr(settings, "MOCHA_API_RATE", 0) or 0)
-        if rate <= 0:
-            return True
         client = clients.scope_client(scope)
-        if client in settings.MOCHA_API_RATE_EXEMPT:
+        limited = throttle.budget(client)
+        if limited is None:
             return True
-        burst = int(getattr(settings, "MOCHA_API_BURST", 2 * rate))
+        rate, burst = limited
         cost = throttle.cost_of(False, size)
         charged, _ = throttle.charge(
             client, cost, throttle.COMPUTED_COST, rate, burst, throttle.clock()

@@ -134,6 +134,15 @@ def too_many(wait: int) -> JsonResponse:
     return response
 
 
+def budget(client: str) -> tuple[float, int] | None:
+    """(rate, burst) of this client's bucket, or None when it is not limited (the limit is off,
+    or the client is exempt)."""
+    rate = float(getattr(settings, "MOCHA_API_RATE", 0) or 0)
+    if rate <= 0 or client in settings.MOCHA_API_RATE_EXEMPT:
+        return None
+    return rate, int(getattr(settings, "MOCHA_API_BURST", 2 * rate))
+
+
 class ApiThrottleMiddleware:
     """Charge each /api/ request to its client's bucket; refuse when the bucket is empty."""
 
@@ -141,13 +150,13 @@ class ApiThrottleMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        rate = float(getattr(settings, "MOCHA_API_RATE", 0) or 0)
-        if rate <= 0 or not request.path.startswith(PREFIX):
+        if not request.path.startswith(PREFIX):
             return self.get_response(request)
         client = request_client(request)
-        if client in settings.MOCHA_API_RATE_EXEMPT:
+        limited = budget(client)
+        if limited is None:
             return self.get_response(request)
-        burst = int(getattr(settings, "MOCHA_API_BURST", 2 * rate))
+        rate, burst = limited
         admitted, tokens = charge(client, COMPUTED_COST, COMPUTED_COST, rate, burst, clock())
         if not admitted:
             return too_many(retry_after(tokens, rate))
