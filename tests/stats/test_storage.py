@@ -92,3 +92,34 @@ def test_after_a_flush_only_todays_rows_are_read_again(client, activity, endpoin
         plan = explain(sql, [])
         unbounded = [t for t in GUILD_ALONE.findall(plan) if t in WINDOWED]
         assert not unbounded, (sql, plan)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("history_days", "window_days", "by_day"), [(120, 7, True), (30, 30, False)]
+)
+def test_member_sums_read_only_the_windows_days_of_a_long_history(
+    history_days, window_days, by_day
+):
+    """A guild with months of member-days: a week's sums search its days by the key instead of
+    streaming the guild's whole history in member order (which pays only when the window holds
+    most of it)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from stats import queries
+    from stats.models import DailyMemberStat, Guild
+    from stats.windows import Window
+
+    guild = Guild.objects.create(id=77, name="old guild")
+    today = 20_800
+    DailyMemberStat.objects.bulk_create(
+        DailyMemberStat(guild_id=77, day=today - d, user_id=u, messages=1, voice_seconds=0)
+        for d in range(history_days)
+        for u in range(3)
+    )
+    win = Window(window_days, "UTC", today - window_days + 1, today, 0, 0)
+    with CaptureQueriesContext(connection) as ctx:
+        sums = queries.member_sums(guild, win)
+    assert sums == {u: (window_days, 0) for u in range(3)}
+    plan = explain(ctx.captured_queries[-1]["sql"], [])
+    assert ("USING PRIMARY KEY (guild_id=? AND day>? AND day<?)" in plan) is by_day, plan
