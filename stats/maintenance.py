@@ -31,6 +31,7 @@ from mocha.utc import from_epoch
 from stats import rollups
 from stats.models import (
     ChannelMember,
+    DailyGuildStat,
     DailyMemberStat,
     Guild,
     HourlyChannelStat,
@@ -52,6 +53,7 @@ GUILD_ROWS = {
     "hourly stats": HourlyStat,
     "channel hours": HourlyChannelStat,
     "member days": DailyMemberStat,
+    "guild days": DailyGuildStat,
     "guild hours": HourlyGuildStat,
     "channel members": ChannelMember,
     "voice sessions": VoiceSession,

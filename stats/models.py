@@ -275,6 +275,24 @@ class HourlyGuildStat(models.Model):
         return f"guild {self.guild_id} hour {self.hour}"
 
 
+class DailyGuildStat(models.Model):
+    """Distinct active members of a guild per local day of its timezone (excluded channels left
+    out): the daily series' active members, one row a day instead of counting the day's
+    member-days.
+
+    The count of the guild's DailyMemberStat rows of that day: a flush adds the members whose row
+    of the day it creates; rebuilt with DailyMemberStat.
+    """
+
+    pk = models.CompositePrimaryKey("guild_id", "day")
+    guild_id = models.BigIntegerField()
+    day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
+    active_members = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"guild {self.guild_id} day {self.day}"
+
+
 class ChannelMember(models.Model):
     """The last local day each member was active in each channel.
 

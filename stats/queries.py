@@ -14,9 +14,10 @@ last one still filling.
 Excluded channels are hidden everywhere: their rollups count in no total, list,
 rank or chart, also for the time before they were excluded.
 
-Sources, cheapest first: DailyMemberStat (member × local day; excluded
+Sources, cheapest first: DailyGuildStat (distinct members per local day) for
+the daily series' active members; DailyMemberStat (member × local day; excluded
 channels already left out) for leaderboards, ranks, active-member counts and
-daily series; HourlyChannelStat (channel × hour) for message and voice totals,
+role and member series; HourlyChannelStat (channel × hour) for message and voice totals,
 hourly series, channel totals and the heatmap; HourlyGuildStat (distinct
 members per hour, counted by the collector as it writes) for hourly series;
 ChannelMember (each member's last active day per channel) for the channel
@@ -52,7 +53,14 @@ from stats.models import (
     hour_start,  # noqa: F401 (hour_of: part of this module's API)
 )
 from stats.rollups import channels_not_in
-from stats.tables import channel_hours, channel_members, guild_hours, hourly, member_days
+from stats.tables import (
+    channel_hours,
+    channel_members,
+    guild_days,
+    guild_hours,
+    hourly,
+    member_days,
+)
 from stats.windows import (  # noqa: F401 (Window and offset_segments are part of this module's API)
     EPOCH,
     Period,
@@ -73,6 +81,7 @@ TABLE = hourly.TABLE
 CHANNEL_HOURS = channel_hours.TABLE
 MEMBER_DAYS = member_days.TABLE
 GUILD_HOURS = guild_hours.TABLE
+GUILD_DAYS = guild_days.TABLE
 CHANNEL_MEMBERS = channel_members.TABLE
 IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
@@ -285,7 +294,7 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
     """local day → (messages, voice seconds, active members), two queries merged here.
 
     Sums come from the channel-hours bucketed by local day (the segments reproduce local_day);
-    members from the member-days, one row each. Two plain GROUP BYs rather than a join of the two:
+    members from the guild-days, one row each. Two plain queries rather than a join of the two:
     PostgreSQL without fresh table statistics (after a bulk load) planned that join as a nested
     loop taking seconds.
     """
@@ -297,9 +306,7 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
         f"FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d",
         local_params + hour_params,
     )
-    active = dict(
-        fetch(f"SELECT day, COUNT(*) FROM {MEMBER_DAYS} WHERE {days} GROUP BY day", day_params)
-    )
+    active = dict(fetch(f"SELECT day, active_members FROM {GUILD_DAYS} WHERE {days}", day_params))
     return {int(d): (m, v, active.get(int(d), 0)) for d, m, v in sums}
 
 

@@ -2,15 +2,22 @@
 
 Each table's name, increment and rebuild live in its module of `stats.tables`. A flush adds to
 HourlyStat and to every derived table from the same counters, in the collector's transaction
-(`add_flush`). DailyMemberStat, HourlyGuildStat and ChannelMember depend on the guild's timezone
-or excluded channels, so when either changes the guild's rows are recomputed from HourlyStat,
-which is always kept.
+(`add_flush`). DailyMemberStat (and DailyGuildStat, its count per day), HourlyGuildStat and
+ChannelMember depend on the guild's timezone or excluded channels, so when either changes the
+guild's rows are recomputed from HourlyStat, which is always kept.
 """
 
 from __future__ import annotations
 
 from stats.models import Guild
-from stats.tables import channel_hours, channel_members, guild_hours, hourly, member_days
+from stats.tables import (
+    channel_hours,
+    channel_members,
+    guild_days,
+    guild_hours,
+    hourly,
+    member_days,
+)
 from stats.tables.base import channels_not_in, local_day
 
 __all__ = ["add_flush", "channels_not_in", "config_key", "local_day", "rebuild"]
@@ -38,12 +45,18 @@ def add_flush(
         if last_days.get((gid, cid, uid), -1) < day:
             last_days[(gid, cid, uid)] = day
         hour_users.setdefault((gid, hour), set()).add(uid)
-    new_members = guild_hours.new_members(hour_users, excluded)  # before this flush's hours land
+    day_users: dict[tuple[int, int], set[int]] = {}
+    for gid, day, uid in days:
+        day_users.setdefault((gid, day), set()).add(uid)
+    # Who is new to an hour or a day is read before this flush's own rows land.
+    new_in_hours = guild_hours.new_members(hour_users, excluded)
+    new_in_days = guild_days.new_members(day_users)
     hourly.increment(cur, counters)
     channel_hours.increment(cur, hours)
     member_days.increment(cur, days)
     channel_members.increment(cur, last_days)
-    guild_hours.increment(cur, new_members)
+    guild_hours.increment(cur, new_in_hours)
+    guild_days.increment(cur, new_in_days)
     return set(hour_users)
 
 
@@ -55,6 +68,7 @@ def config_key(guild: Guild) -> tuple[str, frozenset[int]]:
 def rebuild_config_dependent(guild_id: int) -> None:
     """The tables that follow the guild's timezone or exclusions."""
     member_days.rebuild(guild_id)
+    guild_days.rebuild(guild_id)
     guild_hours.rebuild(guild_id)
     channel_members.rebuild(guild_id)
 

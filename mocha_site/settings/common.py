@@ -216,6 +216,7 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "stats_hourlychannelstat",
         "stats_dailymemberstat",
         "stats_hourlyguildstat",
+        "stats_dailyguildstat",
         "stats_channelmember",
         "stats_voicesession",
         "stats_memberevent",

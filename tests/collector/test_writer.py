@@ -136,7 +136,7 @@ def test_distinct_counters_match_the_hourly_rows_and_their_rebuild():
     from django.db.models import Count
 
     from stats import rollups
-    from stats.models import ChannelMember, HourlyGuildStat
+    from stats.models import ChannelMember, DailyGuildStat, DailyMemberStat, HourlyGuildStat
 
     agg, writer = Aggregator(), Writer()
     setup_guild(agg, writer)
@@ -155,7 +155,11 @@ def test_distinct_counters_match_the_hourly_rows_and_their_rebuild():
         == {int(T0) // 3600: 3}
     )
     assert ChannelMember.objects.filter(channel_id=11).count() == 3
+    per_day = dict(DailyMemberStat.objects.values_list("day").annotate(n=Count("user_id")))
+    assert dict(DailyGuildStat.objects.values_list("day", "active_members")) == per_day
+    assert sum(per_day.values()) == 3
     written = sorted(ChannelMember.objects.values_list("channel_id", "user_id", "last_day"))
     rollups.rebuild(p.GUILD)
     assert dict(HourlyGuildStat.objects.values_list("hour", "active_members")) == per_hour
+    assert dict(DailyGuildStat.objects.values_list("day", "active_members")) == per_day
     assert sorted(ChannelMember.objects.values_list("channel_id", "user_id", "last_day")) == written

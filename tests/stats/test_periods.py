@@ -7,12 +7,21 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.db.models import Count
 from django.utils import timezone
 
 from collector.aggregate import Batch
 from collector.writer import Writer
 from stats import api_results, cache, guild_config, queries
-from stats.models import Channel, Guild, Member, MemberEvent, hour_of
+from stats.models import (
+    Channel,
+    DailyGuildStat,
+    DailyMemberStat,
+    Guild,
+    Member,
+    MemberEvent,
+    hour_of,
+)
 from stats.rollups import local_day
 from stats.windows import EPOCH, Period
 
@@ -96,6 +105,13 @@ def documents(guild: Guild, now, cached: bool) -> list:
     return docs
 
 
+def active_per_day(gid: int) -> tuple[dict, dict]:
+    """The daily series' active members as kept (DailyGuildStat) and as counted from scratch."""
+    kept = dict(DailyGuildStat.objects.filter(guild_id=gid).values_list("day", "active_members"))
+    rows = DailyMemberStat.objects.filter(guild_id=gid).values_list("day")
+    return kept, dict(rows.annotate(n=Count("user_id")))
+
+
 def test_documents_match_a_from_scratch_computation_through_busy_flushes(busy):
     rng = random.Random(15)
     now = timezone.now()
@@ -112,6 +128,8 @@ def test_documents_match_a_from_scratch_computation_through_busy_flushes(busy):
             fields, exclude, include = configs[step // 8]
             guild_config.update(Guild.objects.get(pk=GID), fields, exclude, include)
             writer.load_configs()
+        kept, counted = active_per_day(GID)
+        assert kept == counted, step
         guild = Guild.objects.get(pk=GID)
         cached = documents(guild, now, cached=True)
         assert cached == documents(Guild.objects.get(pk=GID), now, cached=False), step
