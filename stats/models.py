@@ -259,7 +259,8 @@ class DailyMemberStat(models.Model):
 
 
 class HourlyGuildStat(models.Model):
-    """Distinct active members of a guild per UTC hour (excluded channels left out).
+    """A guild's distinct active members, messages and voice seconds per UTC hour (excluded
+    channels left out): totals, series and the heatmap read one row an hour, not one per channel.
 
     A distinct count cannot be summed from other rollups: the collector adds the
     members it sees for the first time in that hour at each flush; rebuilt from
@@ -270,6 +271,8 @@ class HourlyGuildStat(models.Model):
     guild_id = models.BigIntegerField()
     hour = models.IntegerField()
     active_members = models.IntegerField(default=0)
+    messages = models.IntegerField(default=0)
+    voice_seconds = models.IntegerField(default=0)
 
     def __str__(self) -> str:
         return f"guild {self.guild_id} hour {self.hour}"

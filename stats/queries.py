@@ -15,11 +15,11 @@ Excluded channels are hidden everywhere: their rollups count in no total, list,
 rank or chart, also for the time before they were excluded.
 
 Sources, cheapest first: DailyGuildStat (distinct members per local day) for
-the daily series' active members; DailyMemberStat (member × local day; excluded
+the daily series' active members; HourlyGuildStat (the guild per hour: messages,
+voice seconds and distinct members, kept by the collector as it writes) for
+totals, series and the heatmap; DailyMemberStat (member × local day; excluded
 channels already left out) for leaderboards, ranks, active-member counts and
-role and member series; HourlyChannelStat (channel × hour) for message and voice totals,
-hourly series, channel totals and the heatmap; HourlyGuildStat (distinct
-members per hour, counted by the collector as it writes) for hourly series;
+role and member series; HourlyChannelStat (channel × hour) for channel totals;
 ChannelMember (each member's last active day per channel) for the channel
 list's active members; HourlyStat (channel × user × hour) only for a member's
 channel breakdown and role filters (its key starts with guild and member). All
@@ -68,6 +68,7 @@ from stats.windows import (  # noqa: F401 (Window and offset_segments are part o
     days_sql,
     excluded_channel_ids,
     fetch,
+    guild_hours_sql,
     local_seconds_sql,
     offset_segments,
     scope_sql,
@@ -121,8 +122,8 @@ def period_totals(
     query. With a role, the sums come from its holders' member-days (the same local days)."""
     first, last = windows[0], windows[-1]
     if role is None:
-        unit, source = "hour", CHANNEL_HOURS
-        hours, hour_params = scope_sql(guild, first.first, last.last)
+        unit, source = "hour", GUILD_HOURS
+        hours, hour_params = guild_hours_sql(guild, first.first, last.last)
     else:
         unit, source = "day", MEMBER_DAYS
         hours, hour_params = days_sql(guild, first.first_day, last.last_day, role=role)
@@ -151,10 +152,10 @@ def period_totals(
 
 
 def hour_sums(guild: Guild, win: Window) -> tuple[int, int]:
-    """Messages and voice seconds in the window's hours (channel-hours only: no member count)."""
-    where, params = scope_sql(guild, win.first, win.last)
+    """Messages and voice seconds in the window's hours (no member count)."""
+    where, params = guild_hours_sql(guild, win.first, win.last)
     m, v = fetch(
-        f"SELECT SUM(messages), SUM(voice_seconds) FROM {CHANNEL_HOURS} WHERE {where}", params
+        f"SELECT SUM(messages), SUM(voice_seconds) FROM {GUILD_HOURS} WHERE {where}", params
     )[0]
     return m or 0, v or 0
 
@@ -298,12 +299,12 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
     PostgreSQL without fresh table statistics (after a bulk load) planned that join as a nested
     loop taking seconds.
     """
-    hours, hour_params = scope_sql(guild, win.first, win.last)
+    hours, hour_params = guild_hours_sql(guild, win.first, win.last)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     days, day_params = days_sql(guild, win.first_day, win.last_day)
     sums = fetch(
         f"SELECT {local} / 86400 AS d, SUM(messages), SUM(voice_seconds) "
-        f"FROM {CHANNEL_HOURS} WHERE {hours} GROUP BY d",
+        f"FROM {GUILD_HOURS} WHERE {hours} GROUP BY d",
         local_params + hour_params,
     )
     active = dict(fetch(f"SELECT day, active_members FROM {GUILD_DAYS} WHERE {days}", day_params))
@@ -332,8 +333,8 @@ def member_daily_rows(guild: Guild, win: Window, user_id: int) -> dict[int, tupl
 def hourly_rows(
     guild: Guild, win: Window, user_id: int | None = None, role: int | None = None
 ) -> dict[int, tuple]:
-    """hour → (messages, voice seconds, active members): sums per channel-hour, distinct members
-    from HourlyStat."""
+    """hour → (messages, voice seconds, active members): the guild's hours, or a member's or a
+    role's from HourlyStat."""
     where, params = scope_sql(guild, win.first, win.last, user_id, role)
     # rows are never empty: a row is an active member
     active = "COUNT(DISTINCT user_id)"
@@ -344,12 +345,10 @@ def hourly_rows(
         )
     else:
         # Distinct members per hour are counted by the collector as it writes (HourlyGuildStat).
+        where, params = guild_hours_sql(guild, win.first, win.last)
         sql = (
-            f"SELECT c.hour, c.m, c.v, a.active_members FROM (SELECT hour, SUM(messages) AS m,"
-            f" SUM(voice_seconds) AS v FROM {CHANNEL_HOURS} WHERE {where} GROUP BY hour) AS c"
-            f" LEFT JOIN {GUILD_HOURS} AS a ON a.guild_id = %s AND a.hour = c.hour"
+            f"SELECT hour, messages, voice_seconds, active_members FROM {GUILD_HOURS} WHERE {where}"
         )
-        params = params + [guild.id]
     return {int(hr): (m, v, a) for hr, m, v, a in fetch(sql, params)}
 
 
@@ -720,12 +719,15 @@ def heatmap_doc(guild: Guild, days: int, cells: list[list[int]]) -> dict:
 def heatmap_cells(guild: Guild, win: Window, role: int | None = None) -> list[list[int]]:
     """Messages in the window by local weekday (Monday first) and local hour (of the role's
     holders, from HourlyStat, with one)."""
-    where, params = scope_sql(guild, win.first, win.last, role=role)
+    if role is None:
+        where, params = guild_hours_sql(guild, win.first, win.last)
+    else:
+        where, params = scope_sql(guild, win.first, win.last, role=role)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
     # 1970-01-01 was a Thursday: +3 makes Monday 0. %% is a literal % in parametrised SQL.
     rows = fetch(
         f"SELECT (({local} / 86400) + 3) %% 7 AS wd, ({local} %% 86400) / 3600 AS hr, SUM(messages)"
-        f" FROM {CHANNEL_HOURS if role is None else TABLE} WHERE {where} GROUP BY wd, hr",
+        f" FROM {GUILD_HOURS if role is None else TABLE} WHERE {where} GROUP BY wd, hr",
         local_params + local_params + params,
     )
     cells = [[0] * 24 for _ in range(7)]

@@ -35,7 +35,9 @@ def add_flush(
     hours: dict[tuple[int, int, int], list[int]] = {}
     days: dict[tuple[int, int, int], list[int]] = {}
     last_days: dict[tuple[int, int, int], int] = {}
+    # The guild's hours count only what lies outside its excluded channels.
     hour_users: dict[tuple[int, int], set[int]] = {}
+    guild_sums: dict[tuple[int, int], list[int]] = {}
     for (gid, hour, cid, uid), (m, v) in counters.items():
         day = local_day(timezones.get(gid, "UTC"), hour)
         for table, key in ((hours, (gid, hour, cid)), (days, (gid, day, uid))):
@@ -44,20 +46,24 @@ def add_flush(
             row[1] += v
         if last_days.get((gid, cid, uid), -1) < day:
             last_days[(gid, cid, uid)] = day
-        hour_users.setdefault((gid, hour), set()).add(uid)
+        if cid not in excluded.get(gid, ()):
+            row = guild_sums.setdefault((gid, hour), [0, 0])
+            row[0] += m
+            row[1] += v
+            hour_users.setdefault((gid, hour), set()).add(uid)
     day_users: dict[tuple[int, int], set[int]] = {}
     for gid, day, uid in days:
         day_users.setdefault((gid, day), set()).add(uid)
     # Who is new to an hour or a day is read before this flush's own rows land.
-    new_in_hours = guild_hours.new_members(hour_users, excluded)
+    guild_hour_rows = guild_hours.flush_rows(hour_users, guild_sums, excluded)
     new_in_days = guild_days.new_members(day_users)
     hourly.increment(cur, counters)
     channel_hours.increment(cur, hours)
     member_days.increment(cur, days)
     channel_members.increment(cur, last_days)
-    guild_hours.increment(cur, new_in_hours)
+    guild_hours.increment(cur, guild_hour_rows)
     guild_days.increment(cur, new_in_days)
-    return set(hour_users)
+    return {(gid, hour) for gid, hour, _ in hours}
 
 
 def config_key(guild: Guild) -> tuple[str, frozenset[int]]:

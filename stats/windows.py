@@ -200,6 +200,11 @@ def scope_sql(
     return sql + not_in + holders, params + ids + holder_params
 
 
+def guild_hours_sql(guild: Guild, first: int, last: int) -> tuple[str, list]:
+    """WHERE clause for HourlyGuildStat rows of hours first..last (exclusions are built in)."""
+    return "guild_id = %s AND hour >= %s AND hour <= %s", [guild.id, first, last]
+
+
 def days_sql(
     guild: Guild,
     first_day: int,

@@ -13,6 +13,7 @@ GROWING = (
     "stats_hourlychannelstat",
     "stats_dailymemberstat",
     "stats_hourlyguildstat",
+    "stats_dailyguildstat",
     "stats_channelmember",
     "stats_voicesession",
     "stats_memberevent",

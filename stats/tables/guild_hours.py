@@ -1,7 +1,9 @@
-"""HourlyGuildStat: distinct active members of a guild per UTC hour, outside excluded channels.
+"""HourlyGuildStat: a guild's distinct active members, messages and voice seconds per UTC hour,
+outside excluded channels.
 
 A distinct count cannot be summed from other rollups: a flush adds the members it saw in an hour
-who had no counted row in that hour before it. Rebuilt from HourlyStat when exclusions change.
+who had no counted row in that hour before it. Its sums are the flush's counters outside the
+guild's excluded channels. Rebuilt from HourlyStat when exclusions change.
 """
 
 from __future__ import annotations
@@ -13,25 +15,29 @@ from stats.tables import hourly
 from stats.tables.base import upsert_sql
 
 TABLE = HourlyGuildStat._meta.db_table
-INCREMENT = upsert_sql(TABLE, ("guild_id", "hour"), ("active_members",))
+INCREMENT = upsert_sql(TABLE, ("guild_id", "hour"), ("active_members", "messages", "voice_seconds"))
 IN_CHUNK = 500  # members per IN (...) list
 
 
-def new_members(
-    hour_users: dict[tuple[int, int], set[int]], excluded: dict[int, frozenset[int]]
-) -> list[tuple[int, int, int]]:
-    """(guild, hour, members of the flush not active in that hour before it); read before the
-    flush's own HourlyStat rows are written."""
+def flush_rows(
+    hour_users: dict[tuple[int, int], set[int]],
+    sums: dict[tuple[int, int], list[int]],
+    excluded: dict[int, frozenset[int]],
+) -> list[tuple[int, int, int, int, int]]:
+    """(guild, hour, members of the flush not active in that hour before it, messages, voice
+    seconds); read before the flush's own HourlyStat rows are written. `sums` are the flush's
+    counters outside excluded channels."""
     rows = []
     for (gid, hour), users in hour_users.items():
         new = len(users - already_active(gid, hour, users, excluded.get(gid, frozenset())))
-        if new:
-            rows.append((gid, hour, new))
+        m, v = sums.get((gid, hour), (0, 0))
+        if new or m or v:
+            rows.append((gid, hour, new, m, v))
     return rows
 
 
-def increment(cur, rows: list[tuple[int, int, int]]) -> None:
-    """Add new_members' counts."""
+def increment(cur, rows: list[tuple[int, int, int, int, int]]) -> None:
+    """Add flush_rows' counts and sums."""
     cur.executemany(INCREMENT, rows)
 
 
@@ -50,13 +56,13 @@ def already_active(gid: int, hour: int, users: set[int], excluded: frozenset[int
 
 @transaction.atomic
 def rebuild(guild_id: int) -> int:
-    """Recompute a guild's distinct active members per hour from HourlyStat (exclusions applied)."""
+    """Recompute a guild's hours from HourlyStat (exclusions applied)."""
     where, params = hourly.counted_where(Guild.objects.get(pk=guild_id))
     HourlyGuildStat.objects.filter(guild_id=guild_id).delete()
     with connection.cursor() as cur:
         cur.execute(
-            f"INSERT INTO {TABLE} (guild_id, hour, active_members) "
-            "SELECT guild_id, hour, COUNT(DISTINCT user_id) "
+            f"INSERT INTO {TABLE} (guild_id, hour, active_members, messages, voice_seconds) "
+            "SELECT guild_id, hour, COUNT(DISTINCT user_id), SUM(messages), SUM(voice_seconds) "
             f"FROM {hourly.TABLE} WHERE {where} GROUP BY guild_id, hour",
             params,
         )

@@ -69,6 +69,7 @@ WINDOWED = (
     "stats_hourlychannelstat",
     "stats_dailymemberstat",
     "stats_hourlyguildstat",
+    "stats_dailyguildstat",
 )
 GUILD_ALONE = re.compile(
     r"SEARCH (\w+) USING (?:PRIMARY KEY|(?:COVERING )?INDEX \w+) \(guild_id=\?\)"
