@@ -8,8 +8,8 @@ closed days of every guild (stats.periods) and the data versions — so dashboar
 cold recomputations exactly when they are busiest.
 
 Here the cull runs at most every CULL_EVERY_S per process and removes expired entries first;
-only if that is not enough does it remove the least recently written ones. The byte budget is
-kept apart by stats.cache.trim.
+only if that is not enough does it remove the least recently written ones, until the cache holds
+at most 90 % of both its MAX_ENTRIES and its MAX_BYTES (OPTIONS; no byte limit without one).
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ _cull_lock = threading.Lock()
 
 
 class OrderlyFileBasedCache(FileBasedCache):
+    def __init__(self, dir, params):
+        super().__init__(dir, params)
+        self._max_bytes = params.get("OPTIONS", {}).get("MAX_BYTES")
+
     def _cull(self):
         now = time.monotonic()
         if now - _culled_at.get(self._dir, 0.0) < CULL_EVERY_S:
@@ -47,11 +51,20 @@ class OrderlyFileBasedCache(FileBasedCache):
                 with open(path, "rb") as f:
                     if self._is_expired(f):  # Django's own check; it deletes the file
                         continue
-                alive.append((os.stat(path).st_mtime, path))
+                st = os.stat(path)
             except (FileNotFoundError, EOFError):
                 continue
-        if len(alive) < self._max_entries:
+            alive.append((st.st_mtime, st.st_size, path))
+        size = sum(s for _, s, _ in alive)
+        over_bytes = self._max_bytes is not None and size > self._max_bytes
+        if len(alive) < self._max_entries and not over_bytes:
             return
+        entries_target, bytes_target = self._max_entries * 0.9, (self._max_bytes or size) * 0.9
+        remaining = len(alive)
         alive.sort()
-        for _, path in alive[: len(alive) - int(self._max_entries * 0.9)]:
+        for _, file_size, path in alive:
+            if remaining <= entries_target and size <= bytes_target:
+                break
             self._delete(path)
+            remaining -= 1
+            size -= file_size

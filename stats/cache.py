@@ -29,7 +29,6 @@ from stats import instruments
 
 T = TypeVar("T")
 CACHE_ALIAS = "default"
-TRIM_EVERY_S = 10.0
 _MISSING = object()
 
 
@@ -51,10 +50,6 @@ _this_thread = threading.local()  # misses of the current thread: what one reque
 
 def thread_misses() -> int:
     return getattr(_this_thread, "misses", 0)
-
-
-_trim_lock = threading.Lock()
-_last_trim = 0.0
 
 
 def result_cache():
@@ -149,11 +144,10 @@ def cached(guild, name: str, params: dict, compute: Callable[[], T]) -> T:
     instruments.CACHE_LOOKUPS.labels("miss").inc()
     value = compute()
     c.set(key, value, timeout=settings.MOCHA_RESULT_CACHE_TTL)
-    maybe_trim()
     return value
 
 
-# --- Size, entries and trimming ------------------------------------------------------
+# --- Size and entries ------------------------------------------------------------
 
 
 def file_cache_dir(alias: str = CACHE_ALIAS) -> Path | None:
@@ -202,55 +196,6 @@ def usage(alias: str = CACHE_ALIAS) -> dict:
         except Exception:  # an unreachable Redis must not break /metrics
             return {"entries": None, "bytes": None}
     return {"entries": None, "bytes": None}
-
-
-def trim(max_bytes: int | None = None, alias: str = CACHE_ALIAS) -> int:
-    """Delete the least recently written cache files until under 90% of max_bytes; returns files
-    removed.
-
-    Only the file cache is trimmed here: Redis bounds itself (maxmemory-policy), and our
-    entries there expire by TTL.
-    """
-    directory = file_cache_dir(alias)
-    if directory is None:
-        return 0
-    limit = settings.MOCHA_CACHE_MAX_BYTES if max_bytes is None else max_bytes
-    sized = []
-    for entry in cache_files(directory):
-        try:
-            st = entry.stat()
-        except FileNotFoundError:
-            continue
-        sized.append((st.st_mtime, st.st_size, entry.path))
-    total = sum(size for _, size, _ in sized)
-    if total <= limit:
-        return 0
-    removed = 0
-    target = limit * 0.9
-    for _, size, path in sorted(sized):
-        if total <= target:
-            break
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-        total -= size
-        removed += 1
-    return removed
-
-
-def maybe_trim() -> None:
-    """Trim at most every TRIM_EVERY_S seconds per process: scanning the directory costs
-    milliseconds."""
-    global _last_trim
-    now = time.monotonic()
-    if now - _last_trim < TRIM_EVERY_S or not _trim_lock.acquire(blocking=False):
-        return
-    try:
-        _last_trim = now
-        trim()
-    finally:
-        _trim_lock.release()
 
 
 def entries_per_cache() -> dict[str, Any]:

@@ -10,8 +10,13 @@ from mocha import file_cache
 from mocha.file_cache import OrderlyFileBasedCache
 
 
-def make(tmp_path, max_entries: int) -> OrderlyFileBasedCache:
-    return OrderlyFileBasedCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": max_entries}})
+def make(tmp_path, max_entries: int, max_bytes: int | None = None) -> OrderlyFileBasedCache:
+    options = {"MAX_ENTRIES": max_entries, "MAX_BYTES": max_bytes}
+    return OrderlyFileBasedCache(str(tmp_path), {"OPTIONS": options})
+
+
+def used_bytes(cache: OrderlyFileBasedCache) -> int:
+    return sum(os.path.getsize(path) for path in cache._list_cache_files())
 
 
 def test_a_flood_of_short_lived_entries_never_evicts_the_long_lived_ones(tmp_path, monkeypatch):
@@ -52,3 +57,16 @@ def test_the_directory_is_listed_at_most_every_few_seconds(tmp_path, monkeypatch
         )
         cache.set(f"k{i}", i, timeout=None)
     assert len(listings) == 1
+
+
+def test_above_the_byte_limit_the_least_recently_written_go_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(file_cache, "CULL_EVERY_S", 0.0)
+    monkeypatch.setattr(file_cache, "_culled_at", {})
+    cache = make(tmp_path, 1000, max_bytes=100_000)
+    for i in range(20):
+        cache.set(f"filler-{i}", os.urandom(10_000), timeout=None)  # incompressible
+        os.utime(cache._key_to_file(f"filler-{i}"), (1000 + i, 1000 + i))
+    assert used_bytes(cache) <= 100_000 + 11_000  # culled before each write, then written
+    cache.set("new", "x", timeout=None)
+    assert used_bytes(cache) <= 90_000 + 11_000
+    assert cache.get("filler-0") is None and cache.get("filler-19") is not None

@@ -179,6 +179,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # cachalot and the result cache must be shared by every process (the
 # collector writes Member and Channel rows): files under var/ by default,
 # Redis when REDIS_URL is set. A per-process cache would serve stale rows.
+MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # the file cache is culled above this
 REDIS_URL = os.environ.get("REDIS_URL") or None
 if REDIS_URL:
     CACHES = {
@@ -192,12 +193,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            # Culled in order, expired entries first (mocha/file_cache.py); bytes are bounded by
-            # MOCHA_CACHE_MAX_BYTES (stats.cache.trim).
+            # Culled in order, expired entries first, within both limits (mocha/file_cache.py).
             "BACKEND": "mocha.file_cache.OrderlyFileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
             "TIMEOUT": 3600,
-            "OPTIONS": {"MAX_ENTRIES": 50000},
+            "OPTIONS": {"MAX_ENTRIES": 50000, "MAX_BYTES": MOCHA_CACHE_MAX_BYTES},
         },
     }
 # No CHANNEL_LAYERS: each web worker polls the database and writes live frames straight to its own
@@ -248,7 +248,6 @@ MOCHA_RESULT_CACHE_TTL = 300  # backstop; entries normally go stale by data vers
 # Parts covering closed days only: they go stale by the guild's closed version, which few writes
 # change.
 MOCHA_CLOSED_CACHE_TTL = 3600
-MOCHA_CACHE_MAX_BYTES = 64 * 1024 * 1024  # trim the result cache above this
 # Per-client budget of API work (stats.throttle): tokens per second, bucket size; 0 = off.
 MOCHA_API_RATE = float(os.environ.get("MOCHA_API_RATE") or 20)
 MOCHA_API_BURST = int(os.environ.get("MOCHA_API_BURST") or 40)

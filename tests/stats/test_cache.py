@@ -69,21 +69,6 @@ def test_ttl_backstop(activity, settings):
     assert cache.get(key) is None
 
 
-def test_trim_removes_oldest_files_above_the_limit(settings, tmp_path):
-    if result_cache.file_cache_dir() is None:
-        pytest.skip("trimming applies to the file cache; Redis bounds itself")
-    for i in range(20):
-        cache.set(
-            f"filler-{i}", os.urandom(10_000)
-        )  # incompressible: the file cache zlib-compresses
-    used = result_cache.usage()["bytes"]
-    assert used > 200_000
-    removed = result_cache.trim(max_bytes=100_000)
-    assert removed > 0
-    assert result_cache.usage()["bytes"] <= 90_000
-    assert cache.get("filler-19") is not None  # newest kept
-
-
 def test_usage_counts_entries(activity):
     cache.set("a", 1)
     cache.set("b", 2)
