@@ -688,12 +688,20 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
     """Distinct active members per channel in the window.
 
     A window ending today reads each (channel, member)'s last active day (ChannelMember); a
-    range wholly in the past counts distinct members of its HourlyStat rows.
+    range wholly in the past counts distinct members of its HourlyStat rows, sought member by
+    member (the table is keyed member first) among the members its member-days name, so the read
+    is the range's rows however long the guild's history.
     """
     if not win.ends_now:
+        days, day_params = days_sql(guild, win.first_day, win.last_day)
         where, params = scope_sql(guild, win.first, win.last)
-        sql = f"SELECT channel_id, COUNT(DISTINCT user_id) FROM {TABLE} WHERE {where}"
-        return {cid: n for cid, n in fetch(sql + " GROUP BY channel_id", params)}
+        sql = (
+            "SELECT channel_id, COUNT(DISTINCT user_id) FROM"
+            # + 0: the day range by the key, not the member-order index's whole guild
+            f" (SELECT DISTINCT user_id + 0 AS uid FROM {MEMBER_DAYS} WHERE {days}) AS u"
+            f" JOIN {TABLE} ON user_id = u.uid AND {where} GROUP BY channel_id"
+        )
+        return {cid: n for cid, n in fetch(sql, day_params + params)}
     not_in, ids = channels_not_in(excluded_channel_ids(guild))
     sql = (
         f"SELECT channel_id, COUNT(*) FROM {CHANNEL_MEMBERS} "

@@ -124,3 +124,31 @@ def test_member_sums_read_only_the_windows_days_of_a_long_history(
     assert sums == {u: (window_days, 0) for u in range(3)}
     plan = explain(ctx.captured_queries[-1]["sql"], [])
     assert ("USING PRIMARY KEY (guild_id=? AND day>? AND day<?)" in plan) is by_day, plan
+
+
+@pytest.mark.sqlite_only
+def test_a_past_ranges_channel_members_seek_the_ranges_members_not_the_history():
+    """HourlyStat is keyed member first: the channel list of a range in the past reads the
+    range's hours of the members active in it, not the guild's whole history."""
+    from django.test.utils import CaptureQueriesContext
+
+    from stats import queries, rollups
+    from stats.models import Guild, HourlyStat
+    from stats.windows import Window
+
+    guild = Guild.objects.create(id=78, name="old guild")
+    today = 20_800
+    HourlyStat.objects.bulk_create(
+        HourlyStat(guild_id=78, hour=(today - d) * 24 + 12, channel_id=c, user_id=u, messages=1)
+        for d in range(60)
+        for c in (1, 2)
+        for u in range(3 if c == 1 else 1)
+    )
+    rollups.rebuild(78)
+    first_day = today - 10
+    win = Window(2, "UTC", first_day, first_day + 1, first_day * 24, first_day * 24 + 47, False)
+    with CaptureQueriesContext(connection) as ctx:
+        assert queries.channel_members(guild, win) == {1: 3, 2: 1}
+    plan = explain(ctx.captured_queries[-1]["sql"], [])
+    assert "PRIMARY KEY (guild_id=? AND user_id=? AND hour>? AND hour<?)" in plan, plan
+    assert "PRIMARY KEY (guild_id=? AND day>? AND day<?)" in plan, plan
