@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from collector.endpoints import configure_discord
@@ -17,6 +19,26 @@ from simulator.server import Simulator
 
 def scenario_lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.strip()]
+
+
+# A Discord timestamp as the scenario files write them, in quotes (a JSON string value).
+DISCORD_TIME = re.compile(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00)"')
+
+
+def moved_to_recent(lines: list[str], now: datetime | None = None) -> list[str]:
+    """The scenario with all its times moved by the same whole number of days, so that the newest
+    lies within the day before `now`: API windows counted back from today (and retention) then
+    hold it whatever today is, and each time keeps its hour. Ids stay: the collector counts a
+    gateway message at its `timestamp`, not at the time its snowflake id encodes."""
+    found = [datetime.fromisoformat(t) for line in lines for t in DISCORD_TIME.findall(line)]
+    if not found:
+        return list(lines)
+    shift = timedelta(days=((now or datetime.now(UTC)) - max(found)).days)  # rounded down
+
+    def moved(match: re.Match) -> str:
+        return json.dumps((datetime.fromisoformat(match[1]) + shift).isoformat())
+
+    return [DISCORD_TIME.sub(moved, line) for line in lines]
 
 
 def split_scenario(lines: list[str], at: float) -> tuple[list[str], list[str]]:

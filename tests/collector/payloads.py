@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 GUILD = 700000000000000001
 _ids = itertools.count(800000000000000000)
+
+
+def recent(hours: float = 1) -> str:
+    """A Discord timestamp `hours` ago: for messages a test reads back through a window counted
+    from today (API lookbacks, retention), which a fixed date would one day fall out of."""
+    return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
 
 
 def user(uid: int, bot: bool = False, name: str | None = None) -> dict:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from stats.models import CollectorState, Guild, RecentEvent, ScheduledTask, VoiceSession
 from stats.retention import RETENTION
+from tests.collector import payloads as p
 from tests.collector.processes import collector_process, simulator_process, wait_for
 from tests.collector.test_shards_and_outages import SHARD0_GUILD, SHARD1_GUILD, two_guild_scenario
 from tests.conftest import ROOT
@@ -46,8 +47,7 @@ def test_running_collectors_apply_retention_once_a_day_without_a_command(
     old_rows(days_ago=20)
     path = tmp_path / "scenario.jsonl"
     # Messages of the last hour: the scenario's fixed date would fall out of the 7-day window.
-    recent = (timezone.now() - timedelta(hours=1)).isoformat()
-    path.write_text("\n".join(two_guild_scenario(20, recent)) + "\n")
+    path.write_text("\n".join(two_guild_scenario(20, p.recent())) + "\n")
     env = {**subprocess_env, "MOCHA_RETENTION_CHECK_S": "0.3"}
     with simulator_process(manage_py, env, path, "--shards", "2") as port:
         procs = [
