@@ -42,12 +42,14 @@ class ZlibStream:
         self.context = zlib.decompressobj()
 
     def decompress(self, data: bytes) -> str | None:
-        self.buffer.extend(data)
         if not data.endswith(b"\x00\x00\xff\xff"):  # a message ends with a sync flush
+            self.buffer.extend(data)
             return None
-        text = self.context.decompress(self.buffer).decode()
-        self.buffer = bytearray()
-        return text
+        if self.buffer:  # the end of a message sent in several frames
+            self.buffer.extend(data)
+            data, self.buffer = self.buffer, bytearray()
+        # Else the whole message is this frame, the common case: inflated with no copy.
+        return self.context.decompress(data).decode()
 
 
 _FROM_CLIENT = discord.gateway.DiscordWebSocket.from_client.__func__  # type: ignore[attr-defined]
