@@ -35,9 +35,7 @@ def add_flush(
     hours: dict[tuple[int, int, int], list[int]] = {}
     days: dict[tuple[int, int, int], list[int]] = {}
     last_days: dict[tuple[int, int, int], int] = {}
-    # The guild's hours count only what lies outside its excluded channels.
-    hour_users: dict[tuple[int, int], set[int]] = {}
-    guild_sums: dict[tuple[int, int], list[int]] = {}
+    hour_users: dict[tuple[int, int], set[int]] = {}  # outside excluded channels
     for (gid, hour, cid, uid), (m, v) in counters.items():
         day = local_day(timezones.get(gid, "UTC"), hour)
         for table, key in ((hours, (gid, hour, cid)), (days, (gid, day, uid))):
@@ -47,16 +45,10 @@ def add_flush(
         if last_days.get((gid, cid, uid), -1) < day:
             last_days[(gid, cid, uid)] = day
         if cid not in excluded.get(gid, ()):
-            row = guild_sums.setdefault((gid, hour), [0, 0])
-            row[0] += m
-            row[1] += v
             hour_users.setdefault((gid, hour), set()).add(uid)
-    day_users: dict[tuple[int, int], set[int]] = {}
-    for gid, day, uid in days:
-        day_users.setdefault((gid, day), set()).add(uid)
     # Who is new to an hour or a day is read before this flush's own rows land.
-    guild_hour_rows = guild_hours.flush_rows(hour_users, guild_sums, excluded)
-    new_in_days = guild_days.new_members(day_users)
+    guild_hour_rows = guild_hours.flush_rows(hour_users, hours, excluded)
+    new_in_days = guild_days.new_members(days)
     hourly.increment(cur, counters)
     channel_hours.increment(cur, hours)
     member_days.increment(cur, days)

@@ -18,12 +18,15 @@ INCREMENT = upsert_sql(TABLE, ("guild_id", "day"), ("active_members",))
 IN_CHUNK = 500  # members per IN (...) list
 
 
-def new_members(day_users: dict[tuple[int, int], set[int]]) -> list[tuple[int, int, int]]:
-    """(guild, day, members of the flush without a member-day row of that day yet)."""
+def new_members(days: dict[tuple[int, int, int], list[int]]) -> list[tuple[int, int, int]]:
+    """(guild, day, members of the flush without a member-day row of that day yet), from the
+    flush's (guild, day, user) increments."""
+    day_users: dict[tuple[int, int], list[int]] = {}
+    for gid, day, uid in days:
+        day_users.setdefault((gid, day), []).append(uid)
     rows = []
     with connection.cursor() as cur:
-        for (gid, day), users in day_users.items():
-            ids = list(users)
+        for (gid, day), ids in day_users.items():
             known = 0
             for i in range(0, len(ids), IN_CHUNK):
                 chunk = ids[i : i + IN_CHUNK]

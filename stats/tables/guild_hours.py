@@ -21,12 +21,18 @@ IN_CHUNK = 500  # members per IN (...) list
 
 def flush_rows(
     hour_users: dict[tuple[int, int], set[int]],
-    sums: dict[tuple[int, int], list[int]],
+    channel_hours: dict[tuple[int, int, int], list[int]],
     excluded: dict[int, frozenset[int]],
 ) -> list[tuple[int, int, int, int, int]]:
     """(guild, hour, members of the flush not active in that hour before it, messages, voice
-    seconds); read before the flush's own HourlyStat rows are written. `sums` are the flush's
-    counters outside excluded channels."""
+    seconds); read before the flush's own HourlyStat rows are written. The sums are the flush's
+    (guild, hour, channel) sums outside excluded channels: a channel's, not a member's, rows."""
+    sums: dict[tuple[int, int], list[int]] = {}
+    for (gid, hour, cid), (m, v) in channel_hours.items():
+        if cid not in excluded.get(gid, ()):
+            row = sums.setdefault((gid, hour), [0, 0])
+            row[0] += m
+            row[1] += v
     rows = []
     for (gid, hour), users in hour_users.items():
         new = len(users - already_active(gid, hour, users, excluded.get(gid, frozenset())))
