@@ -335,12 +335,11 @@ def hourly_rows(
 ) -> dict[int, tuple]:
     """hour → (messages, voice seconds, active members): the guild's hours, or a member's or a
     role's from HourlyStat."""
-    where, params = scope_sql(guild, win.first, win.last, user_id, role)
-    # rows are never empty: a row is an active member
-    active = "COUNT(DISTINCT user_id)"
     if user_id is not None or role is not None:
+        where, params = scope_sql(guild, win.first, win.last, user_id, role)
+        # rows are never empty: a row is an active member
         sql = (
-            f"SELECT hour, SUM(messages), SUM(voice_seconds), {active} "
+            f"SELECT hour, SUM(messages), SUM(voice_seconds), COUNT(DISTINCT user_id) "
             f"FROM {TABLE} WHERE {where} GROUP BY hour"
         )
     else:
