@@ -124,9 +124,8 @@ def cached_part(guild, name: str, args: tuple, compute: Callable[[], T], closed:
     )
     value = c.get(key, _MISSING)
     if value is _MISSING:
-        value = compute()
         ttl = settings.MOCHA_CLOSED_CACHE_TTL if closed else settings.MOCHA_RESULT_CACHE_TTL
-        c.set(key, value, timeout=ttl)
+        value = _compute_once(key, compute, ttl)
     return value
 
 
@@ -142,9 +141,31 @@ def cached(guild, name: str, params: dict, compute: Callable[[], T]) -> T:
     counters.misses += 1
     _this_thread.misses = thread_misses() + 1
     instruments.CACHE_LOOKUPS.labels("miss").inc()
-    value = compute()
-    c.set(key, value, timeout=settings.MOCHA_RESULT_CACHE_TTL)
-    return value
+    return _compute_once(key, compute, settings.MOCHA_RESULT_CACHE_TTL)
+
+
+_flights: dict[str, threading.Lock] = {}
+_flights_guard = threading.Lock()
+
+
+def _compute_once(key: str, compute: Callable[[], T], ttl: int | None) -> T:
+    """Compute a missing entry in one thread of this process at a time: a flush makes every
+    viewer of a busy guild miss the same keys at once, and the requests that arrive while one
+    computes wait for it and read its result instead of computing it again."""
+    with _flights_guard:
+        lock = _flights.setdefault(key, threading.Lock())
+    try:
+        with lock:
+            c = result_cache()
+            value = c.get(key, _MISSING)
+            if value is _MISSING:
+                value = compute()
+                c.set(key, value, timeout=ttl)
+            return value
+    finally:
+        with _flights_guard:
+            if _flights.get(key) is lock:
+                del _flights[key]
 
 
 # --- Size and entries ------------------------------------------------------------

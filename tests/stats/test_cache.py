@@ -168,3 +168,37 @@ def test_cleaning_between_tests_leaves_other_runs_keys_alone():
         assert client.get(foreign) == b"1"
     finally:
         client.delete(foreign)
+
+
+@pytest.mark.parametrize("part", [False, True])
+def test_concurrent_misses_of_one_key_compute_it_once(part):
+    """After a flush every viewer misses the same keys at once: one computes, the rest wait and
+    read its result."""
+    import threading
+    from types import SimpleNamespace
+
+    guild = SimpleNamespace(id=987_654_321 + part, updated_at=None)
+    result_cache.bump_versions([guild.id])
+    calls, results = [], []
+    start = threading.Barrier(8)
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        return {"n": 42}
+
+    def viewer():
+        start.wait()
+        if part:
+            results.append(result_cache.cached_part(guild, "tail", (1,), compute, closed=False))
+        else:
+            results.append(result_cache.cached(guild, "stats", {"days": 30}, compute))
+
+    threads = [threading.Thread(target=viewer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"n": 42}] * 8
+    assert len(calls) == 1
+    assert not result_cache._flights  # no lock left behind
