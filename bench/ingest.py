@@ -35,6 +35,7 @@ from django.db.models import Sum
 from collector.aggregate import Aggregator
 from collector.writer import Writer
 from mocha.utc import from_epoch
+from stats.maintenance import rows_of
 from stats.models import Guild, HourlyStat, RecentEvent
 
 GUILD_ID = 910000000000000001
@@ -94,7 +95,7 @@ def pipeline(quick: bool = False) -> dict:
             last_flush = time.perf_counter()
     writer.write(agg.take_batch(time.time()), {})
     pipeline_s = time.perf_counter() - started
-    committed = HourlyStat.objects.filter(guild_id=GUILD_ID).aggregate(m=Sum("messages"))["m"]
+    committed = rows_of(HourlyStat, GUILD_ID).aggregate(m=Sum("messages"))["m"]
     assert committed == n, (committed, n)
 
     naive_n = 3_000 if quick else 20_000
@@ -115,7 +116,7 @@ def pipeline(quick: bool = False) -> dict:
         "sqlite_floor_eps": round(floor_n / floor_s),
         "pipeline_vs_naive": round(eps / naive_eps, 1),
         "pipeline_events": n,
-        "pipeline_rows": HourlyStat.objects.filter(guild_id=GUILD_ID).count(),
+        "pipeline_rows": rows_of(HourlyStat, GUILD_ID).count(),
     }
 
 

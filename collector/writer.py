@@ -24,7 +24,6 @@ from stats.models import (
     CollectorOutage,
     CollectorState,
     Guild,
-    HourlyStat,
     Member,
     MemberEvent,
     MemberRole,
@@ -36,6 +35,7 @@ from stats.models import (
     hour_of,
     hour_start,
 )
+from stats.tables import hourly, keys
 
 log = logging.getLogger("mocha.collector")
 
@@ -410,17 +410,14 @@ class Writer:
 
     def _first_active_hour(self, gid: int, uid: int, at: datetime) -> int | None:
         """The member's first counted hour within ACTIVATION of joining at `at`, if any."""
-        first = hour_of(at)
-        rows = HourlyStat.objects.filter(
-            guild_id=gid,
-            user_id=uid,
-            hour__gte=first,
-            hour__lte=hour_of(at + ACTIVATION),
-        )
-        excluded = self.excluded.get(gid)
-        if excluded:
-            rows = rows.exclude(channel_id__in=excluded)
-        return rows.order_by("hour").values_list("hour", flat=True).first()
+        not_in, excluded = keys.channels_not_in(self.excluded.get(gid, ()))
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT MIN(hour) FROM {hourly.TABLE} WHERE {keys.USER}"
+                f" AND hour >= %s AND hour <= %s{not_in}",
+                [gid, uid, hour_of(at), hour_of(at + ACTIVATION), *excluded],
+            )
+            return cur.fetchone()[0]
 
     def _awaiting_joins(self) -> dict[tuple[int, int], datetime]:
         if self.awaiting is None:

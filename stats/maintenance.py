@@ -39,6 +39,7 @@ from stats.models import (
     HourlyStat,
     Member,
     MemberEvent,
+    MemberKey,
     MemberRole,
     MessageCursor,
     OptOut,
@@ -46,7 +47,7 @@ from stats.models import (
     VoiceSession,
     hour_of,
 )
-from stats.tables import hourly
+from stats.tables import hourly, keys
 
 # Rows of a guild, by the label the admin shows.
 GUILD_ROWS = {
@@ -93,22 +94,26 @@ def _lock_rollups() -> None:
             )
 
 
+def rows_of(model, guild_id: int, user_id: int | None = None):
+    """The model's rows of a guild, or of one member in it. HourlyStat names its guild and
+    user only through the member key (DailyMemberStat its user)."""
+    user = {} if user_id is None else {"user_id": user_id}
+    if model is HourlyStat or (model is DailyMemberStat and user):
+        members = MemberKey.objects.filter(guild_id=guild_id, **user).values("id")
+        return model.objects.filter(member_key__in=members)
+    return model.objects.filter(guild_id=guild_id, **user)
+
+
 def guild_row_counts(guild_id: int) -> dict[str, int]:
     """How many stored rows purge_guild_stats would delete (for the confirmation page)."""
-    return {
-        label: model.objects.filter(guild_id=guild_id).count()
-        for label, model in GUILD_ROWS.items()
-    }
+    return {label: rows_of(model, guild_id).count() for label, model in GUILD_ROWS.items()}
 
 
 @transaction.atomic
 def purge_guild_stats(guild_id: int) -> dict[str, int]:
     """Delete every stats row of a guild; its configuration, channels and members stay."""
     _lock_rollups()
-    deleted = {
-        label: model.objects.filter(guild_id=guild_id).delete()[0]
-        for label, model in GUILD_ROWS.items()
-    }
+    deleted = {label: rows_of(model, guild_id).delete()[0] for label, model in GUILD_ROWS.items()}
     _bump([guild_id])
     return deleted
 
@@ -116,8 +121,7 @@ def purge_guild_stats(guild_id: int) -> dict[str, int]:
 def member_row_counts(guild_id: int, user_id: int) -> dict[str, int]:
     """How many rows purge_member would delete."""
     counts = {
-        label: model.objects.filter(guild_id=guild_id, user_id=user_id).count()
-        for label, model in MEMBER_ROWS.items()
+        label: rows_of(model, guild_id, user_id).count() for label, model in MEMBER_ROWS.items()
     }
     counts["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).count()
     return counts
@@ -128,12 +132,12 @@ def purge_member(guild_id: int, user_id: int) -> dict[str, int]:
     """A privacy request: delete every row about one user in one guild, their name included."""
     _lock_rollups()
     deleted = {
-        label: model.objects.filter(guild_id=guild_id, user_id=user_id).delete()[0]
-        for label, model in MEMBER_ROWS.items()
+        label: rows_of(model, guild_id, user_id).delete()[0] for label, model in MEMBER_ROWS.items()
     }
     deleted["member profile"] = Member.objects.filter(guild_id=guild_id, user_id=user_id).delete()[
         0
     ]
+    MemberKey.objects.filter(guild_id=guild_id, user_id=user_id).delete()  # their user id too
     rollups.rebuild(guild_id)  # channel sums and distinct counts held this member's share
     _bump([guild_id])
     return deleted
@@ -192,23 +196,28 @@ def rebuild_voice(guild: Guild, now: datetime | None = None) -> dict[str, int]:
     """
     _lock_rollups()
     first, last = rebuild_window(guild, now)
-    wanted = voice_seconds_from_sessions(guild.id, first, last)
-    window = HourlyStat.objects.filter(guild_id=guild.id, hour__gte=first, hour__lte=last)
+    wanted_ids = voice_seconds_from_sessions(guild.id, first, last)
+    members = keys.member_keys((guild.id, u) for _, _, u in wanted_ids)
+    channels = keys.channel_keys((guild.id, c) for _, c, _ in wanted_ids)
+    wanted = {
+        (h, channels[(guild.id, c)], members[(guild.id, u)]): v
+        for (h, c, u), v in wanted_ids.items()
+    }
+    window = rows_of(HourlyStat, guild.id).filter(hour__gte=first, hour__lte=last)
     stored = {
-        (h, c, u): v
-        for h, c, u, v in window.values_list("hour", "channel_id", "user_id", "voice_seconds")
+        (h, c, m): v
+        for h, c, m, v in window.values_list("hour", "channel_key", "member_key", "voice_seconds")
     }
     changed = [
         HourlyStat(
-            guild_id=guild.id,
+            member_key=m,
             hour=h,
-            channel_id=c,
-            user_id=u,
+            channel_key=c,
             messages=0,
-            voice_seconds=wanted.get((h, c, u), 0),
+            voice_seconds=wanted.get((h, c, m), 0),
         )
-        for (h, c, u) in set(stored) | set(wanted)
-        if stored.get((h, c, u)) != wanted.get((h, c, u), 0)
+        for (h, c, m) in set(stored) | set(wanted)
+        if stored.get((h, c, m)) != wanted.get((h, c, m), 0)
     ]
     if changed:
         # Overwrite voice_seconds only; a new row starts with messages = 0.
@@ -216,7 +225,7 @@ def rebuild_voice(guild: Guild, now: datetime | None = None) -> dict[str, int]:
             changed,
             batch_size=500,
             update_conflicts=True,
-            unique_fields=["guild_id", "hour", "channel_id", "user_id"],
+            unique_fields=["member_key", "hour", "channel_key"],
             update_fields=["voice_seconds"],
         )
     emptied = window.filter(messages=0, voice_seconds=0).delete()[0]

@@ -73,10 +73,11 @@ def rank_history(guild: Guild, win: Window, user_id: int) -> list[dict] | None:
     where, params = days_sql(guild, win.first_day, win.last_day)
     ranks = dict(
         fetch(
-            "SELECT wk, r FROM (SELECT (day + 3) / 7 AS wk, user_id, ROW_NUMBER() OVER"
-            " (PARTITION BY (day + 3) / 7 ORDER BY SUM(messages) DESC, user_id ASC) AS r"
-            f" FROM {MEMBER_DAYS} WHERE {where} GROUP BY (day + 3) / 7, user_id"
-            " HAVING SUM(messages) > 0) AS ranked WHERE user_id = %s",
+            "SELECT wk, r FROM (SELECT wk, uid, ROW_NUMBER() OVER"
+            " (PARTITION BY wk ORDER BY v DESC, uid ASC) AS r FROM"
+            f" (SELECT (day + 3) / 7 AS wk, {queries.DAY_USER} AS uid, SUM(messages) AS v"
+            f" FROM {MEMBER_DAYS} WHERE {where} GROUP BY (day + 3) / 7, member_key"
+            " HAVING SUM(messages) > 0) AS s) AS ranked WHERE uid = %s",
             params + [user_id],
         )
     )

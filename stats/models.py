@@ -189,24 +189,64 @@ class MemberRole(models.Model):
         return f"user {self.user_id} holds role {self.role_id}"
 
 
+class MemberKey(models.Model):
+    """The small number standing for a (guild, user) in the keys of the two largest rollups.
+
+    A snowflake takes 8 bytes in every row; a number counted from 1 takes 1–3 in SQLite's
+    records. HourlyStat and DailyMemberStat hold these instead of user ids, and the query layer
+    joins this table where an answer names users. Kept apart from Member: a count may come before
+    (or without) a member's profile, and erasing a member removes both.
+    """
+
+    id = models.AutoField(primary_key=True)
+    guild_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["guild_id", "user_id"], name="member_key_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"member {self.id}: user {self.user_id} in guild {self.guild_id}"
+
+
+class ChannelKey(models.Model):
+    """The small number standing for a channel in HourlyStat's key (see MemberKey)."""
+
+    id = models.AutoField(primary_key=True)
+    guild_id = models.BigIntegerField()
+    channel_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["guild_id", "channel_id"], name="channel_key_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"channel {self.id}: {self.channel_id} in guild {self.guild_id}"
+
+
 class HourlyStat(models.Model):
-    """Messages and voice seconds of one user in one channel in one UTC hour."""
+    """Messages and voice seconds of one member in one channel in one UTC hour.
+
+    Keyed by small numbers (MemberKey, ChannelKey), not snowflakes: this table holds about one row
+    per three events, and its key is most of a row. A member's key names the guild too.
+    """
 
     # The upsert key is the table (WITHOUT ROWID on SQLite): one b-tree, no row id, no second
-    # copy of the key. User before hour: member pages, role filters and the collector's
-    # first-activity and already-active checks are all one user's hours.
-    pk = models.CompositePrimaryKey("guild_id", "user_id", "hour", "channel_id")
-    guild_id = models.BigIntegerField()
+    # copy of the key. Member before hour: member pages, role filters and the collector's
+    # first-activity and already-active checks are all one member's hours; a guild's rows are
+    # its members' ranges.
+    pk = models.CompositePrimaryKey("member_key", "hour", "channel_key")
+    member_key = models.IntegerField(help_text="MemberKey: the guild and user")
     hour = models.IntegerField(help_text="Hours since the Unix epoch, UTC")
-    channel_id = models.BigIntegerField()
-    user_id = models.BigIntegerField()
+    channel_key = models.IntegerField(help_text="ChannelKey")
     messages = models.IntegerField(default=0)
     voice_seconds = models.IntegerField(default=0)
 
     def __str__(self) -> str:
-        return (
-            f"guild {self.guild_id} hour {self.hour} channel {self.channel_id} user {self.user_id}"
-        )
+        return f"member {self.member_key} hour {self.hour} channel {self.channel_key}"
 
 
 class HourlyChannelStat(models.Model):
@@ -236,10 +276,10 @@ class DailyMemberStat(models.Model):
 
     # Keyed in day order (WITHOUT ROWID on SQLite): the upsert, and today's rows read after every
     # flush (stats.periods) are one range of it.
-    pk = models.CompositePrimaryKey("guild_id", "day", "user_id")
+    pk = models.CompositePrimaryKey("guild_id", "day", "member_key")
     guild_id = models.BigIntegerField()
     day = models.IntegerField(help_text="Local days since 1970-01-01 in the guild's timezone")
-    user_id = models.BigIntegerField()
+    member_key = models.IntegerField(help_text="MemberKey: the user")
     messages = models.IntegerField(default=0)
     voice_seconds = models.IntegerField(default=0)
 
@@ -249,13 +289,13 @@ class DailyMemberStat(models.Model):
             # guild's rows member by member without a sort. A slimmer (guild, day) index made
             # today's rows 3x slower to read (a key lookup per row) for nearly the same bytes.
             models.Index(
-                fields=["guild_id", "user_id", "day", "messages", "voice_seconds"],
+                fields=["guild_id", "member_key", "day", "messages", "voice_seconds"],
                 name="member_day_user",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"guild {self.guild_id} day {self.day} user {self.user_id}"
+        return f"guild {self.guild_id} day {self.day} member {self.member_key}"
 
 
 class HourlyGuildStat(models.Model):

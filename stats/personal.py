@@ -8,14 +8,16 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
 
-from stats.maintenance import MEMBER_ROWS
-from stats.models import DailyMemberStat, Guild, Member, OptOut
+from stats.maintenance import MEMBER_ROWS, rows_of
+from stats.models import DailyMemberStat, Guild, Member, MemberKey, OptOut
+from stats.tables import keys
 from stats.windows import EPOCH
 
 
 def guild_ids_of(user_id: int) -> list[int]:
     """Guilds Mocha saw this user in, or that they opted out of."""
     seen = set(Member.objects.filter(user_id=user_id).values_list("guild_id", flat=True))
+    seen |= set(MemberKey.objects.filter(user_id=user_id).values_list("guild_id", flat=True))
     return sorted(
         seen | set(OptOut.objects.filter(user_id=user_id).values_list("guild_id", flat=True))
     )
@@ -33,7 +35,7 @@ def own_counts(user_id: int) -> list[dict]:
         # Opted out: erased, and what the collector counted until it noticed is erased within
         # seconds.
         if gid not in opted:
-            row = DailyMemberStat.objects.filter(guild_id=gid, user_id=user_id).aggregate(
+            row = rows_of(DailyMemberStat, gid, user_id).aggregate(
                 messages=Sum("messages"),
                 voice=Sum("voice_seconds"),
                 first=Min("day"),
@@ -69,6 +71,19 @@ def _plain(row: dict) -> dict:
     return out
 
 
+def _rows(model, guild_id: int, user_id: int) -> list[dict]:
+    """The user's rows of a model in a guild, keys named by their snowflakes."""
+    rows = list(rows_of(model, guild_id, user_id).order_by("pk").values())
+    channels = keys.channel_ids(r["channel_key"] for r in rows if "channel_key" in r)
+    for r in rows:
+        r.pop("id", None)
+        if r.pop("member_key", None) is not None:
+            r.update(guild_id=guild_id, user_id=user_id)
+        if "channel_key" in r:
+            r["channel_id"] = channels.get(r.pop("channel_key"))
+    return rows
+
+
 def export(user_id: int) -> dict:
     """Every row Mocha keeps about the user, guild by guild: names, hourly and daily counts, voice
     sessions, joins and leaves, live-feed entries, opt-outs."""
@@ -85,9 +100,6 @@ def export(user_id: int) -> dict:
             ],
         }
         for label, model in MEMBER_ROWS.items():
-            rows = model.objects.filter(guild_id=gid, user_id=user_id).order_by("pk").values()
-            doc[label.replace(" ", "_")] = [
-                _plain({k: v for k, v in r.items() if k != "id"}) for r in rows
-            ]
+            doc[label.replace(" ", "_")] = [_plain(r) for r in _rows(model, gid, user_id)]
         guilds.append(doc)
     return {"user_id": str(user_id), "exported_at": timezone.now().isoformat(), "guilds": guilds}

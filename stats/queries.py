@@ -45,7 +45,6 @@ from stats import access
 from stats.models import (
     Channel,
     Guild,
-    HourlyStat,
     Member,
     MemberEvent,
     MemberRole,
@@ -59,12 +58,14 @@ from stats.tables import (
     guild_days,
     guild_hours,
     hourly,
+    keys,
     member_days,
 )
 from stats.windows import (  # noqa: F401 (Window and offset_segments are part of this module's API)
     EPOCH,
     Period,
     Window,
+    channel_hours_sql,
     days_sql,
     excluded_channel_ids,
     fetch,
@@ -84,6 +85,8 @@ MEMBER_DAYS = member_days.TABLE
 GUILD_HOURS = guild_hours.TABLE
 GUILD_DAYS = guild_days.TABLE
 CHANNEL_MEMBERS = channel_members.TABLE
+DAY_USER = keys.user_id_of(MEMBER_DAYS)  # the user id of a member-day row
+HOUR_CHANNEL = keys.channel_id_of(TABLE)  # the channel id of an hourly row
 IS_ACTIVE = "(messages > 0 OR voice_seconds > 0)"
 
 
@@ -139,12 +142,12 @@ def period_totals(
         flags.append(f"MAX(CASE WHEN day >= %s AND day <= %s THEN 1 ELSE 0 END) AS in{i}")
         flag_params += [w.first_day, w.last_day]
         totals.append(f"SUM(in{i})")
-    # Distinct members as one row per user (GROUP BY user_id): SQLite then streams the covering
-    # (guild, user, day, messages, voice) index instead of sorting for COUNT(DISTINCT).
+    # Distinct members as one row per member (GROUP BY member_key): SQLite then streams the
+    # covering (guild, member, day, messages, voice) index instead of sorting for COUNT(DISTINCT).
     row = fetch(
         f"SELECT * FROM (SELECT {', '.join(sums)} FROM {source} WHERE {hours}) AS c,"
-        f" (SELECT {', '.join(totals)} FROM (SELECT user_id, {', '.join(flags)} FROM {MEMBER_DAYS}"
-        f" WHERE {days} AND {IS_ACTIVE} GROUP BY user_id) AS per_user) AS d",
+        f" (SELECT {', '.join(totals)} FROM (SELECT member_key, {', '.join(flags)}"
+        f" FROM {MEMBER_DAYS} WHERE {days} AND {IS_ACTIVE} GROUP BY member_key) AS per_user) AS d",
         sum_params + hour_params + flag_params + day_params,
     )[0]
     n = len(windows)
@@ -339,7 +342,7 @@ def hourly_rows(
         where, params = scope_sql(guild, win.first, win.last, user_id, role)
         # rows are never empty: a row is an active member
         sql = (
-            f"SELECT hour, SUM(messages), SUM(voice_seconds), COUNT(DISTINCT user_id) "
+            f"SELECT hour, SUM(messages), SUM(voice_seconds), COUNT(DISTINCT member_key) "
             f"FROM {TABLE} WHERE {where} GROUP BY hour"
         )
     else:
@@ -436,8 +439,8 @@ def leaderboard(
     win = window(guild, days, now)
     where, params = days_sql(guild, win.first_day, win.last_day, role=role)
     rows = fetch(
-        f"SELECT user_id, SUM({column}) AS v FROM {MEMBER_DAYS} WHERE {where} GROUP BY user_id"
-        f" HAVING SUM({column}) > 0 ORDER BY v DESC, user_id ASC LIMIT %s OFFSET %s",
+        f"SELECT uid, v FROM ({per_member(column, where)}) AS s"
+        " ORDER BY v DESC, uid ASC LIMIT %s OFFSET %s",
         params + [limit, offset],
     )
     uids = [uid for uid, _ in rows]
@@ -480,28 +483,37 @@ def ranks_among(
     where, params = days_sql(guild, win.first_day, win.last_day, role=role)
     marks = ", ".join(["%s"] * len(user_ids))
     rows = fetch(
-        f"SELECT user_id, r FROM (SELECT user_id, ROW_NUMBER() OVER"
-        f" (ORDER BY SUM({column}) DESC, user_id ASC) AS r FROM {MEMBER_DAYS} WHERE {where}"
-        f" GROUP BY user_id HAVING SUM({column}) > 0) AS ranked WHERE user_id IN ({marks})",
+        "SELECT uid, r FROM (SELECT uid, ROW_NUMBER() OVER (ORDER BY v DESC, uid ASC) AS r"
+        f" FROM ({per_member(column, where)}) AS s) AS ranked WHERE uid IN ({marks})",
         params + list(user_ids),
     )
     return {uid: r for uid, r in rows}
+
+
+def per_member(column: str, where: str) -> str:
+    """SQL of (uid, v): each member's sum of `column` over the member-days `where` selects, for
+    members with a sum above zero. Ties rank by user id, so the key is named in the query."""
+    return (
+        f"SELECT {DAY_USER} AS uid, SUM({column}) AS v FROM {MEMBER_DAYS} WHERE {where}"
+        f" GROUP BY member_key HAVING SUM({column}) > 0"
+    )
 
 
 def member_sums(guild: Guild, win: Window) -> dict[int, tuple[int, int]]:
     """user id → (messages, voice seconds) of every member active in the window."""
     where, params = days_sql(guild, win.first_day, win.last_day)
     if win.first_day == win.last_day:
-        # One row per member and day: reading the day's rows by the (guild, day, user) key beats
-        # grouping the guild's whole covering index by user.
-        sql = f"SELECT user_id, messages, voice_seconds FROM {MEMBER_DAYS} WHERE {where}"
+        # One row per member and day: reading the day's rows by the (guild, day, member) key
+        # beats grouping the guild's whole covering index by member.
+        sql = f"SELECT {DAY_USER}, messages, voice_seconds FROM {MEMBER_DAYS} WHERE {where}"
     else:
-        # `user_id + 0` cannot follow the member-order index, so the window's days are read by the
-        # key and grouped apart: cheaper once the index would also stream much history outside.
-        user = "user_id + 0" if mostly_outside(guild, win) else "user_id"
+        # `member_key + 0` cannot follow the member-order index, so the window's days are read by
+        # the key and grouped apart: cheaper once the index would also stream much history outside.
+        member = "member_key + 0" if mostly_outside(guild, win) else "member_key"
         sql = (
-            f"SELECT {user} AS uid, SUM(messages), SUM(voice_seconds) FROM {MEMBER_DAYS}"
-            f" WHERE {where} GROUP BY uid"
+            f"SELECT k.user_id, s.m, s.v FROM (SELECT {member} AS mk, SUM(messages) AS m,"
+            f" SUM(voice_seconds) AS v FROM {MEMBER_DAYS} WHERE {where} GROUP BY mk) AS s"
+            f" JOIN {keys.MEMBERS} k ON k.id = s.mk"
         )
     return {uid: (m, v) for uid, m, v in fetch(sql, params)}
 
@@ -527,11 +539,11 @@ def member_ranks(
     """The member's leaderboard rank per metric (None when the value is zero)."""
     where, params = days_sql(guild, win.first_day, win.last_day)
     ahead_m, ahead_v = fetch(
-        "SELECT SUM(CASE WHEN m > %s OR (m = %s AND user_id < %s) THEN 1 ELSE 0 END),"
-        " SUM(CASE WHEN v > %s OR (v = %s AND user_id < %s) THEN 1 ELSE 0 END)"
-        " FROM (SELECT user_id, SUM(messages) AS m, SUM(voice_seconds) AS v"
+        "SELECT SUM(CASE WHEN m > %s OR (m = %s AND uid < %s) THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN v > %s OR (v = %s AND uid < %s) THEN 1 ELSE 0 END)"
+        f" FROM (SELECT {DAY_USER} AS uid, SUM(messages) AS m, SUM(voice_seconds) AS v"
         f" FROM {MEMBER_DAYS} WHERE {where}"
-        " GROUP BY user_id) AS per_user",
+        " GROUP BY member_key) AS per_user",
         [messages, messages, user_id, voice_seconds, voice_seconds, user_id] + params,
     )[0]
     return {
@@ -568,7 +580,7 @@ def member_name(guild: Guild, user_id: int) -> str | None:
     member = Member.objects.filter(guild_id=guild.id, user_id=user_id).first()
     if member is not None:
         return member.display_name
-    if HourlyStat.objects.filter(guild_id=guild.id, user_id=user_id).exists():
+    if keys.member_key(guild.id, user_id) is not None:  # counted before any profile came
         return str(user_id)
     return None
 
@@ -577,8 +589,8 @@ def member_channel_rows(guild: Guild, win: Window, user_id: int) -> list[tuple[i
     """(channel id, messages, voice seconds) of one member, busiest channel first."""
     where, params = scope_sql(guild, win.first, win.last, user_id)
     return fetch(
-        f"SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v FROM {TABLE} WHERE {where}"
-        " GROUP BY channel_id ORDER BY m DESC, v DESC, channel_id ASC",
+        f"SELECT {HOUR_CHANNEL} AS cid, SUM(messages) AS m, SUM(voice_seconds) AS v"
+        f" FROM {TABLE} WHERE {where} GROUP BY channel_key ORDER BY m DESC, v DESC, cid ASC",
         params,
     )
 
@@ -636,17 +648,17 @@ def role_channel_rows(guild: Guild, win: Window, role: int) -> list[tuple[int, i
     first: from HourlyStat, the one rollup that knows who was active where and when."""
     where, params = scope_sql(guild, win.first, win.last, role=role)
     return fetch(
-        "SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v, COUNT(DISTINCT user_id)"
-        f" FROM {TABLE} WHERE {where}"
-        " GROUP BY channel_id HAVING SUM(messages) > 0 OR SUM(voice_seconds) > 0"
-        " ORDER BY m DESC, v DESC, channel_id ASC",
+        f"SELECT {HOUR_CHANNEL} AS cid, SUM(messages) AS m, SUM(voice_seconds) AS v,"
+        f" COUNT(DISTINCT member_key) FROM {TABLE} WHERE {where}"
+        " GROUP BY channel_key HAVING SUM(messages) > 0 OR SUM(voice_seconds) > 0"
+        " ORDER BY m DESC, v DESC, cid ASC",
         params,
     )
 
 
 def channel_sums(guild: Guild, win: Window) -> list[tuple[int, int, int]]:
     """(channel id, messages, voice seconds) of the channels with activity, busiest first."""
-    where, params = scope_sql(guild, win.first, win.last)
+    where, params = channel_hours_sql(guild, win.first, win.last)
     return fetch(
         "SELECT channel_id, SUM(messages) AS m, SUM(voice_seconds) AS v"
         f" FROM {CHANNEL_HOURS} WHERE {where}"
@@ -695,10 +707,10 @@ def channel_members(guild: Guild, win: Window) -> dict[int, int]:
         days, day_params = days_sql(guild, win.first_day, win.last_day)
         where, params = scope_sql(guild, win.first, win.last)
         sql = (
-            "SELECT channel_id, COUNT(DISTINCT user_id) FROM"
+            f"SELECT {HOUR_CHANNEL}, COUNT(DISTINCT member_key) FROM"
             # + 0: the day range by the key, not the member-order index's whole guild
-            f" (SELECT DISTINCT user_id + 0 AS uid FROM {MEMBER_DAYS} WHERE {days}) AS u"
-            f" JOIN {TABLE} ON user_id = u.uid AND {where} GROUP BY channel_id"
+            f" (SELECT DISTINCT member_key + 0 AS mk FROM {MEMBER_DAYS} WHERE {days}) AS u"
+            f" JOIN {TABLE} ON {TABLE}.member_key = u.mk AND {where} GROUP BY channel_key"
         )
         return {cid: n for cid, n in fetch(sql, day_params + params)}
     not_in, ids = channels_not_in(excluded_channel_ids(guild))

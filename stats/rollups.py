@@ -16,6 +16,7 @@ from stats.tables import (
     guild_days,
     guild_hours,
     hourly,
+    keys,
     member_days,
 )
 from stats.tables.base import channels_not_in, local_day
@@ -32,24 +33,32 @@ def add_flush(
     """Write a flush's counters, (guild, hour, channel, user) → [messages, voice seconds], to
     HourlyStat and every derived table, one pass over them. Returns the (guild, hour) pairs
     written."""
+    members = keys.member_keys((gid, uid) for gid, _, _, uid in counters)
+    channels = keys.channel_keys((gid, cid) for gid, _, cid, _ in counters)
+    facts: dict[tuple[int, int, int], list[int]] = {}
     hours: dict[tuple[int, int, int], list[int]] = {}
     days: dict[tuple[int, int, int], list[int]] = {}
     last_days: dict[tuple[int, int, int], int] = {}
-    hour_users: dict[tuple[int, int], set[int]] = {}  # outside excluded channels
+    hour_members: dict[tuple[int, int], set[int]] = {}  # outside excluded channels
     for (gid, hour, cid, uid), (m, v) in counters.items():
+        member = members[(gid, uid)]
         day = local_day(timezones.get(gid, "UTC"), hour)
-        for table, key in ((hours, (gid, hour, cid)), (days, (gid, day, uid))):
+        for table, key in (
+            (facts, (member, hour, channels[(gid, cid)])),
+            (hours, (gid, hour, cid)),
+            (days, (gid, day, member)),
+        ):
             row = table.setdefault(key, [0, 0])
             row[0] += m
             row[1] += v
         if last_days.get((gid, cid, uid), -1) < day:
             last_days[(gid, cid, uid)] = day
         if cid not in excluded.get(gid, ()):
-            hour_users.setdefault((gid, hour), set()).add(uid)
+            hour_members.setdefault((gid, hour), set()).add(member)
     # Who is new to an hour or a day is read before this flush's own rows land.
-    guild_hour_rows = guild_hours.flush_rows(hour_users, hours, excluded)
+    guild_hour_rows = guild_hours.flush_rows(hour_members, hours, excluded)
     new_in_days = guild_days.new_members(days)
-    hourly.increment(cur, counters)
+    hourly.increment(cur, facts)
     channel_hours.increment(cur, hours)
     member_days.increment(cur, days)
     channel_members.increment(cur, last_days)

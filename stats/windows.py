@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta
 from django.db import connection
 from django.utils import timezone as dj_timezone
 
-from stats.models import Guild, MemberRole, hour_of, hour_start
+from stats.models import Guild, hour_of, hour_start
 from stats.rollups import channels_not_in, local_day
+from stats.tables import keys
 
 EPOCH = date(1970, 1, 1)
 MAX_DAYS = 3650
@@ -174,30 +175,35 @@ def excluded_channel_ids(guild: Guild) -> list[int]:
 
 
 def role_sql(guild: Guild, role: int | None) -> tuple[str, list]:
-    """SQL keeping the rows of members who hold the role now (tables with a user_id), or
+    """SQL keeping the rows of members who hold the role now (tables with a member key), or
     nothing."""
     if role is None:
         return "", []
-    return (
-        f" AND user_id IN (SELECT user_id FROM {MemberRole._meta.db_table}"
-        " WHERE guild_id = %s AND role_id = %s)",
-        [guild.id, role],
-    )
+    return " AND " + keys.ROLE, [guild.id, role]
 
 
 def scope_sql(
     guild: Guild, first: int, last: int, user_id: int | None = None, role: int | None = None
 ) -> tuple[str, list]:
-    """WHERE clause for the guild's visible hourly rows (HourlyStat or HourlyChannelStat) in hours
-    first..last; `role` only for HourlyStat."""
-    sql = "guild_id = %s AND hour >= %s AND hour <= %s"
-    params: list = [guild.id, first, last]
+    """WHERE clause for the guild's visible HourlyStat rows in hours first..last (of one member,
+    or of a role's holders)."""
+    members, params = [], []
     if user_id is not None:
-        sql += " AND user_id = %s"
-        params.append(user_id)
+        members.append(keys.USER)
+        params += [guild.id, user_id]
+    if role is not None:
+        members.append(keys.ROLE)
+        params += [guild.id, role]
+    sql = " AND ".join(members or [keys.GUILD]) + " AND hour >= %s AND hour <= %s"
+    params = (params or [guild.id]) + [first, last]
+    not_in, ids = keys.channels_not_in(excluded_channel_ids(guild))
+    return sql + not_in, params + ids
+
+
+def channel_hours_sql(guild: Guild, first: int, last: int) -> tuple[str, list]:
+    """WHERE clause for the guild's visible HourlyChannelStat rows in hours first..last."""
     not_in, ids = channels_not_in(excluded_channel_ids(guild))
-    holders, holder_params = role_sql(guild, role)
-    return sql + not_in + holders, params + ids + holder_params
+    return "guild_id = %s AND hour >= %s AND hour <= %s" + not_in, [guild.id, first, last, *ids]
 
 
 def guild_hours_sql(guild: Guild, first: int, last: int) -> tuple[str, list]:
@@ -217,8 +223,8 @@ def days_sql(
     sql = "guild_id = %s AND day >= %s AND day <= %s"
     params: list = [guild.id, first_day, last_day]
     if user_id is not None:
-        sql += " AND user_id = %s"
-        params.append(user_id)
+        sql += " AND " + keys.USER
+        params += [guild.id, user_id]
     holders, holder_params = role_sql(guild, role)
     return sql + holders, params + holder_params
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from stats.models import HourlyChannelStat
-from stats.tables import hourly
+from stats.tables import hourly, keys
 from stats.tables.base import add_sums, upsert_sql
 
 TABLE = HourlyChannelStat._meta.db_table
@@ -23,10 +23,12 @@ def rebuild(guild_id: int) -> int:
     """Recompute a guild's rows from HourlyStat."""
     HourlyChannelStat.objects.filter(guild_id=guild_id).delete()
     with connection.cursor() as cur:
+        where, params = hourly.guild_where(guild_id)
         cur.execute(
             f"INSERT INTO {TABLE} (guild_id, hour, channel_id, messages, voice_seconds) "
-            f"SELECT guild_id, hour, channel_id, SUM(messages), SUM(voice_seconds) "
-            f"FROM {hourly.TABLE} WHERE guild_id = %s GROUP BY guild_id, hour, channel_id",
-            [guild_id],
+            f"SELECT CAST(%s AS BIGINT), hour, {keys.channel_id_of(hourly.TABLE)}, SUM(messages),"
+            " SUM(voice_seconds) "
+            f"FROM {hourly.TABLE} WHERE {where} GROUP BY hour, channel_key",
+            [guild_id, *params],
         )
         return cur.rowcount

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from stats.models import ChannelMember, Guild
-from stats.tables import hourly
+from stats.tables import hourly, keys
 from stats.tables.base import LATEST, local_day, upsert_sql
 
 TABLE = ChannelMember._meta.db_table
@@ -26,10 +26,12 @@ def rebuild(guild_id: int) -> int:
     """Recompute each member's last active local day per channel from HourlyStat."""
     guild = Guild.objects.get(pk=guild_id)
     with connection.cursor() as cur:
+        where, params = hourly.guild_where(guild_id)
         cur.execute(
-            f"SELECT channel_id, user_id, MAX(hour) FROM {hourly.TABLE} "
-            "WHERE guild_id = %s GROUP BY channel_id, user_id",
-            [guild_id],
+            f"SELECT {keys.channel_id_of(hourly.TABLE)}, {keys.user_id_of(hourly.TABLE)}, MAX(hour)"
+            f" FROM {hourly.TABLE} "
+            f"WHERE {where} GROUP BY channel_key, member_key",
+            params,
         )
         rows = cur.fetchall()
     ChannelMember.objects.filter(guild_id=guild_id).delete()

@@ -20,7 +20,7 @@ IN_CHUNK = 500  # members per IN (...) list
 
 def new_members(days: dict[tuple[int, int, int], list[int]]) -> list[tuple[int, int, int]]:
     """(guild, day, members of the flush without a member-day row of that day yet), from the
-    flush's (guild, day, user) increments."""
+    flush's (guild, day, member key) increments."""
     day_users: dict[tuple[int, int], list[int]] = {}
     for gid, day, uid in days:
         day_users.setdefault((gid, day), []).append(uid)
@@ -32,7 +32,7 @@ def new_members(days: dict[tuple[int, int, int], list[int]]) -> list[tuple[int, 
                 chunk = ids[i : i + IN_CHUNK]
                 cur.execute(
                     f"SELECT COUNT(*) FROM {member_days.TABLE} WHERE guild_id = %s AND day = %s"
-                    f" AND user_id IN ({', '.join(['%s'] * len(chunk))})",
+                    f" AND member_key IN ({', '.join(['%s'] * len(chunk))})",
                     [gid, day, *chunk],
                 )
                 known += cur.fetchone()[0]

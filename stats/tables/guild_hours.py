@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from stats.models import Guild, HourlyGuildStat, HourlyStat
-from stats.tables import hourly
+from stats.models import Guild, HourlyGuildStat
+from stats.tables import hourly, keys
 from stats.tables.base import upsert_sql
 
 TABLE = HourlyGuildStat._meta.db_table
@@ -20,7 +20,7 @@ IN_CHUNK = 500  # members per IN (...) list
 
 
 def flush_rows(
-    hour_users: dict[tuple[int, int], set[int]],
+    hour_members: dict[tuple[int, int], set[int]],
     channel_hours: dict[tuple[int, int, int], list[int]],
     excluded: dict[int, frozenset[int]],
 ) -> list[tuple[int, int, int, int, int]]:
@@ -34,8 +34,8 @@ def flush_rows(
             row[0] += m
             row[1] += v
     rows = []
-    for (gid, hour), users in hour_users.items():
-        new = len(users - already_active(gid, hour, users, excluded.get(gid, frozenset())))
+    for (gid, hour), users in hour_members.items():
+        new = len(users - already_active(hour, users, excluded.get(gid, frozenset())))
         m, v = sums.get((gid, hour), (0, 0))
         if new or m or v:
             rows.append((gid, hour, new, m, v))
@@ -47,16 +47,20 @@ def increment(cur, rows: list[tuple[int, int, int, int, int]]) -> None:
     cur.executemany(INCREMENT, rows)
 
 
-def already_active(gid: int, hour: int, users: set[int], excluded: frozenset[int]) -> set[int]:
-    """Members of `users` with a counted row in that hour (outside excluded channels)."""
+def already_active(hour: int, members: set[int], excluded: frozenset[int]) -> set[int]:
+    """Member keys of `members` with a counted row in that hour (outside excluded channels)."""
     found: set[int] = set()
-    ids = list(users)
-    for i in range(0, len(ids), IN_CHUNK):
-        chunk = ids[i : i + IN_CHUNK]
-        rows = HourlyStat.objects.filter(guild_id=gid, hour=hour, user_id__in=chunk)
-        if excluded:
-            rows = rows.exclude(channel_id__in=excluded)
-        found.update(rows.values_list("user_id", flat=True).distinct())
+    not_in, excluded_ids = keys.channels_not_in(excluded)
+    ids = list(members)
+    with connection.cursor() as cur:
+        for i in range(0, len(ids), IN_CHUNK):
+            chunk = ids[i : i + IN_CHUNK]
+            cur.execute(
+                f"SELECT DISTINCT member_key FROM {hourly.TABLE} WHERE hour = %s"
+                f" AND member_key IN ({', '.join(['%s'] * len(chunk))}){not_in}",
+                [hour, *chunk, *excluded_ids],
+            )
+            found.update(k for (k,) in cur.fetchall())
     return found
 
 
@@ -68,8 +72,9 @@ def rebuild(guild_id: int) -> int:
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {TABLE} (guild_id, hour, active_members, messages, voice_seconds) "
-            "SELECT guild_id, hour, COUNT(DISTINCT user_id), SUM(messages), SUM(voice_seconds) "
-            f"FROM {hourly.TABLE} WHERE {where} GROUP BY guild_id, hour",
-            params,
+            "SELECT CAST(%s AS BIGINT), hour, COUNT(DISTINCT member_key), SUM(messages),"
+            " SUM(voice_seconds) "
+            f"FROM {hourly.TABLE} WHERE {where} GROUP BY hour",
+            [guild_id, *params],
         )
         return cur.rowcount

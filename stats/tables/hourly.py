@@ -1,5 +1,5 @@
-"""HourlyStat, the source of truth: messages and voice seconds per (guild, member, UTC hour,
-channel).
+"""HourlyStat, the source of truth: messages and voice seconds per (member, UTC hour, channel),
+keyed by member and channel keys (stats.tables.keys).
 
 Never rebuilt from anything (no per-message row is kept); the derived tables are rebuilt from it.
 Its voice seconds can be recomputed from stored sessions (stats.maintenance.rebuild_voice).
@@ -8,20 +8,24 @@ Its voice seconds can be recomputed from stored sessions (stats.maintenance.rebu
 from __future__ import annotations
 
 from stats.models import Guild, HourlyStat
-from stats.tables.base import add_sums, channels_not_in, upsert_sql
+from stats.tables import keys
+from stats.tables.base import add_sums, upsert_sql
 
 TABLE = HourlyStat._meta.db_table
-INCREMENT = upsert_sql(
-    TABLE, ("guild_id", "hour", "channel_id", "user_id"), ("messages", "voice_seconds")
-)
+INCREMENT = upsert_sql(TABLE, ("member_key", "hour", "channel_key"), ("messages", "voice_seconds"))
 
 
-def increment(cur, counters: dict[tuple[int, int, int, int], list[int]]) -> None:
-    """Add a flush's counters: (guild, hour, channel, user) → [messages, voice seconds]."""
-    add_sums(cur, INCREMENT, counters)
+def increment(cur, rows: dict[tuple[int, int, int], list[int]]) -> None:
+    """Add a flush's counters: (member key, hour, channel key) → [messages, voice seconds]."""
+    add_sums(cur, INCREMENT, rows)
+
+
+def guild_where(guild_id: int) -> tuple[str, list]:
+    """The guild's rows."""
+    return keys.GUILD, [guild_id]
 
 
 def counted_where(guild: Guild) -> tuple[str, list]:
     """The guild's rows outside its excluded channels (what the dashboard counts)."""
-    not_in, ids = channels_not_in(guild.excluded_channels.values_list("id", flat=True))
-    return "guild_id = %s" + not_in, [guild.id, *ids]
+    not_in, ids = keys.channels_not_in(guild.excluded_channels.values_list("id", flat=True))
+    return keys.GUILD + not_in, [guild.id, *ids]

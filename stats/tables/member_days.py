@@ -13,11 +13,11 @@ from stats.tables import hourly
 from stats.tables.base import add_sums, local_day, upsert_sql
 
 TABLE = DailyMemberStat._meta.db_table
-INCREMENT = upsert_sql(TABLE, ("guild_id", "day", "user_id"), ("messages", "voice_seconds"))
+INCREMENT = upsert_sql(TABLE, ("guild_id", "day", "member_key"), ("messages", "voice_seconds"))
 
 
 def increment(cur, rows: dict[tuple[int, int, int], list[int]]) -> None:
-    """(guild, local day, user) → [messages, voice seconds] of one flush."""
+    """(guild, local day, member key) → [messages, voice seconds] of one flush."""
     add_sums(cur, INCREMENT, rows)
 
 
@@ -29,19 +29,19 @@ def rebuild(guild_id: int) -> int:
     days: dict[tuple[int, int], list[int]] = {}
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT hour, user_id, SUM(messages), SUM(voice_seconds) "
-            f"FROM {hourly.TABLE} WHERE {where} GROUP BY hour, user_id",
+            "SELECT hour, member_key, SUM(messages), SUM(voice_seconds) "
+            f"FROM {hourly.TABLE} WHERE {where} GROUP BY hour, member_key",
             params,
         )
-        for hour, user_id, messages, voice in cur.fetchall():
-            row = days.setdefault((local_day(guild.timezone, hour), user_id), [0, 0])
+        for hour, member, messages, voice in cur.fetchall():
+            row = days.setdefault((local_day(guild.timezone, hour), member), [0, 0])
             row[0] += messages
             row[1] += voice
     DailyMemberStat.objects.filter(guild_id=guild_id).delete()
     DailyMemberStat.objects.bulk_create(
         [
-            DailyMemberStat(guild_id=guild_id, day=d, user_id=u, messages=m, voice_seconds=v)
-            for (d, u), (m, v) in days.items()
+            DailyMemberStat(guild_id=guild_id, day=d, member_key=k, messages=m, voice_seconds=v)
+            for (d, k), (m, v) in days.items()
         ],
         batch_size=2000,
     )

@@ -17,7 +17,7 @@ from collector.endpoints import configure_discord
 from collector.service import Collector
 from simulator.generator import iso, snowflake
 from simulator.server import Simulator
-from stats.models import HourlyStat
+from tests.rows import hourly_stats
 
 GID = 720000000000000001
 GENERAL, RANDOM, SECRET, FORUM, EXCLUDED = (
@@ -192,7 +192,7 @@ class Script:
 
 
 def counted() -> dict[int, int]:
-    rows = HourlyStat.objects.filter(guild_id=GID).values("user_id").annotate(m=Sum("messages"))
+    rows = hourly_stats().filter(guild_id=GID).values("user_id").annotate(m=Sum("messages"))
     return {r["user_id"]: r["m"] for r in rows if r["m"]}
 
 

@@ -18,7 +18,7 @@ from django.db.models import Sum
 from collector.backfill import run_backfill
 from collector.history import snowflake_at
 from simulator.server import Simulator
-from stats.models import Channel, Guild, HourlyStat, MemberEvent
+from stats.models import Channel, Guild, MemberEvent
 from tests.collector.history_scenario import (
     EXCLUDED,
     FORUM,
@@ -35,12 +35,13 @@ from tests.collector.history_scenario import (
     started,
     with_collector,
 )
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def per_channel() -> dict[int, int]:
-    rows = HourlyStat.objects.filter(guild_id=GID).values("channel_id").annotate(m=Sum("messages"))
+    rows = hourly_stats().filter(guild_id=GID).values("channel_id").annotate(m=Sum("messages"))
     return {r["channel_id"]: r["m"] for r in rows if r["m"]}
 
 

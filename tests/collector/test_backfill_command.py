@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from django.db.models import Sum
 
-from stats.models import HourlyStat
 from tests.collector.processes import sim_status, simulator_process, wait_for
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow]
 
@@ -62,7 +62,7 @@ def test_killed_mid_import_then_resumed_counts_every_message_once(subprocess_env
         )
 
         def committed() -> int:
-            return HourlyStat.objects.aggregate(m=Sum("messages"))["m"] or 0
+            return hourly_stats().aggregate(m=Sum("messages"))["m"] or 0
 
         wait_for(lambda: committed() > 0 or first.poll() is not None, 120, "a first commit")
         first.send_signal(signal.SIGKILL)

@@ -9,16 +9,17 @@ import subprocess
 import pytest
 from django.db.models import Sum
 
-from stats.models import CollectorState, HourlyStat, VoiceSession
+from stats.models import CollectorState, VoiceSession
 from tests.collector.harness import scenario_lines, split_scenario, tallied
 from tests.collector.processes import collector_process, sim_status, simulator_process, wait_for
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 GUILD = 700000000000000001
 
 
 def counted() -> int:
-    return HourlyStat.objects.filter(guild_id=GUILD).aggregate(m=Sum("messages"))["m"] or 0
+    return hourly_stats().filter(guild_id=GUILD).aggregate(m=Sum("messages"))["m"] or 0
 
 
 def processed() -> int:

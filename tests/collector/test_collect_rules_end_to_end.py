@@ -11,10 +11,11 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from stats.models import Channel, Guild, HourlyStat
+from stats.models import Channel, Guild
 from tests.collector import payloads as p
 from tests.collector.dblock import write_lock
 from tests.collector.harness import ScenarioClock, run_collect
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 G = p.GUILD
@@ -55,9 +56,7 @@ def guild_lines() -> list[str]:
 
 def messages_by_channel(guild: int = G) -> dict[int, int]:
     rows = (
-        HourlyStat.objects.filter(guild_id=guild)
-        .values_list("channel_id")
-        .annotate(m=Sum("messages"))
+        hourly_stats().filter(guild_id=guild).values_list("channel_id").annotate(m=Sum("messages"))
     )
     return {cid: m for cid, m in rows if m}
 
@@ -84,7 +83,7 @@ def test_bots_webhooks_dms_excluded_channels_and_threads():
     run_collect(lines, sleep_scale=0)
     assert messages_by_channel() == {11: 3, 71: 1}
     assert messages_by_channel(OTHER) == {21: 1}
-    assert not HourlyStat.objects.filter(user_id__in=[555]).exists()
+    assert not hourly_stats().filter(user_id__in=[555]).exists()
     assert Channel.objects.get(id=901).parent_id == 11
 
 
@@ -122,7 +121,7 @@ def test_voice_seconds_per_member_are_exact_and_afk_time_is_not_voice_time(monke
     clock = ScenarioClock(lines, start)
     clock.install(monkeypatch)
     run_collect(lines, clock=clock)
-    rows = HourlyStat.objects.filter(guild_id=G, voice_seconds__gt=0)
+    rows = hourly_stats().filter(guild_id=G, voice_seconds__gt=0)
     got = {
         (h - start // 3600, c, u): v
         for h, c, u, v in rows.values_list("hour", "channel_id", "user_id", "voice_seconds")
@@ -160,7 +159,7 @@ def test_a_stalled_database_loses_nothing(basic_scenario, basic_expected):
     )
     locker.join()
     assert (
-        HourlyStat.objects.filter(guild_id=G).aggregate(m=Sum("messages"))["m"]
+        hourly_stats().filter(guild_id=G).aggregate(m=Sum("messages"))["m"]
         == basic_expected["messages"]
     )
     assert collector.pending is None
@@ -224,7 +223,7 @@ def test_what_exists_changes_with_deletes_and_updates_and_counts_stay(client):
         False,
     )
     assert (other.available, other.removed) == (False, True)
-    voice = HourlyStat.objects.filter(guild_id=G, user_id=3).aggregate(v=Sum("voice_seconds"))["v"]
+    voice = hourly_stats().filter(guild_id=G, user_id=3).aggregate(v=Sum("voice_seconds"))["v"]
     assert 1 <= voice <= 3  # voice in 51 stopped counting when it became the AFK channel
     guild.visibility = Guild.Visibility.PUBLIC
     guild.save()

@@ -8,15 +8,16 @@ import json
 import pytest
 from django.db.models import Sum
 
-from stats.models import CollectorState, HourlyStat, MemberEvent
+from stats.models import CollectorState, MemberEvent
 from tests.collector.harness import run_collect, scenario_lines, split_scenario
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 GUILD = 700000000000000001
 
 
 def totals() -> dict:
-    rows = HourlyStat.objects.filter(guild_id=GUILD)
+    rows = hourly_stats().filter(guild_id=GUILD)
     per_user = {
         str(u): m
         for u, m in rows.values_list("user_id")

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from stats.metrics import snapshot
-from stats.models import CollectorOutage, CollectorState, Guild, HourlyStat
+from stats.models import CollectorOutage, CollectorState, Guild
 from tests.collector.history_scenario import (
     GENERAL,
     GID,
@@ -28,6 +28,7 @@ from tests.collector.history_scenario import (
     with_collector,
 )
 from tests.collector.processes import collector_process, sim_status, simulator_process, wait_for
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHANNELS = (GENERAL, RANDOM, THREAD)
@@ -143,7 +144,8 @@ def test_a_guild_down_for_an_hour_shows_that_hours_messages_after_restart(client
     asyncio.run(main())
     assert counted() == s.expected()
     per_hour = dict(
-        HourlyStat.objects.filter(guild_id=GID)
+        hourly_stats()
+        .filter(guild_id=GID)
         .values("hour")
         .annotate(m=Sum("messages"))
         .values_list("hour", "m")

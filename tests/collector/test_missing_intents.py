@@ -7,16 +7,17 @@ import signal
 import pytest
 from django.db.models import Sum
 
-from stats.models import CollectorState, HourlyStat, MemberEvent, VoiceSession
+from stats.models import CollectorState, MemberEvent, VoiceSession
 from stats.panels import health_document
 from tests.collector.processes import collector_process, sim_status, simulator_process, wait_for
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 GUILD = 700000000000000001
 
 
 def counted() -> int:
-    return HourlyStat.objects.filter(guild_id=GUILD).aggregate(m=Sum("messages"))["m"] or 0
+    return hourly_stats().filter(guild_id=GUILD).aggregate(m=Sum("messages"))["m"] or 0
 
 
 def test_4014_stops_the_collector_with_one_line_naming_the_intent_and_where(

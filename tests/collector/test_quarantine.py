@@ -21,9 +21,10 @@ from collector.aggregate import Aggregator, Batch
 from collector.events import ChannelInfo, UserInfo
 from collector.service import Collector
 from collector.writer import Writer
-from stats.models import Channel, HourlyStat, MessageCursor, QuarantinedRow
+from stats.models import Channel, MessageCursor, QuarantinedRow
 from tests.collector import payloads as p
 from tests.collector.dblock import short_lock_waits, write_lock
+from tests.rows import hourly_stats
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
@@ -33,7 +34,7 @@ G = p.GUILD
 
 
 def messages_per_user() -> dict[int, int]:
-    rows = HourlyStat.objects.filter(guild_id=G).values_list("user_id").annotate(m=Sum("messages"))
+    rows = hourly_stats().filter(guild_id=G).values_list("user_id").annotate(m=Sum("messages"))
     return {uid: m for uid, m in rows if m}
 
 

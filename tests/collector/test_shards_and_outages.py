@@ -13,9 +13,10 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from stats.models import CollectorState, HourlyStat
+from stats.models import CollectorState
 from tests.collector import payloads as p
 from tests.collector.processes import collector_process, sim_status, simulator_process, wait_for
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 SHARD1_GUILD = 700000000000000001  # (id >> 22) % 2 == 1
@@ -46,7 +47,7 @@ def two_guild_scenario(messages_per_guild: int = 300, ts: str = TS) -> list[str]
 
 
 def messages_of(gid: int) -> int:
-    return HourlyStat.objects.filter(guild_id=gid).aggregate(m=Sum("messages"))["m"] or 0
+    return hourly_stats().filter(guild_id=gid).aggregate(m=Sum("messages"))["m"] or 0
 
 
 def run_collectors(

@@ -12,7 +12,6 @@ from collector.writer import Writer
 from stats.models import (
     Channel,
     Guild,
-    HourlyStat,
     Member,
     MemberEvent,
     MessageCursor,
@@ -20,6 +19,7 @@ from stats.models import (
     VoiceSession,
 )
 from tests.collector import payloads as p
+from tests.rows import hourly_stats, member_days
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 26, 18, 0, tzinfo=UTC).timestamp()
@@ -51,7 +51,7 @@ def test_flushes_add_to_stored_counts_instead_of_overwriting():
     for _ in range(3):
         agg.message(p.message(1, 11))
         writer.write(agg.take_batch(T0), HEALTH)
-    assert HourlyStat.objects.get(user_id=1).messages == 3
+    assert hourly_stats().get(user_id=1).messages == 3
     assert MessageCursor.objects.get(channel_id=11).last_message_id > 0
     assert RecentEvent.objects.filter(kind="message").count() == 3
 
@@ -67,7 +67,7 @@ def test_a_restarted_collector_does_not_count_old_messages_again():
     for m in messages:  # the gateway sends everything again
         restarted.message(m)
     writer.write(restarted.take_batch(T0), HEALTH)
-    assert HourlyStat.objects.get(user_id=1).messages == 5
+    assert hourly_stats().get(user_id=1).messages == 5
 
 
 def test_a_message_older_than_the_sessions_newest_is_counted_once_even_after_a_flush():
@@ -82,13 +82,13 @@ def test_a_message_older_than_the_sessions_newest_is_counted_once_even_after_a_f
     agg.message(late)  # a replay of the late one
     agg.message(p.message(1, 11, mid=5000))  # a replay of the newest
     writer.write(agg.take_batch(T0), HEALTH)
-    counts = dict(HourlyStat.objects.values_list("user_id", "messages"))
+    counts = dict(hourly_stats().values_list("user_id", "messages"))
     assert counts == {1: 2, 2: 1}
     restarted = Aggregator(cursors=writer.load_cursors())
     for mid in (1000, 3000, 5000):  # everything again after a restart
         restarted.message(p.message(1, 11, mid=mid))
     writer.write(restarted.take_batch(T0), HEALTH)
-    assert dict(HourlyStat.objects.values_list("user_id", "messages")) == counts
+    assert dict(hourly_stats().values_list("user_id", "messages")) == counts
 
 
 def test_a_leave_counts_once_and_a_join_is_unique_by_its_time():
@@ -119,7 +119,7 @@ def test_voice_sessions_are_stored_and_closed_at_stop():
     writer.write(agg.take_batch(T0 + 40), HEALTH)
     session.refresh_from_db()
     assert session.ended_at is not None
-    assert HourlyStat.objects.get(user_id=1, channel_id=51).voice_seconds == 40
+    assert hourly_stats().get(user_id=1, channel_id=51).voice_seconds == 40
 
 
 def test_sessions_left_open_by_a_killed_collector_end_where_they_were_credited():
@@ -136,7 +136,7 @@ def test_distinct_counters_match_the_hourly_rows_and_their_rebuild():
     from django.db.models import Count
 
     from stats import rollups
-    from stats.models import ChannelMember, DailyGuildStat, DailyMemberStat, HourlyGuildStat
+    from stats.models import ChannelMember, DailyGuildStat, HourlyGuildStat
 
     agg, writer = Aggregator(), Writer()
     setup_guild(agg, writer)
@@ -146,16 +146,14 @@ def test_distinct_counters_match_the_hourly_rows_and_their_rebuild():
             agg.message(p.message(uid, 11))
             agg.message(p.message(uid, 12))
         writer.write(agg.take_batch(T0), HEALTH)
-    per_hour = dict(
-        HourlyStat.objects.values_list("hour").annotate(n=Count("user_id", distinct=True))
-    )
+    per_hour = dict(hourly_stats().values_list("hour").annotate(n=Count("user_id", distinct=True)))
     assert (
         dict(HourlyGuildStat.objects.values_list("hour", "active_members"))
         == per_hour
         == {int(T0) // 3600: 3}
     )
     assert ChannelMember.objects.filter(channel_id=11).count() == 3
-    per_day = dict(DailyMemberStat.objects.values_list("day").annotate(n=Count("user_id")))
+    per_day = dict(member_days().values_list("day").annotate(n=Count("user_id")))
     assert dict(DailyGuildStat.objects.values_list("day", "active_members")) == per_day
     assert sum(per_day.values()) == 3
     written = sorted(ChannelMember.objects.values_list("channel_id", "user_id", "last_day"))

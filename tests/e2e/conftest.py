@@ -18,7 +18,8 @@ import pytest
 
 from mocha_site.loopback import free_port
 from stats import rollups
-from stats.models import Channel, Guild, HourlyStat, Member, hour_of
+from stats.models import Channel, Guild, Member, hour_of
+from tests.rows import add_hourly, hourly
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -166,7 +167,7 @@ def demo_guild(transactional_db) -> Guild:
         for i, uid in enumerate(MEMBERS):
             if (hour + i) % 3:
                 rows.append(
-                    HourlyStat(
+                    hourly(
                         guild_id=DEMO_GID,
                         hour=hour,
                         channel_id=51 + (hour + i) % 2,
@@ -176,11 +177,9 @@ def demo_guild(transactional_db) -> Guild:
                 )
         if hour % 5 == 0:
             rows.append(
-                HourlyStat(
-                    guild_id=DEMO_GID, hour=hour, channel_id=53, user_id=602, voice_seconds=2400
-                )
+                hourly(guild_id=DEMO_GID, hour=hour, channel_id=53, user_id=602, voice_seconds=2400)
             )
-    HourlyStat.objects.bulk_create(rows)
+    add_hourly(rows)
     rollups.rebuild(DEMO_GID)  # the coarser rollups the collector's flush would have written
     return guild
 

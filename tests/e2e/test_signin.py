@@ -20,9 +20,10 @@ from mocha_site.loopback import free_port, wait_for
 from simulator.generator import TrafficGenerator
 from simulator.oauth import OUTSIDER
 from stats import guild_config
-from stats.models import DailyMemberStat, Guild, HourlyStat, Member, OptOut
+from stats.models import Guild, Member, OptOut
 from stats.rollups import local_day
 from tests.e2e.conftest import start_gunicorn, stop, wait_listening
+from tests.rows import hourly_stats, member_days
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SIM = {"members": 30, "channels": 4, "seed": 11}
@@ -144,10 +145,11 @@ def test_member_sees_a_members_guild_and_an_outsider_does_not(world, chromium):
 def daily_matches_hourly(gid: int, tz: str) -> bool:
     """Whether the per-day rollups hold exactly the hourly rows mapped to days in `tz`."""
     expected: dict[int, int] = defaultdict(int)
-    for hour, messages in HourlyStat.objects.filter(guild_id=gid).values_list("hour", "messages"):
+    for hour, messages in hourly_stats().filter(guild_id=gid).values_list("hour", "messages"):
         expected[local_day(tz, hour)] += messages
     stored = dict(
-        DailyMemberStat.objects.filter(guild_id=gid)
+        member_days()
+        .filter(guild_id=gid)
         .values("day")
         .annotate(n=Sum("messages"))
         .values_list("day", "n")
@@ -156,7 +158,7 @@ def daily_matches_hourly(gid: int, tz: str) -> bool:
 
 
 def counted(gid: int) -> int:
-    return HourlyStat.objects.filter(guild_id=gid).aggregate(n=Sum("messages"))["n"] or 0
+    return hourly_stats().filter(guild_id=gid).aggregate(n=Sum("messages"))["n"] or 0
 
 
 def test_manager_changes_the_timezone_and_the_collector_applies_it(world, chromium):
@@ -190,7 +192,7 @@ def test_member_stops_counting_and_is_not_counted_again(world, chromium):
     base, gid, model = world
     me = plain_member(model)
     wait_for(
-        lambda: HourlyStat.objects.filter(guild_id=gid, user_id=me).exists(),
+        lambda: hourly_stats().filter(guild_id=gid, user_id=me).exists(),
         60,
         "a counted message",
     )
@@ -209,7 +211,7 @@ def test_member_stops_counting_and_is_not_counted_again(world, chromium):
         # next reload (every 5 s), then erases what it wrote meanwhile: the promise is "gone within
         # 10 s". So look once those 10 s have passed (rows seen gone earlier may come back), then
         # others keep being counted, this member never again, through several reloads.
-        gone = lambda: not HourlyStat.objects.filter(guild_id=gid, user_id=me).exists()  # noqa: E731
+        gone = lambda: not hourly_stats().filter(guild_id=gid, user_id=me).exists()  # noqa: E731
         time.sleep(max(0.0, clicked + 10 - time.monotonic()))
         wait_for(gone, 10, "the member's rows erased")
         total = counted(gid)

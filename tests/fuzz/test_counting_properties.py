@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from collector.aggregate import Aggregator
 from collector.writer import Writer
-from stats.models import DailyMemberStat, HourlyChannelStat, HourlyStat
+from stats.models import HourlyChannelStat
 from tests.collector import payloads as p
+from tests.rows import hourly_stats, member_days
 
 pytestmark = pytest.mark.django_db
 G = p.GUILD
@@ -219,8 +220,10 @@ def play(plan: list[tuple]) -> tuple[Reference, dict, dict]:
     writer.write(agg.take_batch(now), HEALTH)
     ref.stop(now)
     messages, voice_seconds = Counter(), Counter()
-    for cid, uid, hour, m, v in HourlyStat.objects.filter(guild_id=G).values_list(
-        "channel_id", "user_id", "hour", "messages", "voice_seconds"
+    for cid, uid, hour, m, v in (
+        hourly_stats()
+        .filter(guild_id=G)
+        .values_list("channel_id", "user_id", "hour", "messages", "voice_seconds")
     ):
         if m:
             messages[(cid, uid, hour)] += m
@@ -237,14 +240,14 @@ def test_any_interleaving_counts_like_the_reference_model(plan):
         assert messages == +ref.messages
         assert voice_seconds == +ref.voice
         # The coarser rollups written in the same flushes add up to the hourly truth.
-        hourly = HourlyStat.objects.filter(guild_id=G).aggregate(
-            m=Sum("messages"), v=Sum("voice_seconds")
+        hourly = (
+            hourly_stats().filter(guild_id=G).aggregate(m=Sum("messages"), v=Sum("voice_seconds"))
         )
         by_channel = HourlyChannelStat.objects.filter(guild_id=G).aggregate(
             m=Sum("messages"), v=Sum("voice_seconds")
         )
-        daily = DailyMemberStat.objects.filter(guild_id=G).aggregate(
-            m=Sum("messages"), v=Sum("voice_seconds")
+        daily = (
+            member_days().filter(guild_id=G).aggregate(m=Sum("messages"), v=Sum("voice_seconds"))
         )
         assert hourly == by_channel == daily
         transaction.set_rollback(True)  # the next example starts from an empty database

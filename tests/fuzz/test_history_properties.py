@@ -23,8 +23,9 @@ from collector.aggregate import Aggregator
 from collector.history import read_channel
 from collector.ranges import Ranges
 from collector.writer import Writer
-from stats.models import HourlyStat, MessageCursor
+from stats.models import MessageCursor
 from tests.collector import payloads as p
+from tests.rows import hourly_stats
 
 pytestmark = pytest.mark.django_db
 G = p.GUILD
@@ -132,7 +133,7 @@ class World:
             self.flush(self.collector)
 
     def counted(self) -> dict[int, int]:
-        return dict(HourlyStat.objects.filter(guild_id=G).values_list("user_id", "messages"))
+        return dict(hourly_stats().filter(guild_id=G).values_list("user_id", "messages"))
 
 
 @settings(

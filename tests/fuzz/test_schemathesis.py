@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from stats import rollups
-from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, hour_of
+from stats.models import Channel, Guild, Member, MemberEvent, hour_of
+from tests.rows import add_hourly, hourly
 
 PUBLIC, PRIVATE, UNKNOWN = 4242, 4343, 4444
 ALICE, BOB, STRANGER = 71, 72, 79
@@ -68,19 +69,17 @@ def guilds_with_data(db, keep_test_connection) -> None:
         ]
     )
     now = hour_of(datetime.now(UTC))
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(
+            hourly(
                 guild_id=PUBLIC, hour=now - back, channel_id=11, user_id=ALICE, messages=back + 1
             )
             for back in range(0, 24 * 40, 7)
         ]
         + [
-            HourlyStat(
-                guild_id=PUBLIC, hour=now - 3, channel_id=21, user_id=BOB, voice_seconds=1234
-            ),
-            HourlyStat(guild_id=PUBLIC, hour=now - 30, channel_id=11, user_id=BOB, messages=4),
-            HourlyStat(guild_id=PRIVATE, hour=now - 1, channel_id=31, user_id=ALICE, messages=9),
+            hourly(guild_id=PUBLIC, hour=now - 3, channel_id=21, user_id=BOB, voice_seconds=1234),
+            hourly(guild_id=PUBLIC, hour=now - 30, channel_id=11, user_id=BOB, messages=4),
+            hourly(guild_id=PRIVATE, hour=now - 1, channel_id=31, user_id=ALICE, messages=9),
         ]
     )
     MemberEvent.objects.create(guild_id=PUBLIC, user_id=BOB, kind=1, at=datetime.now(UTC))
@@ -141,11 +140,9 @@ def viewer_session(guilds_with_data, django_user_model) -> str:
     Channel.objects.create(id=OTHER + 1, guild=other, name="forbidden-plans")
     Member.objects.create(guild=other, user_id=MALLORY, username="mallory-secret")
     now = hour_of(datetime.now(UTC))
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(
-                guild_id=OTHER, hour=now - h, channel_id=OTHER + 1, user_id=MALLORY, messages=3
-            )
+            hourly(guild_id=OTHER, hour=now - h, channel_id=OTHER + 1, user_id=MALLORY, messages=3)
             for h in range(48)
         ]
     )

@@ -13,8 +13,9 @@ from django.test import override_settings
 
 from stats import rollups, throttle
 from stats.cache import bump_versions
-from stats.models import Channel, Guild, HourlyStat, Member, hour_of
+from stats.models import Channel, Guild, Member, hour_of
 from tests.query_plans import explain, full_scans, growing_reads
+from tests.rows import add_hourly, hourly
 
 pytestmark = pytest.mark.django_db
 GID = 7170
@@ -45,7 +46,7 @@ def big_guild(db) -> Guild:
     )
     now = hour_of(datetime.now(UTC))
     rows = [
-        HourlyStat(
+        hourly(
             guild_id=GID,
             hour=now - (i * 127) % (3650 * 24),
             channel_id=100 + i % 8,
@@ -55,7 +56,7 @@ def big_guild(db) -> Guild:
         )
         for i in range(20_000)
     ]
-    HourlyStat.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
+    add_hourly(rows, batch_size=5000, ignore_conflicts=True)
     rollups.rebuild(GID)
     return guild
 
@@ -65,9 +66,9 @@ def small_guild(db) -> Guild:
     guild = Guild.objects.create(id=GID, name="Small", visibility="public")
     Channel.objects.create(id=100, guild=guild, name="general")
     now = hour_of(datetime.now(UTC))
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(guild_id=GID, hour=now - i, channel_id=100, user_id=1000, messages=1)
+            hourly(guild_id=GID, hour=now - i, channel_id=100, user_id=1000, messages=1)
             for i in range(50)
         ]
     )

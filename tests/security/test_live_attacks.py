@@ -23,9 +23,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from websockets.exceptions import ConnectionClosed
 
 from stats import rollups
-from stats.models import Channel, Guild, HourlyStat, Member, RecentEvent, hour_of
+from stats.models import Channel, Guild, Member, RecentEvent, hour_of
 from tests.conftest import ROOT
 from tests.e2e.conftest import gunicorn_server
+from tests.rows import add_hourly, hourly
 from tests.security.conftest import CSRF_INPUT, first_json, session_of, ws_connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -63,9 +64,9 @@ def public_guild(transactional_db) -> Guild:
         [Member(guild=guild, user_id=uid, username=name) for uid, name in NAMES.items()]
     )
     now = hour_of(datetime.now(UTC))
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(
+            hourly(
                 guild_id=GID, hour=now - h, channel_id=51 + h % 2, user_id=uid, messages=1 + h % 3
             )
             for h in range(7 * 24)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.db.models import Sum
 
-from stats.models import HourlyStat
 from tests.collector.processes import sim_status, simulator_process, wait_for
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 GUILD = 700000000000000001
@@ -65,8 +65,7 @@ def test_the_token_is_not_logged_while_collecting(
                 lambda: (
                     proc.poll() is not None
                     or (
-                        HourlyStat.objects.filter(guild_id=GUILD).aggregate(m=Sum("messages"))["m"]
-                        or 0
+                        hourly_stats().filter(guild_id=GUILD).aggregate(m=Sum("messages"))["m"] or 0
                     )
                     > 0
                 ),

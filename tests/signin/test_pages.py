@@ -11,7 +11,8 @@ from django.utils import timezone
 from signin.models import DiscordLink, DiscordMembership
 from signin.rules import MANAGE_GUILD
 from stats import rollups
-from stats.models import Channel, DailyMemberStat, Guild, HourlyStat, Member, OptOut
+from stats.models import Channel, Guild, Member, OptOut
+from tests.rows import add_hourly, hourly, hourly_stats, member_days
 
 GID, OTHER = 700, 800
 ME, MANAGER = 5001, 5002
@@ -42,14 +43,14 @@ def guild(db) -> Guild:
     )
     Member.objects.create(guild=g, user_id=ME, username="me")
     Member.objects.create(guild_id=OTHER, user_id=ME, username="me")
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(
+            hourly(
                 guild_id=GID, hour=490_000, channel_id=11, user_id=ME, messages=7, voice_seconds=120
             ),
-            HourlyStat(guild_id=GID, hour=490_001, channel_id=12, user_id=ME, messages=3),
-            HourlyStat(guild_id=GID, hour=490_000, channel_id=11, user_id=MANAGER, messages=5),
-            HourlyStat(guild_id=OTHER, hour=490_000, channel_id=91, user_id=ME, messages=2),
+            hourly(guild_id=GID, hour=490_001, channel_id=12, user_id=ME, messages=3),
+            hourly(guild_id=GID, hour=490_000, channel_id=11, user_id=MANAGER, messages=5),
+            hourly(guild_id=OTHER, hour=490_000, channel_id=91, user_id=ME, messages=2),
         ]
     )
     rollups.rebuild(GID)
@@ -86,7 +87,7 @@ def test_a_manager_changes_settings_like_the_admin(client, guild):
     ) == [12]
     assert g.updated_at > before  # what the collector's configuration reload watches
     assert (
-        sum(DailyMemberStat.objects.filter(guild_id=GID).values_list("messages", flat=True)) == 12
+        sum(member_days().filter(guild_id=GID).values_list("messages", flat=True)) == 12
     )  # #memes out
     assert b"Saved" in client.get(f"/guilds/{GID}/settings/").content
 
@@ -154,11 +155,11 @@ def test_stop_counting_me_erases_there_only_and_can_be_undone(client, guild):
     client.force_login(discord_user(ME, {GID: 0}))
     assert client.post(f"/me/guilds/{GID}/counting/", {"counting": "stop"}).status_code == 302
     assert OptOut.objects.filter(guild_id=GID, user_id=ME).exists()
-    assert not HourlyStat.objects.filter(guild_id=GID, user_id=ME).exists()
+    assert not hourly_stats().filter(guild_id=GID, user_id=ME).exists()
     assert not Member.objects.filter(guild_id=GID, user_id=ME).exists()
-    assert HourlyStat.objects.filter(guild_id=GID, user_id=MANAGER).exists()
-    assert HourlyStat.objects.filter(guild_id=OTHER, user_id=ME).exists()
-    assert sum(DailyMemberStat.objects.filter(guild_id=GID).values_list("messages", flat=True)) == 5
+    assert hourly_stats().filter(guild_id=GID, user_id=MANAGER).exists()
+    assert hourly_stats().filter(guild_id=OTHER, user_id=ME).exists()
+    assert sum(member_days().filter(guild_id=GID).values_list("messages", flat=True)) == 5
     assert 'data-role="resume-counting"' in client.get("/me/").content.decode()
     assert client.post(f"/me/guilds/{GID}/counting/", {"counting": "resume"}).status_code == 302
     assert not OptOut.objects.exists()

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import pytest
 
 from stats import rollups
-from stats.models import Channel, Guild, HourlyStat, Member, MemberEvent, hour_of
+from stats.models import Channel, Guild, Member, MemberEvent, hour_of
+from tests.rows import add_hourly, hourly
 
 NOW = datetime(2025, 3, 31, 12, 30, tzinfo=UTC)
 GID, OTHER_GID = 1001, 2002
@@ -79,15 +80,13 @@ def activity(db) -> Guild:
         ("2025-03-31T11:00", VOICE, BOB, 0, 90),
         ("2025-03-31T12:00", GENERAL, ALICE, 5, 0),  # the current hour
     ]
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(
-                guild_id=GID, hour=h(t), channel_id=c, user_id=u, messages=m, voice_seconds=v
-            )
+            hourly(guild_id=GID, hour=h(t), channel_id=c, user_id=u, messages=m, voice_seconds=v)
             for t, c, u, m, v in rows
         ]
         + [
-            HourlyStat(
+            hourly(
                 guild_id=OTHER_GID,
                 hour=h("2025-03-31T11:00"),
                 channel_id=31,

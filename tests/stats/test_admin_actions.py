@@ -18,7 +18,6 @@ from collector.writer import Writer
 from stats import cache, maintenance
 from stats.models import (
     Guild,
-    HourlyStat,
     Member,
     MemberEvent,
     MessageCursor,
@@ -26,6 +25,7 @@ from stats.models import (
     VoiceSession,
 )
 from tests.collector import payloads as p
+from tests.rows import create_hourly, hourly_stats
 
 pytestmark = pytest.mark.django_db
 GID, OTHER = p.GUILD, p.GUILD + 1
@@ -33,9 +33,8 @@ HEALTH = {0: {"connected": True}}
 
 
 def rows_of(guild_id: int, user_id: int | None = None) -> dict[str, int]:
-    scope = {"guild_id": guild_id} | ({"user_id": user_id} if user_id is not None else {})
     return {
-        label: model.objects.filter(**scope).count()
+        label: maintenance.rows_of(model, guild_id, user_id).count()
         for label, model in maintenance.GUILD_ROWS.items()
         if user_id is None or label in maintenance.MEMBER_ROWS
     }
@@ -135,15 +134,13 @@ def test_purge_member_data_erases_one_user_in_one_guild(admin_client, collected)
     name = member.display_name
     response = post_action(admin_client, "member", "purge_member_data", [member.pk], confirm=False)
     assert response.status_code == 200 and "Purge member data?" in response.content.decode()
-    assert HourlyStat.objects.filter(guild_id=GID, user_id=1).exists()
+    assert hourly_stats().filter(guild_id=GID, user_id=1).exists()
     response = post_action(admin_client, "member", "purge_member_data", [member.pk], confirm=True)
     assert response.status_code == 302
     assert not any(rows_of(GID, 1).values())
     assert not Member.objects.filter(guild_id=GID, user_id=1).exists()
-    assert HourlyStat.objects.filter(guild_id=GID, user_id=2).exists()  # others keep theirs
-    assert HourlyStat.objects.filter(
-        guild_id=OTHER, user_id=1
-    ).exists()  # and the same user elsewhere
+    assert hourly_stats().filter(guild_id=GID, user_id=2).exists()  # others keep theirs
+    assert hourly_stats().filter(guild_id=OTHER, user_id=1).exists()  # and the same user elsewhere
     entries = logged(GID, "Purged member data of user 1")
     assert len(entries) == 1 and name not in entries[0].get_change_message()
 
@@ -151,14 +148,16 @@ def test_purge_member_data_erases_one_user_in_one_guild(admin_client, collected)
 def test_rebuild_of_untouched_data_changes_nothing(collected):
     guild = Guild.objects.get(pk=GID)
     stored = list(
-        HourlyStat.objects.filter(guild_id=GID)
+        hourly_stats()
+        .filter(guild_id=GID)
         .order_by("pk")
         .values_list("hour", "channel_id", "user_id", "messages", "voice_seconds")
     )
     assert maintenance.rebuild_voice(guild)["rows changed"] == 0
     assert (
         list(
-            HourlyStat.objects.filter(guild_id=GID)
+            hourly_stats()
+            .filter(guild_id=GID)
             .order_by("pk")
             .values_list("hour", "channel_id", "user_id", "messages", "voice_seconds")
         )
@@ -174,34 +173,32 @@ def test_rebuild_restores_voice_seconds_from_sessions_and_keeps_messages(admin_c
         (int(t0) // 3600 + 1, 1): 900,
         (int(t0) // 3600 + 1, 2): 600,
     }
-    messages = HourlyStat.objects.filter(guild_id=GID).aggregate(m=Sum("messages"))["m"]
-    HourlyStat.objects.filter(guild_id=GID, channel_id=voice).update(voice_seconds=7)  # damaged
-    HourlyStat.objects.create(
+    messages = hourly_stats().filter(guild_id=GID).aggregate(m=Sum("messages"))["m"]
+    hourly_stats().filter(guild_id=GID, channel_id=voice).update(voice_seconds=7)  # damaged
+    create_hourly(
         guild_id=GID, hour=int(t0) // 3600, channel_id=voice, user_id=9, voice_seconds=50
     )  # stray
     response = post_action(admin_client, "guild", "rebuild_voice", [GID], confirm=False)
     assert "Message counts cannot be rebuilt" in response.content.decode()
-    assert HourlyStat.objects.filter(guild_id=GID, voice_seconds=7).exists()
+    assert hourly_stats().filter(guild_id=GID, voice_seconds=7).exists()
     post_action(admin_client, "guild", "rebuild_voice", [GID], confirm=True)
     got = {
         (h, u): v
-        for h, u, v in HourlyStat.objects.filter(guild_id=GID, channel_id=voice).values_list(
-            "hour", "user_id", "voice_seconds"
-        )
+        for h, u, v in hourly_stats()
+        .filter(guild_id=GID, channel_id=voice)
+        .values_list("hour", "user_id", "voice_seconds")
     }
     assert got == expected
-    assert HourlyStat.objects.filter(guild_id=GID).aggregate(m=Sum("messages"))["m"] == messages
+    assert hourly_stats().filter(guild_id=GID).aggregate(m=Sum("messages"))["m"] == messages
     assert len(logged(GID, "Rebuilt voice rollups")) == 1
 
 
 def test_rebuild_leaves_hours_outside_the_retention_window_alone(collected):
     guild = Guild.objects.get(pk=GID)
     old_hour = int(collected) // 3600 - 24 * 40
-    HourlyStat.objects.create(
-        guild_id=GID, hour=old_hour, channel_id=1, user_id=1, voice_seconds=1234
-    )
+    create_hourly(guild_id=GID, hour=old_hour, channel_id=1, user_id=1, voice_seconds=1234)
     maintenance.rebuild_voice(guild)
-    assert HourlyStat.objects.get(guild_id=GID, hour=old_hour).voice_seconds == 1234
+    assert hourly_stats().get(guild_id=GID, hour=old_hour).voice_seconds == 1234
 
 
 def test_clear_caches_invalidates_cachalot_and_results(admin_client, collected):
@@ -224,7 +221,7 @@ def test_staff_without_change_permission_cannot_run_actions(client, collected):
     response = client.get(reverse("admin:stats_guild_changelist"))
     assert response.status_code == 200 and response.context["action_form"] is None
     post_action(client, "guild", "purge_stats", [GID], confirm=True)
-    assert HourlyStat.objects.filter(guild_id=GID).exists()
+    assert hourly_stats().filter(guild_id=GID).exists()
 
 
 def test_member_events_and_cursors_are_part_of_a_guild_purge(collected):

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from collector.writer import Writer
 from stats import rollups
-from stats.models import Channel, Guild, HourlyStat, Member, RecentEvent, hour_of
+from stats.models import Channel, Guild, Member, RecentEvent, hour_of
+from tests.rows import add_hourly, create_hourly, hourly
 
 pytestmark = pytest.mark.django_db
 GID, OTHER = 123456789012345678, 223456789012345678
@@ -38,14 +39,14 @@ def guilds(db) -> tuple[Guild, Guild]:
         ]
     )
     here = hour_of(now)
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(guild_id=GID, hour=here, channel_id=11, user_id=1, messages=5),
-            HourlyStat(guild_id=GID, hour=here - 24, channel_id=12, user_id=2, messages=3),
-            HourlyStat(
+            hourly(guild_id=GID, hour=here, channel_id=11, user_id=1, messages=5),
+            hourly(guild_id=GID, hour=here - 24, channel_id=12, user_id=2, messages=3),
+            hourly(
                 guild_id=GID, hour=here - 8 * 24, channel_id=11, user_id=1, messages=100
             ),  # older than 7 days
-            HourlyStat(guild_id=OTHER, hour=here, channel_id=21, user_id=1, messages=9),
+            hourly(guild_id=OTHER, hour=here, channel_id=21, user_id=1, messages=9),
         ]
     )
     rollups.rebuild(GID)
@@ -101,7 +102,7 @@ def test_list_queries_do_not_grow_with_the_number_of_guilds(admin_client, guilds
         admin_client.get(url)
     Guild.objects.bulk_create([Guild(id=900 + i, name=f"g{i}") for i in range(12)])
     for i in range(12):
-        HourlyStat.objects.create(
+        create_hourly(
             guild_id=900 + i, hour=hour_of(timezone.now()), channel_id=1, user_id=1, messages=1
         )
     with cachalot_disabled(), CaptureQueriesContext(connection) as many:

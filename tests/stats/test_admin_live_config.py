@@ -19,8 +19,9 @@ from django.contrib.auth.models import User
 from django.db.models import Sum
 from django.urls import reverse
 
-from stats.models import Guild, HourlyStat
+from stats.models import Guild
 from tests.collector import payloads as p
+from tests.rows import hourly_stats
 
 pytestmark = pytest.mark.slow
 GENERAL, NOISY = 11, 12
@@ -54,7 +55,8 @@ def write_scenario(path) -> None:
 
 def counts() -> tuple[int, int]:
     rows = dict(
-        HourlyStat.objects.filter(guild_id=p.GUILD)
+        hourly_stats()
+        .filter(guild_id=p.GUILD)
         .values_list("channel_id")
         .annotate(m=Sum("messages"))
         .values_list("channel_id", "m")

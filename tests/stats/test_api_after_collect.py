@@ -8,8 +8,8 @@ import time
 import pytest
 from django.db.models import Sum
 
-from stats.models import HourlyStat
 from tests.collector.harness import ScenarioClock, moved_to_recent, run_collect, scenario_lines
+from tests.rows import hourly_stats
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -50,7 +50,7 @@ def test_every_endpoint_agrees_with_the_basic_scenario(
         exp["leaves"],
     )
     assert totals["active_members"] >= exp["active_members_at_least"]
-    seconds = HourlyStat.objects.filter(guild_id=gid, voice_seconds__gt=0).values_list("user_id")
+    seconds = hourly_stats().filter(guild_id=gid, voice_seconds__gt=0).values_list("user_id")
     assert {str(u): v for u, v in seconds.annotate(s=Sum("voice_seconds"))} == VOICE_SECONDS
     assert totals["voice_minutes"] == round(sum(VOICE_SECONDS.values()) / 60, 1)
     assert sum(p["messages"] for p in stats["series"]) == exp["messages"]

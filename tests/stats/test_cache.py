@@ -14,7 +14,8 @@ from django.core.management.base import CommandError
 
 from stats import api_results, rollups
 from stats import cache as result_cache
-from stats.models import Guild, HourlyStat
+from stats.models import Guild
+from tests.rows import create_hourly
 from tests.stats.conftest import ALICE, GENERAL, GID, NOW, OTHER_GID, h
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def test_second_call_is_a_hit_and_a_bump_makes_it_stale(activity, django_assert_
         assert api_results.stats(activity, 2, "day", NOW) == first
     assert (result_cache.counters.hits - hits, result_cache.counters.misses - misses) == (1, 1)
 
-    HourlyStat.objects.create(
+    create_hourly(
         guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=777, messages=10
     )
     rollups.rebuild(GID)
@@ -130,7 +131,7 @@ def test_a_member_renamed_by_another_process_shows_on_the_next_request(
 
     guild = Guild.objects.create(id=GID, name="Paris", visibility="public")
     Member.objects.create(guild=guild, user_id=ALICE, username="alice")
-    HourlyStat.objects.create(
+    create_hourly(
         guild_id=GID, hour=h("2025-03-31T12:00"), channel_id=GENERAL, user_id=ALICE, messages=3
     )
     rollups.rebuild(GID)

@@ -16,8 +16,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
 from stats import consumers, live, rollups
-from stats.models import Channel, Guild, HourlyStat, Member, RecentEvent, hour_of
+from stats.models import Channel, Guild, Member, RecentEvent, hour_of
 from stats.routing import websocket_urlpatterns
+from tests.rows import create_hourly
 
 PUBLIC, PRIVATE = 8001, 8002
 app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
@@ -199,7 +200,7 @@ def test_two_sockets_get_each_event_once(hub, guilds):
 
 def test_leaderboard_is_pushed_when_the_top_ten_changes(hub, guilds):
     def score(user_id: int, messages: int) -> None:
-        HourlyStat.objects.create(
+        create_hourly(
             guild_id=PUBLIC,
             hour=hour_of(datetime.now(UTC)),
             channel_id=31,

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from stats import frames, rollups
 from stats.cache import bump_versions
-from stats.models import HourlyStat, MemberEvent, VoiceSession, hour_of
+from stats.models import MemberEvent, VoiceSession, hour_of
+from tests.rows import create_hourly
 from tests.stats.test_consumers import (  # noqa: F401 (hub and guilds are fixtures)
     PUBLIC,
     add_events,
@@ -60,7 +61,7 @@ def test_tick_frame_matches_its_schema_and_counts_rare_events_over_the_last_hour
 @pytest.mark.usefixtures("hub", "guilds")
 def test_leaderboard_frame_matches_its_schema():
     def score() -> None:
-        HourlyStat.objects.create(
+        create_hourly(
             guild_id=PUBLIC,
             hour=hour_of(datetime.now(UTC)),
             channel_id=31,

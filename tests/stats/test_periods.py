@@ -16,16 +16,15 @@ from stats import api_results, cache, guild_config, queries
 from stats.models import (
     Channel,
     DailyGuildStat,
-    DailyMemberStat,
     Guild,
     HourlyGuildStat,
-    HourlyStat,
     Member,
     MemberEvent,
     hour_of,
 )
 from stats.rollups import local_day
 from stats.windows import EPOCH, Period
+from tests.rows import hourly_stats, member_days
 
 pytestmark = pytest.mark.django_db
 GID = 1515
@@ -112,19 +111,21 @@ def guild_rollups(guild: Guild) -> tuple[tuple, tuple]:
     (DailyGuildStat, HourlyGuildStat) and as counted from scratch from the rows they sum up."""
     gid = guild.id
     kept_days = DailyGuildStat.objects.filter(guild_id=gid).values_list("day", "active_members")
-    member_days = DailyMemberStat.objects.filter(guild_id=gid).values_list("day")
+    day_rows = member_days().filter(guild_id=gid).values_list("day")
     kept_hours = HourlyGuildStat.objects.filter(guild_id=gid).values_list(
         "hour", "active_members", "messages", "voice_seconds"
     )
-    counted = HourlyStat.objects.filter(guild_id=gid).exclude(
-        channel_id__in=guild.excluded_channels.values("id")
+    counted = (
+        hourly_stats()
+        .filter(guild_id=gid)
+        .exclude(channel_id__in=guild.excluded_channels.values("id"))
     )
     hours = counted.values_list("hour").annotate(
         Count("user_id", distinct=True), Sum("messages"), Sum("voice_seconds")
     )
     return (
         (dict(kept_days), sorted(kept_hours)),
-        (dict(member_days.annotate(n=Count("user_id"))), sorted(hours)),
+        (dict(day_rows.annotate(n=Count("member_key"))), sorted(hours)),
     )
 
 

@@ -25,8 +25,9 @@ from django.urls import reverse
 from collector.aggregate import Aggregator
 from collector.writer import Writer
 from stats import rollups
-from stats.models import Channel, Guild, HourlyStat, Member
+from stats.models import Channel, Guild, Member
 from tests.collector import payloads as p
+from tests.rows import add_hourly, hourly, hourly_stats
 
 SECRETS = [
     f"SECRET-{kind}-{uuid.uuid4().hex}" for kind in ("content", "embed", "file", "edit", "reply")
@@ -144,9 +145,7 @@ def test_no_message_content_is_stored_by_the_collector_pipeline(client):
         elif event["t"] == "MESSAGE_CREATE":
             agg.message(event["d"])
     writer.write(agg.take_batch(now), {0: {"connected": True}})
-    assert (
-        HourlyStat.objects.filter(guild_id=p.GUILD).values_list("messages", flat=True).count() == 2
-    )
+    assert hourly_stats().filter(guild_id=p.GUILD).values_list("messages", flat=True).count() == 2
     read_everything(client)
     assert_no_content_anywhere()
 
@@ -157,7 +156,7 @@ def test_no_message_content_is_stored_through_the_gateway(client):
     from tests.collector.harness import run_collect
 
     run_collect(scenario_lines(), flush_ms=100)
-    assert sum(HourlyStat.objects.filter(guild_id=p.GUILD).values_list("messages", flat=True)) == 20
+    assert sum(hourly_stats().filter(guild_id=p.GUILD).values_list("messages", flat=True)) == 20
     read_everything(client)
     assert_no_content_anywhere()
 
@@ -175,12 +174,10 @@ def test_excluded_channels_are_hidden_from_viewers(client, admin_client):
         [Member(guild=guild, user_id=1, username="a"), Member(guild=guild, user_id=2, username="b")]
     )
     hour = int(datetime.now(UTC).timestamp()) // 3600
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(guild_id=p.GUILD, hour=hour, channel_id=GENERAL, user_id=1, messages=3),
-            HourlyStat(
-                guild_id=p.GUILD, hour=hour, channel_id=SECRET_CHANNEL, user_id=2, messages=50
-            ),
+            hourly(guild_id=p.GUILD, hour=hour, channel_id=GENERAL, user_id=1, messages=3),
+            hourly(guild_id=p.GUILD, hour=hour, channel_id=SECRET_CHANNEL, user_id=2, messages=50),
         ]
     )
     rollups.rebuild(p.GUILD)  # as the collector would have written them

@@ -9,8 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from stats.models import Guild, HourlyStat, RecentEvent, ScheduledTask, VoiceSession
+from stats.models import Guild, RecentEvent, ScheduledTask, VoiceSession
 from stats.retention import RETENTION, apply_daily_retention
+from tests.rows import create_hourly, hourly_stats
 
 pytestmark = pytest.mark.django_db
 SHORT, LONG, UNKNOWN = 1, 2, 3  # guild ids: retention 7 days, 60 days, no Guild row
@@ -50,7 +51,7 @@ def events(db):
             ended_at=None,
         )  # still open: kept whatever its age
     RecentEvent.objects.bulk_create(rows)
-    HourlyStat.objects.create(guild_id=SHORT, hour=1, channel_id=1, user_id=1, messages=3)
+    create_hourly(guild_id=SHORT, hour=1, channel_id=1, user_id=1, messages=3)
     return now
 
 
@@ -76,7 +77,7 @@ def test_each_guild_keeps_its_own_retention(events):
     assert ages(VoiceSession, SHORT, "ended_at") == [1]
     assert ages(VoiceSession, LONG, "ended_at") == [1, 10, 45]
     assert VoiceSession.objects.filter(ended_at__isnull=True).count() == 3
-    assert HourlyStat.objects.count() == 1  # totals are never pruned
+    assert hourly_stats().count() == 1  # totals are never pruned
     assert out.strip().splitlines() == [
         "pruned 6 recent events and 6 voice sessions across 2 guild(s)"
     ]

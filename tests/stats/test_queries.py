@@ -9,8 +9,9 @@ import pytest
 
 from mocha.utc import iso
 from stats import queries, rollups
-from stats.models import Channel, Guild, HourlyStat, hour_of
+from stats.models import Channel, Guild, hour_of
 from stats.rollups import local_day
+from tests.rows import add_hourly, hourly, hourly_stats
 from tests.stats.conftest import ALICE, BOB, CAROL, DAVE, GENERAL, GID, NOW, RANDOM, VOICE, h
 
 pytestmark = pytest.mark.django_db
@@ -122,17 +123,11 @@ def test_day_bars_are_whole_local_days_in_a_half_hour_zone(db):
     guild = Guild.objects.create(id=77, name="Kolkata", timezone="Asia/Kolkata")
     # 2025-03-30T18:00 UTC is 23:30 on the 30th; 19:00 UTC is 00:30 on the 31st (today: 18:00 local
     # now).
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(
-                guild_id=77, hour=h("2025-03-30T18:00"), channel_id=1, user_id=1, messages=4
-            ),
-            HourlyStat(
-                guild_id=77, hour=h("2025-03-30T19:00"), channel_id=1, user_id=2, messages=6
-            ),
-            HourlyStat(
-                guild_id=77, hour=h("2025-03-31T12:00"), channel_id=1, user_id=2, messages=1
-            ),
+            hourly(guild_id=77, hour=h("2025-03-30T18:00"), channel_id=1, user_id=1, messages=4),
+            hourly(guild_id=77, hour=h("2025-03-30T19:00"), channel_id=1, user_id=2, messages=6),
+            hourly(guild_id=77, hour=h("2025-03-31T12:00"), channel_id=1, user_id=2, messages=1),
         ]
     )
     rollups.rebuild(77)
@@ -343,7 +338,7 @@ def test_empty_guild_gives_zeros():
     assert len(doc["series"]) == 3 and all(p["messages"] == 0 for p in doc["series"])
     assert queries.leaderboard(guild, "voice", 3, 10, 0, NOW)["entries"] == []
     assert sum(map(sum, queries.heatmap(guild, 3, NOW)["cells"])) == 0
-    assert not HourlyStat.objects.exists()
+    assert not hourly_stats().exists()
 
 
 AUTUMN_NOW = datetime(2025, 10, 27, 12, 30, tzinfo=zoneinfo.ZoneInfo("UTC"))  # Monday 13:30 CET
@@ -354,9 +349,9 @@ def autumn(db) -> Guild:
     """Paris on Sunday 26 October 2025: 03:00 CEST became 02:00 CET, a 25-hour day whose local
     02:00 came twice (00:00 and 01:00 UTC)."""
     guild = Guild.objects.create(id=78, name="Paris in autumn", timezone="Europe/Paris")
-    HourlyStat.objects.bulk_create(
+    add_hourly(
         [
-            HourlyStat(guild_id=78, hour=h(t), channel_id=1, user_id=u, messages=m, voice_seconds=v)
+            hourly(guild_id=78, hour=h(t), channel_id=1, user_id=u, messages=m, voice_seconds=v)
             for t, u, m, v in [
                 ("2025-10-25T21:00", 1, 1, 0),  # Saturday 23:00 CEST: before the window
                 ("2025-10-25T22:00", 1, 2, 0),  # Sunday 00:00 CEST: the day's first hour

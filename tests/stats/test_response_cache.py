@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from stats import rollups
 from stats.cache import bump_versions
-from stats.models import Channel, Guild, HourlyStat, hour_of
+from stats.models import Channel, Guild, hour_of
 from stats.response_cache import ServeResponses
+from tests.rows import create_hourly
 
 PUBLIC, PRIVATE = 8101, 8102
 HOST = [(b"host", b"127.0.0.1")]
@@ -66,7 +67,7 @@ def messages(body: bytes) -> int:
 
 def add_messages(n: int) -> None:
     """What a flush writes: the hourly row and the guild's rollups."""
-    HourlyStat.objects.create(
+    create_hourly(
         guild_id=PUBLIC, hour=hour_of(timezone.now()), channel_id=31, user_id=7, messages=n
     )
     rollups.rebuild(PUBLIC)

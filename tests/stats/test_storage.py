@@ -9,6 +9,7 @@ from django.db import connection
 
 from stats.cache import bump_versions
 from tests.query_plans import explain, full_scans, growing_reads
+from tests.rows import add_hourly, add_member_days, hourly
 
 pytestmark = pytest.mark.django_db
 
@@ -71,8 +72,10 @@ WINDOWED = (
     "stats_hourlyguildstat",
     "stats_dailyguildstat",
 )
+# (HourlyStat is keyed by member: its guild's rows are each member's rows, every hour of them.)
 GUILD_ALONE = re.compile(
-    r"SEARCH (\w+) USING (?:PRIMARY KEY|(?:COVERING )?INDEX \w+) \(guild_id=\?\)"
+    r"SEARCH (\w+)(?: \w+)? USING (?:PRIMARY KEY|(?:COVERING )?INDEX \w+)"
+    r" \((?:guild_id|member_key)=\?\)"
 )
 
 
@@ -108,13 +111,13 @@ def test_member_sums_read_only_the_windows_days_of_a_long_history(
     from django.test.utils import CaptureQueriesContext
 
     from stats import queries
-    from stats.models import DailyMemberStat, Guild
+    from stats.models import Guild
     from stats.windows import Window
 
     guild = Guild.objects.create(id=77, name="old guild")
     today = 20_800
-    DailyMemberStat.objects.bulk_create(
-        DailyMemberStat(guild_id=77, day=today - d, user_id=u, messages=1, voice_seconds=0)
+    add_member_days(
+        dict(guild_id=77, day=today - d, user_id=u, messages=1, voice_seconds=0)
         for d in range(history_days)
         for u in range(3)
     )
@@ -133,13 +136,13 @@ def test_a_past_ranges_channel_members_seek_the_ranges_members_not_the_history()
     from django.test.utils import CaptureQueriesContext
 
     from stats import queries, rollups
-    from stats.models import Guild, HourlyStat
+    from stats.models import Guild
     from stats.windows import Window
 
     guild = Guild.objects.create(id=78, name="old guild")
     today = 20_800
-    HourlyStat.objects.bulk_create(
-        HourlyStat(guild_id=78, hour=(today - d) * 24 + 12, channel_id=c, user_id=u, messages=1)
+    add_hourly(
+        hourly(guild_id=78, hour=(today - d) * 24 + 12, channel_id=c, user_id=u, messages=1)
         for d in range(60)
         for c in (1, 2)
         for u in range(3 if c == 1 else 1)
@@ -150,5 +153,5 @@ def test_a_past_ranges_channel_members_seek_the_ranges_members_not_the_history()
     with CaptureQueriesContext(connection) as ctx:
         assert queries.channel_members(guild, win) == {1: 3, 2: 1}
     plan = explain(ctx.captured_queries[-1]["sql"], [])
-    assert "PRIMARY KEY (guild_id=? AND user_id=? AND hour>? AND hour<?)" in plan, plan
+    assert "PRIMARY KEY (member_key=? AND hour>? AND hour<?)" in plan, plan
     assert "PRIMARY KEY (guild_id=? AND day>? AND day<?)" in plan, plan

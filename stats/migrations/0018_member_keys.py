@@ -1,0 +1,139 @@
+# HourlyStat and DailyMemberStat are keyed by small numbers instead of snowflakes: a member key
+# (MemberKey: guild and user) and, in HourlyStat, a channel key (ChannelKey). HourlyStat loses its
+# guild column, which the member key names. The keys are numbered from the rows already stored
+# and the two tables rebuilt with their rows mapped: an upgrade in place keeps every count.
+
+from django.db import migrations, models
+
+KEYED = " WITHOUT ROWID"
+
+
+def to_keys(apps, schema_editor):
+    ex = schema_editor.execute
+    without_rowid = KEYED if schema_editor.connection.vendor == "sqlite" else ""
+    ex(
+        "INSERT INTO stats_memberkey (guild_id, user_id) SELECT guild_id, user_id FROM"
+        " (SELECT guild_id, user_id FROM stats_hourlystat UNION"
+        " SELECT guild_id, user_id FROM stats_dailymemberstat) AS u ORDER BY guild_id, user_id"
+    )
+    ex(
+        "INSERT INTO stats_channelkey (guild_id, channel_id) SELECT guild_id, channel_id"
+        " FROM stats_hourlystat GROUP BY guild_id, channel_id ORDER BY guild_id, channel_id"
+    )
+    ex(
+        "CREATE TABLE stats_hourlystat_keyed (member_key integer NOT NULL, hour integer NOT NULL,"
+        " channel_key integer NOT NULL, messages integer NOT NULL, voice_seconds integer NOT NULL,"
+        f" PRIMARY KEY (member_key, hour, channel_key)){without_rowid}"
+    )
+    ex(
+        "INSERT INTO stats_hourlystat_keyed SELECT m.id, h.hour, c.id, h.messages, h.voice_seconds"
+        " FROM stats_hourlystat h"
+        " JOIN stats_memberkey m ON m.guild_id = h.guild_id AND m.user_id = h.user_id"
+        " JOIN stats_channelkey c ON c.guild_id = h.guild_id AND c.channel_id = h.channel_id"
+    )
+    ex("DROP TABLE stats_hourlystat")
+    ex("ALTER TABLE stats_hourlystat_keyed RENAME TO stats_hourlystat")
+    ex(
+        "CREATE TABLE stats_dailymemberstat_keyed (guild_id bigint NOT NULL, day integer NOT NULL,"
+        " member_key integer NOT NULL, messages integer NOT NULL, voice_seconds integer NOT NULL,"
+        f" PRIMARY KEY (guild_id, day, member_key)){without_rowid}"
+    )
+    ex(
+        "INSERT INTO stats_dailymemberstat_keyed SELECT d.guild_id, d.day, m.id, d.messages,"
+        " d.voice_seconds FROM stats_dailymemberstat d"
+        " JOIN stats_memberkey m ON m.guild_id = d.guild_id AND m.user_id = d.user_id"
+    )
+    ex("DROP TABLE stats_dailymemberstat")
+    ex("ALTER TABLE stats_dailymemberstat_keyed RENAME TO stats_dailymemberstat")
+    ex(
+        "CREATE INDEX member_day_user ON stats_dailymemberstat"
+        " (guild_id, member_key, day, messages, voice_seconds)"
+    )
+
+
+def key(*fields):
+    return models.CompositePrimaryKey(
+        *fields, blank=True, editable=False, primary_key=True, serialize=False
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("stats", "0017_guild_hour_sums"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="MemberKey",
+            fields=[
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("guild_id", models.BigIntegerField()),
+                ("user_id", models.BigIntegerField()),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(fields=("guild_id", "user_id"), name="member_key_user")
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="ChannelKey",
+            fields=[
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("guild_id", models.BigIntegerField()),
+                ("channel_id", models.BigIntegerField()),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("guild_id", "channel_id"), name="channel_key_channel"
+                    )
+                ],
+            },
+        ),
+        migrations.SeparateDatabaseAndState(
+            database_operations=[migrations.RunPython(to_keys, elidable=False)],
+            state_operations=[
+                migrations.AddField(
+                    model_name="hourlystat",
+                    name="member_key",
+                    field=models.IntegerField(default=0, help_text="MemberKey: the guild and user"),
+                    preserve_default=False,
+                ),
+                migrations.AddField(
+                    model_name="hourlystat",
+                    name="channel_key",
+                    field=models.IntegerField(default=0, help_text="ChannelKey"),
+                    preserve_default=False,
+                ),
+                migrations.AlterField(
+                    model_name="hourlystat",
+                    name="pk",
+                    field=key("member_key", "hour", "channel_key"),
+                ),
+                migrations.RemoveField(model_name="hourlystat", name="guild_id"),
+                migrations.RemoveField(model_name="hourlystat", name="user_id"),
+                migrations.RemoveField(model_name="hourlystat", name="channel_id"),
+                migrations.RemoveIndex(model_name="dailymemberstat", name="member_day_user"),
+                migrations.AddField(
+                    model_name="dailymemberstat",
+                    name="member_key",
+                    field=models.IntegerField(default=0, help_text="MemberKey: the user"),
+                    preserve_default=False,
+                ),
+                migrations.AlterField(
+                    model_name="dailymemberstat",
+                    name="pk",
+                    field=key("guild_id", "day", "member_key"),
+                ),
+                migrations.RemoveField(model_name="dailymemberstat", name="user_id"),
+                migrations.AddIndex(
+                    model_name="dailymemberstat",
+                    index=models.Index(
+                        fields=["guild_id", "member_key", "day", "messages", "voice_seconds"],
+                        name="member_day_user",
+                    ),
+                ),
+            ],
+        ),
+    ]

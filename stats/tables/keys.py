@@ -1,0 +1,107 @@
+"""MemberKey and ChannelKey: the small numbers HourlyStat and DailyMemberStat hold instead of
+snowflakes (a member key names the guild and the user).
+
+The collector numbers the members and channels of each flush (`member_keys`, `channel_keys`);
+the query layer scopes and names rows through the SQL fragments here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stats.models import ChannelKey, MemberKey, MemberRole
+
+MEMBERS = MemberKey._meta.db_table
+CHANNELS = ChannelKey._meta.db_table
+IN_CHUNK = 500  # ids per IN (...) list
+
+# A guild's members, and one of them, as conditions on a table's member_key.
+GUILD = f"member_key IN (SELECT id FROM {MEMBERS} WHERE guild_id = %s)"
+USER = f"member_key = (SELECT id FROM {MEMBERS} WHERE guild_id = %s AND user_id = %s)"
+ROLE = (
+    f"member_key IN (SELECT k.id FROM {MEMBERS} k JOIN {MemberRole._meta.db_table} r"
+    " ON r.guild_id = k.guild_id AND r.user_id = k.user_id"
+    " WHERE k.guild_id = %s AND r.role_id = %s)"
+)
+
+
+def user_id_of(table: str) -> str:
+    """SQL naming the user of a row of `table` (in its SELECT list)."""
+    return f"(SELECT user_id FROM {MEMBERS} WHERE id = {table}.member_key)"
+
+
+def channel_id_of(table: str) -> str:
+    """SQL naming the channel of a row of `table` (in its SELECT list)."""
+    return f"(SELECT channel_id FROM {CHANNELS} WHERE id = {table}.channel_key)"
+
+
+def channels_not_in(channel_ids: Iterable[int]) -> tuple[str, list]:
+    """SQL leaving the given (excluded) channels out of HourlyStat rows, or nothing."""
+    ids = list(channel_ids)
+    if not ids:
+        return "", []
+    marks = ", ".join(["%s"] * len(ids))
+    return f" AND channel_key NOT IN (SELECT id FROM {CHANNELS} WHERE channel_id IN ({marks}))", ids
+
+
+def member_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(guild, user) → member key, numbering the pairs not seen before."""
+    return _numbered(MemberKey, "user_id", set(pairs))
+
+
+def channel_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(guild, channel) → channel key, numbering the channels not seen before."""
+    return _numbered(ChannelKey, "channel_id", set(pairs))
+
+
+def user_ids(keys: Iterable[int]) -> dict[int, int]:
+    """member key → user id."""
+    return _names(MemberKey, "user_id", keys)
+
+
+def channel_ids(keys: Iterable[int]) -> dict[int, int]:
+    """channel key → channel id."""
+    return _names(ChannelKey, "channel_id", keys)
+
+
+def member_key(guild_id: int, user_id: int) -> int | None:
+    return (
+        MemberKey.objects.filter(guild_id=guild_id, user_id=user_id)
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def _numbered(model, field: str, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    found = _find(model, field, pairs)
+    missing = [p for p in pairs if p not in found]
+    if missing:
+        # Another process may number some of them first: whichever row is stored is the key.
+        model.objects.bulk_create(
+            [model(guild_id=gid, **{field: sid}) for gid, sid in missing],
+            batch_size=IN_CHUNK,
+            ignore_conflicts=True,
+        )
+        found.update(_find(model, field, set(missing)))
+    return found
+
+
+def _find(model, field: str, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    by_guild: dict[int, list[int]] = {}
+    for gid, sid in pairs:
+        by_guild.setdefault(gid, []).append(sid)
+    found = {}
+    for gid, ids in by_guild.items():
+        for i in range(0, len(ids), IN_CHUNK):
+            rows = model.objects.filter(guild_id=gid, **{f"{field}__in": ids[i : i + IN_CHUNK]})
+            found.update(((gid, sid), key) for sid, key in rows.values_list(field, "id"))
+    return found
+
+
+def _names(model, field: str, keys: Iterable[int]) -> dict[int, int]:
+    ids = list(set(keys))
+    names: dict[int, int] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        rows = model.objects.filter(id__in=ids[i : i + IN_CHUNK]).values_list("id", field)
+        names.update(rows)
+    return names
