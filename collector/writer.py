@@ -410,7 +410,7 @@ class Writer:
 
     def _first_active_hour(self, gid: int, uid: int, at: datetime) -> int | None:
         """The member's first counted hour within ACTIVATION of joining at `at`, if any."""
-        not_in, excluded = keys.channels_not_in(self.excluded.get(gid, ()))
+        not_in, excluded = keys.channels_not_in(gid, self.excluded.get(gid, ()))
         with connection.cursor() as cur:
             cur.execute(
                 f"SELECT MIN(hour) FROM {hourly.TABLE} WHERE {keys.USER}"

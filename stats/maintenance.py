@@ -34,6 +34,7 @@ from stats.models import (
     DailyGuildStat,
     DailyMemberStat,
     Guild,
+    GuildKey,
     HourlyChannelStat,
     HourlyGuildStat,
     HourlyStat,
@@ -95,10 +96,14 @@ def _lock_rollups() -> None:
 
 
 def rows_of(model, guild_id: int, user_id: int | None = None):
-    """The model's rows of a guild, or of one member in it. HourlyStat names its guild and
-    user only through the member key (DailyMemberStat its user)."""
+    """The model's rows of a guild, or of one member in it. HourlyStat and DailyMemberStat name
+    them by keys (stats.tables.keys)."""
     user = {} if user_id is None else {"user_id": user_id}
-    if model is HourlyStat or (model is DailyMemberStat and user):
+    if model is DailyMemberStat and not user:
+        return model.objects.filter(
+            guild_key__in=GuildKey.objects.filter(guild_id=guild_id).values("id")
+        )
+    if model in (HourlyStat, DailyMemberStat):
         members = MemberKey.objects.filter(guild_id=guild_id, **user).values("id")
         return model.objects.filter(member_key__in=members)
     return model.objects.filter(guild_id=guild_id, **user)

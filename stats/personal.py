@@ -77,6 +77,7 @@ def _rows(model, guild_id: int, user_id: int) -> list[dict]:
     channels = keys.channel_ids(r["channel_key"] for r in rows if "channel_key" in r)
     for r in rows:
         r.pop("id", None)
+        r.pop("guild_key", None)
         if r.pop("member_key", None) is not None:
             r.update(guild_id=guild_id, user_id=user_id)
         if "channel_key" in r:

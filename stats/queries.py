@@ -69,6 +69,7 @@ from stats.windows import (  # noqa: F401 (Window and offset_segments are part o
     days_sql,
     excluded_channel_ids,
     fetch,
+    guild_days_sql,
     guild_hours_sql,
     local_seconds_sql,
     offset_segments,
@@ -304,7 +305,7 @@ def daily_rows(guild: Guild, win: Window) -> dict[int, tuple]:
     """
     hours, hour_params = guild_hours_sql(guild, win.first, win.last)
     local, local_params = local_seconds_sql(guild.tzinfo, win)
-    days, day_params = days_sql(guild, win.first_day, win.last_day)
+    days, day_params = guild_days_sql(guild, win.first_day, win.last_day)
     sums = fetch(
         f"SELECT {local} / 86400 AS d, SUM(messages), SUM(voice_seconds) "
         f"FROM {GUILD_HOURS} WHERE {hours} GROUP BY d",
@@ -523,8 +524,8 @@ def mostly_outside(guild: Guild, win: Window) -> bool:
     seeks). Streaming the member-order index reads every one of them; the window's own rows read
     by the key and then sorted cost about twice as much per row (SQLite, 3M-event guild)."""
     ((first, last),) = fetch(
-        f"SELECT (SELECT MIN(day) FROM {MEMBER_DAYS} WHERE guild_id = %s),"
-        f" (SELECT MAX(day) FROM {MEMBER_DAYS} WHERE guild_id = %s)",
+        f"SELECT (SELECT MIN(day) FROM {MEMBER_DAYS} WHERE {keys.GUILD_KEY}),"
+        f" (SELECT MAX(day) FROM {MEMBER_DAYS} WHERE {keys.GUILD_KEY})",
         [guild.id, guild.id],
     )
     if first is None:

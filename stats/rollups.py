@@ -35,6 +35,7 @@ def add_flush(
     written."""
     members = keys.member_keys((gid, uid) for gid, _, _, uid in counters)
     channels = keys.channel_keys((gid, cid) for gid, _, cid, _ in counters)
+    guilds = keys.guild_keys(gid for gid, _, _, _ in counters)
     facts: dict[tuple[int, int, int], list[int]] = {}
     hours: dict[tuple[int, int, int], list[int]] = {}
     days: dict[tuple[int, int, int], list[int]] = {}
@@ -57,10 +58,10 @@ def add_flush(
             hour_members.setdefault((gid, hour), set()).add(member)
     # Who is new to an hour or a day is read before this flush's own rows land.
     guild_hour_rows = guild_hours.flush_rows(hour_members, hours, excluded)
-    new_in_days = guild_days.new_members(days)
+    new_in_days = guild_days.new_members(days, guilds)
     hourly.increment(cur, facts)
     channel_hours.increment(cur, hours)
-    member_days.increment(cur, days)
+    member_days.increment(cur, {(guilds[gid], d, k): v for (gid, d, k), v in days.items()})
     channel_members.increment(cur, last_days)
     guild_hours.increment(cur, guild_hour_rows)
     guild_days.increment(cur, new_in_days)

@@ -196,7 +196,7 @@ def scope_sql(
         params += [guild.id, role]
     sql = " AND ".join(members or [keys.GUILD]) + " AND hour >= %s AND hour <= %s"
     params = (params or [guild.id]) + [first, last]
-    not_in, ids = keys.channels_not_in(excluded_channel_ids(guild))
+    not_in, ids = keys.channels_not_in(guild.id, excluded_channel_ids(guild))
     return sql + not_in, params + ids
 
 
@@ -211,6 +211,11 @@ def guild_hours_sql(guild: Guild, first: int, last: int) -> tuple[str, list]:
     return "guild_id = %s AND hour >= %s AND hour <= %s", [guild.id, first, last]
 
 
+def guild_days_sql(guild: Guild, first_day: int, last_day: int) -> tuple[str, list]:
+    """WHERE clause for DailyGuildStat rows of local days first_day..last_day."""
+    return "guild_id = %s AND day >= %s AND day <= %s", [guild.id, first_day, last_day]
+
+
 def days_sql(
     guild: Guild,
     first_day: int,
@@ -220,7 +225,7 @@ def days_sql(
 ) -> tuple[str, list]:
     """WHERE clause for DailyMemberStat rows of local days first_day..last_day (exclusions are
     built in)."""
-    sql = "guild_id = %s AND day >= %s AND day <= %s"
+    sql = keys.GUILD_KEY + " AND day >= %s AND day <= %s"
     params: list = [guild.id, first_day, last_day]
     if user_id is not None:
         sql += " AND " + keys.USER

@@ -18,6 +18,8 @@ GROWING = (
     "stats_voicesession",
     "stats_memberevent",
     "stats_recentevent",
+    "stats_key_member",
+    "stats_key_channel",
 )
 
 

@@ -61,11 +61,13 @@ def add_member_days(rows, **bulk_create) -> list[DailyMemberStat]:
     """Store DailyMemberStat rows given as dicts with a user_id."""
     rows = list(rows)
     members = keys.member_keys((r["guild_id"], r["user_id"]) for r in rows)
+    guilds = keys.guild_keys(r["guild_id"] for r in rows)
     return DailyMemberStat.objects.bulk_create(
         [
             DailyMemberStat(
+                guild_key=guilds[r["guild_id"]],
                 member_key=members[(r["guild_id"], r["user_id"])],
-                **{k: v for k, v in r.items() if k != "user_id"},
+                **{k: v for k, v in r.items() if k not in ("guild_id", "user_id")},
             )
             for r in rows
         ],
@@ -86,5 +88,7 @@ def hourly_stats():
 
 
 def member_days():
-    """DailyMemberStat rows with user_id annotated."""
-    return DailyMemberStat.objects.annotate(user_id=_member("user_id"))
+    """DailyMemberStat rows with guild_id and user_id annotated."""
+    return DailyMemberStat.objects.annotate(
+        guild_id=_member("guild_id"), user_id=_member("user_id")
+    )

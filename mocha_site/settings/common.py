@@ -224,6 +224,11 @@ CACHALOT_UNCACHABLE_TABLES = frozenset(
         "stats_messagecursor",
         "stats_collectorstate",
         "stats_scheduledtask",
+        # Read by every flush for the numbers of its members and channels; written as new ones
+        # appear.
+        "stats_key_member",
+        "stats_key_channel",
+        "stats_key_guild",
     }
 )
 

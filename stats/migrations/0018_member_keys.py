@@ -1,6 +1,6 @@
 # HourlyStat and DailyMemberStat are keyed by small numbers instead of snowflakes: a member key
-# (MemberKey: guild and user) and, in HourlyStat, a channel key (ChannelKey). HourlyStat loses its
-# guild column, which the member key names. The keys are numbered from the rows already stored
+# (MemberKey: guild and user), in HourlyStat a channel key (ChannelKey), in DailyMemberStat a guild
+# key (GuildKey). HourlyStat loses its guild column, which the member key names. The keys are numbered from the rows already stored
 # and the two tables rebuilt with their rows mapped: an upgrade in place keeps every count.
 
 from django.db import migrations, models
@@ -12,12 +12,16 @@ def to_keys(apps, schema_editor):
     ex = schema_editor.execute
     without_rowid = KEYED if schema_editor.connection.vendor == "sqlite" else ""
     ex(
-        "INSERT INTO stats_memberkey (guild_id, user_id) SELECT guild_id, user_id FROM"
+        "INSERT INTO stats_key_member (guild_id, user_id) SELECT guild_id, user_id FROM"
         " (SELECT guild_id, user_id FROM stats_hourlystat UNION"
         " SELECT guild_id, user_id FROM stats_dailymemberstat) AS u ORDER BY guild_id, user_id"
     )
     ex(
-        "INSERT INTO stats_channelkey (guild_id, channel_id) SELECT guild_id, channel_id"
+        "INSERT INTO stats_key_guild (guild_id) SELECT guild_id FROM stats_key_member"
+        " GROUP BY guild_id ORDER BY guild_id"
+    )
+    ex(
+        "INSERT INTO stats_key_channel (guild_id, channel_id) SELECT guild_id, channel_id"
         " FROM stats_hourlystat GROUP BY guild_id, channel_id ORDER BY guild_id, channel_id"
     )
     ex(
@@ -28,26 +32,27 @@ def to_keys(apps, schema_editor):
     ex(
         "INSERT INTO stats_hourlystat_keyed SELECT m.id, h.hour, c.id, h.messages, h.voice_seconds"
         " FROM stats_hourlystat h"
-        " JOIN stats_memberkey m ON m.guild_id = h.guild_id AND m.user_id = h.user_id"
-        " JOIN stats_channelkey c ON c.guild_id = h.guild_id AND c.channel_id = h.channel_id"
+        " JOIN stats_key_member m ON m.guild_id = h.guild_id AND m.user_id = h.user_id"
+        " JOIN stats_key_channel c ON c.guild_id = h.guild_id AND c.channel_id = h.channel_id"
     )
     ex("DROP TABLE stats_hourlystat")
     ex("ALTER TABLE stats_hourlystat_keyed RENAME TO stats_hourlystat")
     ex(
-        "CREATE TABLE stats_dailymemberstat_keyed (guild_id bigint NOT NULL, day integer NOT NULL,"
+        "CREATE TABLE stats_dailymemberstat_keyed (guild_key integer NOT NULL, day integer NOT NULL,"
         " member_key integer NOT NULL, messages integer NOT NULL, voice_seconds integer NOT NULL,"
-        f" PRIMARY KEY (guild_id, day, member_key)){without_rowid}"
+        f" PRIMARY KEY (guild_key, day, member_key)){without_rowid}"
     )
     ex(
-        "INSERT INTO stats_dailymemberstat_keyed SELECT d.guild_id, d.day, m.id, d.messages,"
+        "INSERT INTO stats_dailymemberstat_keyed SELECT g.id, d.day, m.id, d.messages,"
         " d.voice_seconds FROM stats_dailymemberstat d"
-        " JOIN stats_memberkey m ON m.guild_id = d.guild_id AND m.user_id = d.user_id"
+        " JOIN stats_key_guild g ON g.guild_id = d.guild_id"
+        " JOIN stats_key_member m ON m.guild_id = d.guild_id AND m.user_id = d.user_id"
     )
     ex("DROP TABLE stats_dailymemberstat")
     ex("ALTER TABLE stats_dailymemberstat_keyed RENAME TO stats_dailymemberstat")
     ex(
         "CREATE INDEX member_day_user ON stats_dailymemberstat"
-        " (guild_id, member_key, day, messages, voice_seconds)"
+        " (guild_key, member_key, day, messages, voice_seconds)"
     )
 
 
@@ -71,10 +76,19 @@ class Migration(migrations.Migration):
                 ("user_id", models.BigIntegerField()),
             ],
             options={
+                "db_table": "stats_key_member",
                 "constraints": [
                     models.UniqueConstraint(fields=("guild_id", "user_id"), name="member_key_user")
                 ],
             },
+        ),
+        migrations.CreateModel(
+            name="GuildKey",
+            fields=[
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("guild_id", models.BigIntegerField(unique=True)),
+            ],
+            options={"db_table": "stats_key_guild"},
         ),
         migrations.CreateModel(
             name="ChannelKey",
@@ -84,6 +98,7 @@ class Migration(migrations.Migration):
                 ("channel_id", models.BigIntegerField()),
             ],
             options={
+                "db_table": "stats_key_channel",
                 "constraints": [
                     models.UniqueConstraint(
                         fields=("guild_id", "channel_id"), name="channel_key_channel"
@@ -121,16 +136,23 @@ class Migration(migrations.Migration):
                     field=models.IntegerField(default=0, help_text="MemberKey: the user"),
                     preserve_default=False,
                 ),
+                migrations.AddField(
+                    model_name="dailymemberstat",
+                    name="guild_key",
+                    field=models.IntegerField(default=0, help_text="GuildKey"),
+                    preserve_default=False,
+                ),
                 migrations.AlterField(
                     model_name="dailymemberstat",
                     name="pk",
-                    field=key("guild_id", "day", "member_key"),
+                    field=key("guild_key", "day", "member_key"),
                 ),
                 migrations.RemoveField(model_name="dailymemberstat", name="user_id"),
+                migrations.RemoveField(model_name="dailymemberstat", name="guild_id"),
                 migrations.AddIndex(
                     model_name="dailymemberstat",
                     index=models.Index(
-                        fields=["guild_id", "member_key", "day", "messages", "voice_seconds"],
+                        fields=["guild_key", "member_key", "day", "messages", "voice_seconds"],
                         name="member_day_user",
                     ),
                 ),

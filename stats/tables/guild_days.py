@@ -18,12 +18,14 @@ INCREMENT = upsert_sql(TABLE, ("guild_id", "day"), ("active_members",))
 IN_CHUNK = 500  # members per IN (...) list
 
 
-def new_members(days: dict[tuple[int, int, int], list[int]]) -> list[tuple[int, int, int]]:
+def new_members(
+    days: dict[tuple[int, int, int], list[int]], guild_keys: dict[int, int]
+) -> list[tuple[int, int, int]]:
     """(guild, day, members of the flush without a member-day row of that day yet), from the
     flush's (guild, day, member key) increments."""
     day_users: dict[tuple[int, int], list[int]] = {}
-    for gid, day, uid in days:
-        day_users.setdefault((gid, day), []).append(uid)
+    for gid, day, member in days:
+        day_users.setdefault((gid, day), []).append(member)
     rows = []
     with connection.cursor() as cur:
         for (gid, day), ids in day_users.items():
@@ -31,9 +33,9 @@ def new_members(days: dict[tuple[int, int, int], list[int]]) -> list[tuple[int, 
             for i in range(0, len(ids), IN_CHUNK):
                 chunk = ids[i : i + IN_CHUNK]
                 cur.execute(
-                    f"SELECT COUNT(*) FROM {member_days.TABLE} WHERE guild_id = %s AND day = %s"
+                    f"SELECT COUNT(*) FROM {member_days.TABLE} WHERE guild_key = %s AND day = %s"
                     f" AND member_key IN ({', '.join(['%s'] * len(chunk))})",
-                    [gid, day, *chunk],
+                    [guild_keys[gid], day, *chunk],
                 )
                 known += cur.fetchone()[0]
             if len(ids) > known:
@@ -50,11 +52,12 @@ def increment(cur, rows: list[tuple[int, int, int]]) -> None:
 def rebuild(guild_id: int) -> int:
     """Recount a guild's active members per day from its member-days."""
     DailyGuildStat.objects.filter(guild_id=guild_id).delete()
+    where, params = member_days.guild_where(guild_id)
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {TABLE} (guild_id, day, active_members) "
-            f"SELECT guild_id, day, COUNT(*) FROM {member_days.TABLE} WHERE guild_id = %s"
-            " GROUP BY guild_id, day",
-            [guild_id],
+            f"SELECT CAST(%s AS BIGINT), day, COUNT(*) FROM {member_days.TABLE} WHERE {where}"
+            " GROUP BY day",
+            [guild_id, *params],
         )
         return cur.rowcount

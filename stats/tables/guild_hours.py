@@ -35,7 +35,7 @@ def flush_rows(
             row[1] += v
     rows = []
     for (gid, hour), users in hour_members.items():
-        new = len(users - already_active(hour, users, excluded.get(gid, frozenset())))
+        new = len(users - already_active(gid, hour, users, excluded.get(gid, frozenset())))
         m, v = sums.get((gid, hour), (0, 0))
         if new or m or v:
             rows.append((gid, hour, new, m, v))
@@ -47,10 +47,10 @@ def increment(cur, rows: list[tuple[int, int, int, int, int]]) -> None:
     cur.executemany(INCREMENT, rows)
 
 
-def already_active(hour: int, members: set[int], excluded: frozenset[int]) -> set[int]:
+def already_active(gid: int, hour: int, members: set[int], excluded: frozenset[int]) -> set[int]:
     """Member keys of `members` with a counted row in that hour (outside excluded channels)."""
     found: set[int] = set()
-    not_in, excluded_ids = keys.channels_not_in(excluded)
+    not_in, excluded_ids = keys.channels_not_in(gid, excluded)
     ids = list(members)
     with connection.cursor() as cur:
         for i in range(0, len(ids), IN_CHUNK):

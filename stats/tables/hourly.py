@@ -27,5 +27,6 @@ def guild_where(guild_id: int) -> tuple[str, list]:
 
 def counted_where(guild: Guild) -> tuple[str, list]:
     """The guild's rows outside its excluded channels (what the dashboard counts)."""
-    not_in, ids = keys.channels_not_in(guild.excluded_channels.values_list("id", flat=True))
-    return keys.GUILD + not_in, [guild.id, *ids]
+    excluded = guild.excluded_channels.values_list("id", flat=True)
+    not_in, params = keys.channels_not_in(guild.id, excluded)
+    return keys.GUILD + not_in, [guild.id, *params]

@@ -1,20 +1,24 @@
-"""MemberKey and ChannelKey: the small numbers HourlyStat and DailyMemberStat hold instead of
-snowflakes (a member key names the guild and the user).
+"""MemberKey, ChannelKey and GuildKey: the small numbers HourlyStat and DailyMemberStat hold
+instead of snowflakes (a member key names the guild and the user).
 
-The collector numbers the members and channels of each flush (`member_keys`, `channel_keys`);
-the query layer scopes and names rows through the SQL fragments here.
+The collector numbers the members, channels and guilds of each flush (`member_keys`,
+`channel_keys`, `guild_keys`); the query layer scopes and names rows through the SQL fragments
+here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stats.models import ChannelKey, MemberKey, MemberRole
+from stats.models import ChannelKey, GuildKey, MemberKey, MemberRole
 
 MEMBERS = MemberKey._meta.db_table
 CHANNELS = ChannelKey._meta.db_table
+GUILDS = GuildKey._meta.db_table
 IN_CHUNK = 500  # ids per IN (...) list
 
+# A guild as a condition on a table's guild_key.
+GUILD_KEY = f"guild_key = (SELECT id FROM {GUILDS} WHERE guild_id = %s)"
 # A guild's members, and one of them, as conditions on a table's member_key.
 GUILD = f"member_key IN (SELECT id FROM {MEMBERS} WHERE guild_id = %s)"
 USER = f"member_key = (SELECT id FROM {MEMBERS} WHERE guild_id = %s AND user_id = %s)"
@@ -35,13 +39,17 @@ def channel_id_of(table: str) -> str:
     return f"(SELECT channel_id FROM {CHANNELS} WHERE id = {table}.channel_key)"
 
 
-def channels_not_in(channel_ids: Iterable[int]) -> tuple[str, list]:
-    """SQL leaving the given (excluded) channels out of HourlyStat rows, or nothing."""
+def channels_not_in(guild_id: int, channel_ids: Iterable[int]) -> tuple[str, list]:
+    """SQL leaving the guild's given (excluded) channels out of HourlyStat rows, or nothing."""
     ids = list(channel_ids)
     if not ids:
         return "", []
     marks = ", ".join(["%s"] * len(ids))
-    return f" AND channel_key NOT IN (SELECT id FROM {CHANNELS} WHERE channel_id IN ({marks}))", ids
+    return (
+        f" AND channel_key NOT IN (SELECT id FROM {CHANNELS}"
+        f" WHERE guild_id = %s AND channel_id IN ({marks}))",
+        [guild_id, *ids],
+    )
 
 
 def member_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -52,6 +60,19 @@ def member_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
 def channel_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """(guild, channel) → channel key, numbering the channels not seen before."""
     return _numbered(ChannelKey, "channel_id", set(pairs))
+
+
+def guild_keys(guild_ids: Iterable[int]) -> dict[int, int]:
+    """guild → guild key, numbering the guilds not seen before."""
+    ids = set(guild_ids)
+    found = dict(GuildKey.objects.filter(guild_id__in=ids).values_list("guild_id", "id"))
+    missing = ids - set(found)
+    if missing:
+        GuildKey.objects.bulk_create(
+            [GuildKey(guild_id=gid) for gid in missing], ignore_conflicts=True
+        )
+        found.update(GuildKey.objects.filter(guild_id__in=missing).values_list("guild_id", "id"))
+    return found
 
 
 def user_ids(keys: Iterable[int]) -> dict[int, int]:

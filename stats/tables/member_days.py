@@ -9,16 +9,21 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from stats.models import DailyMemberStat, Guild
-from stats.tables import hourly
+from stats.tables import hourly, keys
 from stats.tables.base import add_sums, local_day, upsert_sql
 
 TABLE = DailyMemberStat._meta.db_table
-INCREMENT = upsert_sql(TABLE, ("guild_id", "day", "member_key"), ("messages", "voice_seconds"))
+INCREMENT = upsert_sql(TABLE, ("guild_key", "day", "member_key"), ("messages", "voice_seconds"))
 
 
 def increment(cur, rows: dict[tuple[int, int, int], list[int]]) -> None:
-    """(guild, local day, member key) → [messages, voice seconds] of one flush."""
+    """(guild key, local day, member key) → [messages, voice seconds] of one flush."""
     add_sums(cur, INCREMENT, rows)
+
+
+def guild_where(guild_id: int) -> tuple[str, list]:
+    """The guild's rows."""
+    return keys.GUILD_KEY, [guild_id]
 
 
 @transaction.atomic
@@ -37,10 +42,11 @@ def rebuild(guild_id: int) -> int:
             row = days.setdefault((local_day(guild.timezone, hour), member), [0, 0])
             row[0] += messages
             row[1] += voice
-    DailyMemberStat.objects.filter(guild_id=guild_id).delete()
+    guild_key = keys.guild_keys([guild_id])[guild_id]
+    DailyMemberStat.objects.filter(guild_key=guild_key).delete()
     DailyMemberStat.objects.bulk_create(
         [
-            DailyMemberStat(guild_id=guild_id, day=d, member_key=k, messages=m, voice_seconds=v)
+            DailyMemberStat(guild_key=guild_key, day=d, member_key=k, messages=m, voice_seconds=v)
             for (d, k), (m, v) in days.items()
         ],
         batch_size=2000,

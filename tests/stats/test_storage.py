@@ -75,7 +75,7 @@ WINDOWED = (
 # (HourlyStat is keyed by member: its guild's rows are each member's rows, every hour of them.)
 GUILD_ALONE = re.compile(
     r"SEARCH (\w+)(?: \w+)? USING (?:PRIMARY KEY|(?:COVERING )?INDEX \w+)"
-    r" \((?:guild_id|member_key)=\?\)"
+    r" \((?:guild_id|guild_key|member_key)=\?\)"
 )
 
 
@@ -126,7 +126,7 @@ def test_member_sums_read_only_the_windows_days_of_a_long_history(
         sums = queries.member_sums(guild, win)
     assert sums == {u: (window_days, 0) for u in range(3)}
     plan = explain(ctx.captured_queries[-1]["sql"], [])
-    assert ("USING PRIMARY KEY (guild_id=? AND day>? AND day<?)" in plan) is by_day, plan
+    assert ("USING PRIMARY KEY (guild_key=? AND day>? AND day<?)" in plan) is by_day, plan
 
 
 @pytest.mark.sqlite_only
@@ -154,4 +154,4 @@ def test_a_past_ranges_channel_members_seek_the_ranges_members_not_the_history()
         assert queries.channel_members(guild, win) == {1: 3, 2: 1}
     plan = explain(ctx.captured_queries[-1]["sql"], [])
     assert "PRIMARY KEY (member_key=? AND hour>? AND hour<?)" in plan, plan
-    assert "PRIMARY KEY (guild_id=? AND day>? AND day<?)" in plan, plan
+    assert "PRIMARY KEY (guild_key=? AND day>? AND day<?)" in plan, plan
