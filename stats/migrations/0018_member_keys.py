@@ -1,11 +1,25 @@
 # HourlyStat and DailyMemberStat are keyed by small numbers instead of snowflakes: a member key
-# (MemberKey: guild and user), in HourlyStat a channel key (ChannelKey), in DailyMemberStat a guild
-# key (GuildKey). HourlyStat loses its guild column, which the member key names. The keys are numbered from the rows already stored
-# and the two tables rebuilt with their rows mapped: an upgrade in place keeps every count.
+# (MemberKey: guild and user), in HourlyStat a channel key (ChannelKey), in DailyMemberStat a
+# guild key (GuildKey). HourlyStat loses its guild column, which the member key names. The keys
+# are numbered from the rows already stored and the two tables rebuilt with their rows mapped:
+# an upgrade in place keeps every count, and so does going back (snowflakes mapped back).
 
 from django.db import migrations, models
 
 KEYED = " WITHOUT ROWID"
+
+
+def rebuild(ex, table: str, columns: str, key: str, select: str, without_rowid: str) -> None:
+    """Replace `table` by one with these columns and key, filled by `select` from the old one.
+    The key is named after its columns: PostgreSQL keeps a constraint's name through the table's
+    rename, and going back and forth must not reuse one."""
+    name = f"{table}_{key.split(',')[0]}_pkey"
+    ex(
+        f"CREATE TABLE {table}_new ({columns}, CONSTRAINT {name} PRIMARY KEY ({key})){without_rowid}"
+    )
+    ex(f"INSERT INTO {table}_new {select}")
+    ex(f"DROP TABLE {table}")
+    ex(f"ALTER TABLE {table}_new RENAME TO {table}")
 
 
 def to_keys(apps, schema_editor):
@@ -24,35 +38,61 @@ def to_keys(apps, schema_editor):
         "INSERT INTO stats_key_channel (guild_id, channel_id) SELECT guild_id, channel_id"
         " FROM stats_hourlystat GROUP BY guild_id, channel_id ORDER BY guild_id, channel_id"
     )
-    ex(
-        "CREATE TABLE stats_hourlystat_keyed (member_key integer NOT NULL, hour integer NOT NULL,"
-        " channel_key integer NOT NULL, messages integer NOT NULL, voice_seconds integer NOT NULL,"
-        f" PRIMARY KEY (member_key, hour, channel_key)){without_rowid}"
-    )
-    ex(
-        "INSERT INTO stats_hourlystat_keyed SELECT m.id, h.hour, c.id, h.messages, h.voice_seconds"
-        " FROM stats_hourlystat h"
+    rebuild(
+        ex,
+        "stats_hourlystat",
+        "member_key integer NOT NULL, hour integer NOT NULL, channel_key integer NOT NULL,"
+        " messages integer NOT NULL, voice_seconds integer NOT NULL",
+        "member_key, hour, channel_key",
+        "SELECT m.id, h.hour, c.id, h.messages, h.voice_seconds FROM stats_hourlystat h"
         " JOIN stats_key_member m ON m.guild_id = h.guild_id AND m.user_id = h.user_id"
-        " JOIN stats_key_channel c ON c.guild_id = h.guild_id AND c.channel_id = h.channel_id"
+        " JOIN stats_key_channel c ON c.guild_id = h.guild_id AND c.channel_id = h.channel_id",
+        without_rowid,
     )
-    ex("DROP TABLE stats_hourlystat")
-    ex("ALTER TABLE stats_hourlystat_keyed RENAME TO stats_hourlystat")
-    ex(
-        "CREATE TABLE stats_dailymemberstat_keyed (guild_key integer NOT NULL, day integer NOT NULL,"
-        " member_key integer NOT NULL, messages integer NOT NULL, voice_seconds integer NOT NULL,"
-        f" PRIMARY KEY (guild_key, day, member_key)){without_rowid}"
-    )
-    ex(
-        "INSERT INTO stats_dailymemberstat_keyed SELECT g.id, d.day, m.id, d.messages,"
-        " d.voice_seconds FROM stats_dailymemberstat d"
+    rebuild(
+        ex,
+        "stats_dailymemberstat",
+        "guild_key integer NOT NULL, day integer NOT NULL, member_key integer NOT NULL,"
+        " messages integer NOT NULL, voice_seconds integer NOT NULL",
+        "guild_key, day, member_key",
+        "SELECT g.id, d.day, m.id, d.messages, d.voice_seconds FROM stats_dailymemberstat d"
         " JOIN stats_key_guild g ON g.guild_id = d.guild_id"
-        " JOIN stats_key_member m ON m.guild_id = d.guild_id AND m.user_id = d.user_id"
+        " JOIN stats_key_member m ON m.guild_id = d.guild_id AND m.user_id = d.user_id",
+        without_rowid,
     )
-    ex("DROP TABLE stats_dailymemberstat")
-    ex("ALTER TABLE stats_dailymemberstat_keyed RENAME TO stats_dailymemberstat")
     ex(
         "CREATE INDEX member_day_user ON stats_dailymemberstat"
         " (guild_key, member_key, day, messages, voice_seconds)"
+    )
+
+
+def to_snowflakes(apps, schema_editor):
+    ex = schema_editor.execute
+    without_rowid = KEYED if schema_editor.connection.vendor == "sqlite" else ""
+    rebuild(
+        ex,
+        "stats_hourlystat",
+        "guild_id bigint NOT NULL, user_id bigint NOT NULL, channel_id bigint NOT NULL,"
+        " hour integer NOT NULL, messages integer NOT NULL, voice_seconds integer NOT NULL",
+        "guild_id, user_id, hour, channel_id",
+        "SELECT m.guild_id, m.user_id, c.channel_id, h.hour, h.messages, h.voice_seconds"
+        " FROM stats_hourlystat h JOIN stats_key_member m ON m.id = h.member_key"
+        " JOIN stats_key_channel c ON c.id = h.channel_key",
+        without_rowid,
+    )
+    rebuild(
+        ex,
+        "stats_dailymemberstat",
+        "guild_id bigint NOT NULL, user_id bigint NOT NULL, day integer NOT NULL,"
+        " messages integer NOT NULL, voice_seconds integer NOT NULL",
+        "guild_id, day, user_id",
+        "SELECT m.guild_id, m.user_id, d.day, d.messages, d.voice_seconds"
+        " FROM stats_dailymemberstat d JOIN stats_key_member m ON m.id = d.member_key",
+        without_rowid,
+    )
+    ex(
+        "CREATE INDEX member_day_user ON stats_dailymemberstat"
+        " (guild_id, user_id, day, messages, voice_seconds)"
     )
 
 
@@ -107,7 +147,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunPython(to_keys, elidable=False)],
+            database_operations=[migrations.RunPython(to_keys, to_snowflakes, elidable=False)],
             state_operations=[
                 migrations.AddField(
                     model_name="hourlystat",
