@@ -36,20 +36,26 @@ def add_flush(
     members = keys.member_keys((gid, uid) for gid, _, _, uid in counters)
     channels = keys.channel_keys((gid, cid) for gid, _, cid, _ in counters)
     guilds = keys.guild_keys(gid for gid, _, _, _ in counters)
-    facts: dict[tuple[int, int, int], list[int]] = {}
+    facts: list[tuple[int, int, int, int, int]] = []  # one per counter: its key maps one to one
     hours: dict[tuple[int, int, int], list[int]] = {}
     days: dict[tuple[int, int, int], list[int]] = {}
     last_days: dict[tuple[int, int, int], int] = {}
     hour_members: dict[tuple[int, int], set[int]] = {}  # outside excluded channels
+    # The per-counter work is the collector's hot path: plain dict operations, no inner loops.
     for (gid, hour, cid, uid), (m, v) in counters.items():
         member = members[(gid, uid)]
         day = local_day(timezones.get(gid, "UTC"), hour)
-        for table, key in (
-            (facts, (member, hour, channels[(gid, cid)])),
-            (hours, (gid, hour, cid)),
-            (days, (gid, day, member)),
-        ):
-            row = table.setdefault(key, [0, 0])
+        facts.append((member, hour, channels[(gid, cid)], m, v))
+        row = hours.get((gid, hour, cid))
+        if row is None:
+            hours[(gid, hour, cid)] = [m, v]
+        else:
+            row[0] += m
+            row[1] += v
+        row = days.get((gid, day, member))
+        if row is None:
+            days[(gid, day, member)] = [m, v]
+        else:
             row[0] += m
             row[1] += v
         if last_days.get((gid, cid, uid), -1) < day:

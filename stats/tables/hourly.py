@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from stats.models import Guild, HourlyStat
 from stats.tables import keys
-from stats.tables.base import add_sums, upsert_sql
+from stats.tables.base import upsert_sql
 
 TABLE = HourlyStat._meta.db_table
 INCREMENT = upsert_sql(TABLE, ("member_key", "hour", "channel_key"), ("messages", "voice_seconds"))
 
 
-def increment(cur, rows: dict[tuple[int, int, int], list[int]]) -> None:
-    """Add a flush's counters: (member key, hour, channel key) → [messages, voice seconds]."""
-    add_sums(cur, INCREMENT, rows)
+def increment(cur, rows: list[tuple[int, int, int, int, int]]) -> None:
+    """Add a flush's counters: (member key, hour, channel key, messages, voice seconds), one row
+    per key."""
+    cur.executemany(INCREMENT, rows)
 
 
 def guild_where(guild_id: int) -> tuple[str, list]:
