@@ -75,14 +75,14 @@ def guild_keys(guild_ids: Iterable[int]) -> dict[int, int]:
     return found
 
 
-def user_ids(keys: Iterable[int]) -> dict[int, int]:
-    """member key → user id."""
-    return _names(MemberKey, "user_id", keys)
-
-
 def channel_ids(keys: Iterable[int]) -> dict[int, int]:
     """channel key → channel id."""
-    return _names(ChannelKey, "channel_id", keys)
+    ids = list(set(keys))
+    names: dict[int, int] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        rows = ChannelKey.objects.filter(id__in=ids[i : i + IN_CHUNK])
+        names.update(rows.values_list("id", "channel_id"))
+    return names
 
 
 def member_key(guild_id: int, user_id: int) -> int | None:
@@ -117,12 +117,3 @@ def _find(model, field: str, pairs: set[tuple[int, int]]) -> dict[tuple[int, int
             rows = model.objects.filter(guild_id=gid, **{f"{field}__in": ids[i : i + IN_CHUNK]})
             found.update(((gid, sid), key) for sid, key in rows.values_list(field, "id"))
     return found
-
-
-def _names(model, field: str, keys: Iterable[int]) -> dict[int, int]:
-    ids = list(set(keys))
-    names: dict[int, int] = {}
-    for i in range(0, len(ids), IN_CHUNK):
-        rows = model.objects.filter(id__in=ids[i : i + IN_CHUNK]).values_list("id", field)
-        names.update(rows)
-    return names
