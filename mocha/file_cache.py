@@ -10,6 +10,8 @@ cold recomputations exactly when they are busiest.
 Here the cull runs at most every CULL_EVERY_S per process and removes expired entries first;
 only if that is not enough does it remove the least recently written ones, until the cache holds
 at most 90 % of both its MAX_ENTRIES and its MAX_BYTES (OPTIONS; no byte limit without one).
+It runs in a thread of its own: it opens every entry (~13 ms per thousand), and the request
+whose write was due to cull would otherwise wait for all of it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ CULL_EVERY_S = 10.0
 # Per process and directory, not per instance: Django makes a cache instance per thread and, under
 # ASGI, per request context, so state on the instance would let every request cull.
 _culled_at: dict[str, float] = {}
-_cull_lock = threading.Lock()
+_cull_lock = threading.Lock()  # held by the running cull
+_culling: threading.Thread | None = None
+
+
+def wait_for_cull() -> None:
+    """Return once the cull running in this process, if any, is done."""
+    if _culling is not None:
+        _culling.join()
 
 
 class OrderlyFileBasedCache(FileBasedCache):
@@ -33,13 +42,18 @@ class OrderlyFileBasedCache(FileBasedCache):
         self._max_bytes = params.get("OPTIONS", {}).get("MAX_BYTES")
 
     def _cull(self):
+        global _culling
         now = time.monotonic()
         if now - _culled_at.get(self._dir, 0.0) < CULL_EVERY_S:
             return
         if not _cull_lock.acquire(blocking=False):
             return
+        _culled_at[self._dir] = now
+        _culling = threading.Thread(target=self._cull_and_release, name="cache-cull", daemon=True)
+        _culling.start()
+
+    def _cull_and_release(self) -> None:
         try:
-            _culled_at[self._dir] = now
             self._remove_expired_then_oldest()
         finally:
             _cull_lock.release()
