@@ -41,21 +41,12 @@ def add_flush(
     days: dict[tuple[int, int, int], list[int]] = {}
     last_days: dict[tuple[int, int, int], int] = {}
     hour_members: dict[tuple[int, int], set[int]] = {}  # outside excluded channels
-    # The per-counter work is the collector's hot path: plain dict operations, no inner loops.
     for (gid, hour, cid, uid), (m, v) in counters.items():
         member = members[(gid, uid)]
         day = local_day(timezones.get(gid, "UTC"), hour)
         facts.append((member, hour, channels[(gid, cid)], m, v))
-        row = hours.get((gid, hour, cid))
-        if row is None:
-            hours[(gid, hour, cid)] = [m, v]
-        else:
-            row[0] += m
-            row[1] += v
-        row = days.get((gid, day, member))
-        if row is None:
-            days[(gid, day, member)] = [m, v]
-        else:
+        for table, key in ((hours, (gid, hour, cid)), (days, (gid, day, member))):
+            row = table.setdefault(key, [0, 0])
             row[0] += m
             row[1] += v
         if last_days.get((gid, cid, uid), -1) < day:

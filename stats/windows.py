@@ -187,15 +187,18 @@ def scope_sql(
 ) -> tuple[str, list]:
     """WHERE clause for the guild's visible HourlyStat rows in hours first..last (of one member,
     or of a role's holders)."""
-    members, params = [], []
+    members: list[str] = []  # each of these names the guild as well
+    params: list = []
     if user_id is not None:
         members.append(keys.USER)
         params += [guild.id, user_id]
     if role is not None:
         members.append(keys.ROLE)
         params += [guild.id, role]
-    sql = " AND ".join(members or [keys.GUILD]) + " AND hour >= %s AND hour <= %s"
-    params = (params or [guild.id]) + [first, last]
+    if not members:
+        members, params = [keys.GUILD], [guild.id]
+    sql = " AND ".join(members) + " AND hour >= %s AND hour <= %s"
+    params += [first, last]
     not_in, ids = keys.channels_not_in(guild.id, excluded_channel_ids(guild))
     return sql + not_in, params + ids
 

@@ -54,25 +54,18 @@ def channels_not_in(guild_id: int, channel_ids: Iterable[int]) -> tuple[str, lis
 
 def member_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """(guild, user) → member key, numbering the pairs not seen before."""
-    return _numbered(MemberKey, "user_id", set(pairs))
+    return _numbered(MemberKey, ("guild_id", "user_id"), set(pairs))
 
 
 def channel_keys(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """(guild, channel) → channel key, numbering the channels not seen before."""
-    return _numbered(ChannelKey, "channel_id", set(pairs))
+    return _numbered(ChannelKey, ("guild_id", "channel_id"), set(pairs))
 
 
 def guild_keys(guild_ids: Iterable[int]) -> dict[int, int]:
     """guild → guild key, numbering the guilds not seen before."""
-    ids = set(guild_ids)
-    found = dict(GuildKey.objects.filter(guild_id__in=ids).values_list("guild_id", "id"))
-    missing = ids - set(found)
-    if missing:
-        GuildKey.objects.bulk_create(
-            [GuildKey(guild_id=gid) for gid in missing], ignore_conflicts=True
-        )
-        found.update(GuildKey.objects.filter(guild_id__in=missing).values_list("guild_id", "id"))
-    return found
+    found = _numbered(GuildKey, ("guild_id",), {(gid,) for gid in guild_ids})
+    return {gid: key for (gid,), key in found.items()}
 
 
 def channel_ids(keys: Iterable[int]) -> dict[int, int]:
@@ -93,27 +86,32 @@ def member_key(guild_id: int, user_id: int) -> int | None:
     )
 
 
-def _numbered(model, field: str, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    found = _find(model, field, pairs)
-    missing = [p for p in pairs if p not in found]
+def _numbered(model, fields: tuple[str, ...], wanted: set[tuple]) -> dict[tuple, int]:
+    """Values of `fields` → the key numbering them, numbering those not seen before."""
+    found = _find(model, fields, wanted)
+    missing = wanted - found.keys()
     if missing:
         # Another process may number some of them first: whichever row is stored is the key.
         model.objects.bulk_create(
-            [model(guild_id=gid, **{field: sid}) for gid, sid in missing],
+            [model(**dict(zip(fields, values, strict=True))) for values in missing],
             batch_size=IN_CHUNK,
             ignore_conflicts=True,
         )
-        found.update(_find(model, field, set(missing)))
+        found.update(_find(model, fields, missing))
     return found
 
 
-def _find(model, field: str, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    by_guild: dict[int, list[int]] = {}
-    for gid, sid in pairs:
-        by_guild.setdefault(gid, []).append(sid)
+def _find(model, fields: tuple[str, ...], wanted: set[tuple]) -> dict[tuple, int]:
+    """The stored keys of `wanted`: one IN (...) list on the last field per prefix."""
+    by_prefix: dict[tuple, list] = {}
+    for values in wanted:
+        by_prefix.setdefault(values[:-1], []).append(values[-1])
+    *scope, last = fields
     found = {}
-    for gid, ids in by_guild.items():
+    for prefix, ids in by_prefix.items():
         for i in range(0, len(ids), IN_CHUNK):
-            rows = model.objects.filter(guild_id=gid, **{f"{field}__in": ids[i : i + IN_CHUNK]})
-            found.update(((gid, sid), key) for sid, key in rows.values_list(field, "id"))
+            rows = model.objects.filter(
+                **dict(zip(scope, prefix, strict=True)), **{f"{last}__in": ids[i : i + IN_CHUNK]}
+            )
+            found.update((prefix + (value,), key) for value, key in rows.values_list(last, "id"))
     return found
